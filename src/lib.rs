@@ -25,3 +25,12 @@
 #![forbid(unsafe_code)]
 
 pub mod id;
+pub mod model;
+pub mod error;
+mod store;
+
+pub use error::{Error, Result};
+mod ledger;
+
+pub use ledger::{Classification, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats, classify_with};
+pub use store::{Counts, SCHEMA_VERSION, Snapshot};

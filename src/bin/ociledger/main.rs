@@ -1,20 +1,34 @@
 //! `ociledger`: the command-line face of the library.
 //!
-//! Output is JSON on stdout; errors go to stderr. Exit status: 0 success,
-//! 1 invalid input or not found, 2 usage errors (clap's own convention).
+//! Output is JSON on stdout; errors are problem+json on stderr. Exit status:
+//! 0 success, 1 invalid input, not found or a failed operation, 2 usage errors.
 #![deny(clippy::pedantic)]
+// Doc comments here are clap help text that users read as-is: no Markdown.
+#![allow(clippy::doc_markdown)]
 #![forbid(unsafe_code)]
 
 mod id_cmd;
+mod import;
+mod output;
+mod query;
+mod records;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use ociledger::Ledger;
 
 /// Tag-history ledger for OCI images: which repository:tag is digest D, now or in the past?
 #[derive(Parser)]
 #[command(name = "ociledger", version, about)]
 struct Cli {
+    /// The ledger file.
+    #[arg(long, global = true, env = "OCILEDGER_DB", default_value = "ociledger.redb")]
+    db: PathBuf,
+    /// Who makes the writes (recorded in created_by / last_modified_by).
+    #[arg(long, global = true, env = "OCILEDGER_ACTOR", default_value = "ociledger")]
+    actor: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,18 +38,79 @@ enum Command {
     /// Work with identifiers (no database needed).
     #[command(subcommand)]
     Id(id_cmd::IdCommand),
+    /// Import scan observations: JSON lines {"repository","tag","digest","observed_at"}, gzip or plain.
+    Import(import::ImportArgs),
+    /// Every tag that points or pointed to a digest.
+    Lookup {
+        /// The digest (`sha256:…` or 64 hex).
+        digest: String,
+    },
+    /// A tag's history, newest first.
+    History {
+        /// The tag ID (`nginx:latest`, `ghcr.io/a/b:v1`).
+        tag: String,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Continue after this cursor (a previous answer's `next`).
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// The digest a tag pointed to at a time.
+    At {
+        /// The tag ID.
+        tag: String,
+        /// RFC 3339 time, e.g. 2017-06-01T00:00:00Z.
+        time: String,
+    },
+    /// Classify a running image: current, historical, other tags, tag only or unknown.
+    Classify {
+        /// The image string as the cluster shows it, or `-` for JSON lines {"image","digest"} on stdin.
+        image: String,
+        /// The digest the container runs.
+        #[arg(long)]
+        digest: Option<String>,
+    },
+    /// Repository records (seed 000).
+    #[command(subcommand)]
+    Repo(records::RepoCommand),
+    /// Tag records (seed 001).
+    #[command(subcommand)]
+    Tag(records::TagCommand),
+    /// Reference records (seed 003).
+    #[command(subcommand, name = "ref")]
+    Ref(records::RefCommand),
+    /// Counts of repositories, tags, references, moves, and the file size.
+    Stats,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Id(cmd) => id_cmd::run(&cmd),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("ociledger: {err}");
-            ExitCode::from(1)
+        Command::Id(cmd) => return output::exit(id_cmd::run(&cmd).map_err(output::io_error)),
+        Command::Import(args) => with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args)),
+        Command::Lookup { digest } => with_ledger(&cli.db, false, |l| query::lookup(l, &digest)),
+        Command::History { tag, limit, cursor } => {
+            with_ledger(&cli.db, false, |l| query::history(l, &tag, limit, cursor.as_deref()))
         }
-    }
+        Command::At { tag, time } => with_ledger(&cli.db, false, |l| query::at(l, &tag, &time)),
+        Command::Classify { image, digest } => {
+            with_ledger(&cli.db, false, |l| query::classify(l, &image, digest.as_deref()))
+        }
+        Command::Repo(cmd) => with_ledger(&cli.db, cmd.writes(), |l| records::repo(l, &cli.actor, cmd)),
+        Command::Tag(cmd) => with_ledger(&cli.db, cmd.writes(), |l| records::tag(l, &cli.actor, cmd)),
+        Command::Ref(cmd) => with_ledger(&cli.db, false, |l| records::reference(l, &cmd)),
+        Command::Stats => with_ledger(&cli.db, false, query::stats),
+    };
+    output::exit(result)
+}
+
+/// Opens the ledger (creating it for writes) and runs `f`.
+fn with_ledger(
+    db: &std::path::Path,
+    create: bool,
+    f: impl FnOnce(&Ledger) -> Result<ExitCode, ociledger::Error>,
+) -> Result<ExitCode, ociledger::Error> {
+    let ledger = if create { Ledger::create(db)? } else { Ledger::open(db)? };
+    f(&ledger)
 }

@@ -1,0 +1,124 @@
+//! `import`: JSON lines of observations into the ledger, in batches.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use ociledger::model::Observation;
+use ociledger::{Error, IngestSummary, Ledger};
+use serde::Serialize;
+
+use crate::output::{io_error, print, problem};
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// File to read (`.gz` or plain, detected from its first bytes), or `-` for stdin.
+    file: PathBuf,
+    /// Observations per write transaction.
+    #[arg(long, default_value_t = 10_000)]
+    batch: usize,
+    /// Fail on the first bad line and write nothing, instead of reporting and skipping it.
+    #[arg(long)]
+    strict: bool,
+}
+
+/// The end-of-import summary.
+#[derive(Serialize, Default)]
+struct ImportReport {
+    #[serde(flatten)]
+    summary: IngestSummary,
+    lines: u64,
+    skipped: u64,
+    seconds: f64,
+    observations_per_second: f64,
+}
+
+fn open(path: &PathBuf) -> io::Result<Box<dyn BufRead>> {
+    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path)?)
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, raw);
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(reader)))
+    } else {
+        Box::new(reader)
+    })
+}
+
+fn merge(total: &mut IngestSummary, s: IngestSummary) {
+    total.observations += s.observations;
+    total.repositories_created += s.repositories_created;
+    total.tags_created += s.tags_created;
+    total.references_created += s.references_created;
+    total.moves += s.moves;
+    total.tags_moved += s.tags_moved;
+}
+
+pub fn run(ledger: &Ledger, actor: &str, args: &ImportArgs) -> Result<ExitCode, Error> {
+    let start = Instant::now();
+    let reader = open(&args.file).map_err(|e| Error::Invalid {
+        location: "file".to_owned(),
+        message: format!("cannot read: {e}"),
+        value: Some(args.file.display().to_string()),
+    })?;
+    let progress = ProgressBar::new_spinner();
+    progress.set_style(
+        ProgressStyle::with_template("{spinner} {pos} observations, {per_sec} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(Duration::from_millis(120));
+
+    let batch_size = args.batch.max(1);
+    let mut report = ImportReport::default();
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut bad = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_error)?;
+        report.lines += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Observation>(&line) {
+            Ok(o) => batch.push(o),
+            Err(e) => {
+                let err = Error::Invalid {
+                    location: format!("line {}", i + 1),
+                    message: e.to_string(),
+                    value: Some(line.chars().take(300).collect()),
+                };
+                if args.strict {
+                    progress.finish_and_clear();
+                    return Err(err);
+                }
+                report.skipped += 1;
+                progress.suspend(|| problem(&err));
+                bad.push(i + 1);
+            }
+        }
+        // In strict mode everything is held until the end: one bad line means nothing is written.
+        if !args.strict && batch.len() == batch_size {
+            merge(&mut report.summary, ledger.ingest(actor, &batch)?);
+            progress.inc(batch.len() as u64);
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        merge(&mut report.summary, ledger.ingest(actor, &batch)?);
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish_and_clear();
+    report.seconds = start.elapsed().as_secs_f64();
+    #[allow(clippy::cast_precision_loss)] // a rate for people to read
+    let rate = report.summary.observations as f64 / report.seconds.max(1e-9);
+    report.observations_per_second = rate.round();
+    print(&report)?;
+    Ok(if bad.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

@@ -1,0 +1,45 @@
+//! JSON on stdout, problem+json on stderr, and exit codes.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+/// Prints one value as a JSON line on stdout.
+pub fn print<T: Serialize>(value: &T) -> Result<(), ociledger::Error> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    serde_json::to_writer(&mut out, value).map_err(|e| io_error(e.into()))?;
+    out.write_all(b"\n").map_err(io_error)
+}
+
+/// Prints a problem+json line on stderr.
+pub fn problem(err: &ociledger::Error) {
+    let body = serde_json::to_string(&err.to_problem()).unwrap_or_else(|_| format!("{{\"detail\":{:?}}}", err.to_string()));
+    eprintln!("{body}");
+}
+
+pub fn io_error(e: io::Error) -> ociledger::Error {
+    ociledger::Error::Storage(redb::Error::Io(e))
+}
+
+/// Reads all of stdin as one JSON value.
+pub fn read_body<T: serde::de::DeserializeOwned>() -> Result<T, ociledger::Error> {
+    let mut text = String::new();
+    io::Read::read_to_string(&mut io::stdin(), &mut text).map_err(io_error)?;
+    serde_json::from_str(&text).map_err(|e| ociledger::Error::Invalid {
+        location: format!("body (line {}, column {})", e.line(), e.column()),
+        message: e.to_string(),
+        value: None,
+    })
+}
+
+pub fn exit(result: Result<ExitCode, ociledger::Error>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            problem(&err);
+            ExitCode::from(1)
+        }
+    }
+}

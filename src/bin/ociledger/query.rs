@@ -1,0 +1,125 @@
+//! `lookup`, `history`, `at`, `classify`, `stats`.
+
+use std::io::{self, BufRead};
+use std::process::ExitCode;
+
+use ociledger::id::{Digest, TagId};
+use ociledger::model::TagMatch;
+use ociledger::{Error, Ledger};
+use serde::{Deserialize, Serialize};
+
+use crate::output::{self, print};
+
+fn parse<T: std::str::FromStr<Err = ociledger::id::IdError>>(location: &str, s: &str) -> Result<T, Error> {
+    s.parse().map_err(|e| Error::invalid_id(location, &e))
+}
+
+#[derive(Serialize)]
+struct LookupAnswer<'a> {
+    digest: &'a Digest,
+    matches: Vec<TagMatch>,
+}
+
+pub fn lookup(ledger: &Ledger, digest: &str) -> Result<ExitCode, Error> {
+    let digest: Digest = parse("digest", digest)?;
+    print(&LookupAnswer {
+        digest: &digest,
+        matches: ledger.tags_for_digest(&digest)?,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct HistoryAnswer<'a> {
+    tag: &'a TagId,
+    history: Vec<ociledger::HistoryEntry>,
+    next: Option<String>,
+}
+
+pub fn history(ledger: &Ledger, tag: &str, limit: usize, cursor: Option<&str>) -> Result<ExitCode, Error> {
+    let tag: TagId = parse("tag", tag)?;
+    let page = ledger.history(&tag, cursor, limit)?;
+    print(&HistoryAnswer {
+        tag: &tag,
+        history: page.items,
+        next: page.next,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct AtAnswer<'a> {
+    tag: &'a TagId,
+    at: ociledger::model::Timestamp,
+    reference: Option<ociledger::model::Reference>,
+    interval: Option<ociledger::HistoryEntry>,
+}
+
+pub fn at(ledger: &Ledger, tag: &str, time: &str) -> Result<ExitCode, Error> {
+    let tag: TagId = parse("tag", tag)?;
+    let t: ociledger::model::Timestamp = time.parse().map_err(|e: chrono::ParseError| Error::Invalid {
+        location: "time".to_owned(),
+        message: format!("not an RFC 3339 time: {e}"),
+        value: Some(time.to_owned()),
+    })?;
+    let interval = ledger.tag_at(&tag, t)?;
+    let reference = match &interval {
+        Some(e) => Some(ledger.get_reference(&ociledger::id::ReferenceId::new(tag.clone(), e.artifact))?),
+        None => None,
+    };
+    let found = interval.is_some();
+    print(&AtAnswer {
+        tag: &tag,
+        at: t,
+        reference,
+        interval,
+    })?;
+    Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClassifyLine {
+    image: String,
+    #[serde(default)]
+    digest: Option<String>,
+}
+
+pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<ExitCode, Error> {
+    let snap = ledger.snapshot()?;
+    let one = |image: &str, digest: Option<&str>| -> Result<ociledger::Classification, Error> {
+        let digest: Option<Digest> = digest.map(|d| parse("digest", d)).transpose()?;
+        ociledger::classify_with(&snap, image, digest.as_ref())
+    };
+    if image != "-" {
+        print(&one(image, digest)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    for (i, line) in io::stdin().lock().lines().enumerate() {
+        let line = line.map_err(output::io_error)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = serde_json::from_str::<ClassifyLine>(&line)
+            .map_err(|e| Error::Invalid {
+                location: format!("line {}", i + 1),
+                message: e.to_string(),
+                value: Some(line.clone()),
+            })
+            .and_then(|l| one(&l.image, l.digest.as_deref()));
+        match result {
+            Ok(c) => print(&c)?,
+            Err(e) => {
+                failed = true;
+                print(&serde_json::json!({ "line": i + 1, "error": e.to_problem() }))?;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+pub fn stats(ledger: &Ledger) -> Result<ExitCode, Error> {
+    print(&ledger.stats()?)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,113 @@
+//! The classifier's question: which repository:tag is this running container?
+
+use serde::Serialize;
+
+use super::Ledger;
+use crate::error::{Error, Result};
+use crate::id::{Digest, ImageRef, TagId};
+use crate::model::TagMatch;
+use crate::store::Snapshot;
+
+/// How an image was matched, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// The digest is what the named tag points to now.
+    Current,
+    /// The named tag pointed to the digest before: a stale deployment.
+    Historical,
+    /// The digest is known, but under other tags (or the image string named no tag).
+    OtherTags,
+    /// The digest is unknown (or not given), but the repository:tag is known.
+    TagOnly,
+    /// Neither the digest nor the tag is known.
+    Unknown,
+}
+
+/// The answer to [`Ledger::classify`], with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    /// The image string, canonical.
+    pub image: ImageRef,
+    /// The digest classified: the one given, else the one in the image string.
+    pub digest: Option<Digest>,
+    /// The tag the image string names (`latest` when it names neither tag nor digest).
+    pub tag: Option<TagId>,
+    /// How it matched.
+    pub kind: MatchKind,
+    /// Where the named tag points now, when the tag is known.
+    pub tag_current: Option<Digest>,
+    /// Every tag interval the digest is known under: the named tag's first.
+    pub matches: Vec<TagMatch>,
+}
+
+impl Ledger {
+    /// Classifies a running container from its image string (as the cluster
+    /// shows it: `nginx:1.25`, `docker-pullable://…@sha256:…`) and the digest
+    /// it runs, if known (`image_digest` wins over a digest in the string).
+    ///
+    /// ```
+    /// use ociledger::{Ledger, MatchKind};
+    ///
+    /// let ledger = Ledger::in_memory()?;
+    /// let answer = ledger.classify("nginx:1.25", None)?;
+    /// assert_eq!(answer.kind, MatchKind::Unknown);
+    /// # Ok::<(), ociledger::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an image string that does not parse; storage errors.
+    pub fn classify(&self, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
+        classify_with(&self.snapshot()?, image, image_digest)
+    }
+}
+
+/// [`Ledger::classify`] on a snapshot, so a batch shares one read transaction.
+///
+/// # Errors
+/// As [`Ledger::classify`].
+pub fn classify_with(snap: &Snapshot, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
+    let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
+    let digest = image_digest.or(image.digest()).copied();
+    let tag = image.effective_tag_id();
+    let tag_current = match &tag {
+        Some(t) => match snap.tag_number(t)? {
+            Some(n) => snap
+                .tag_row(n)?
+                .current
+                .map(|c| Digest::from_compact(&c))
+                .transpose()
+                .map_err(|e| Error::Corrupt(format!("tag {t}: {e}")))?,
+            None => None,
+        },
+        None => None,
+    };
+    let mut matches = match &digest {
+        Some(d) => snap.tags_for_digest(d)?,
+        None => Vec::new(),
+    };
+    // The named tag's intervals first (stable: the store's order is kept otherwise).
+    if let Some(t) = &tag {
+        matches.sort_by_key(|m| &m.tag != t);
+    }
+    let named = |current: bool| tag.as_ref().is_some_and(|t| matches.iter().any(|m| &m.tag == t && m.current == current));
+    let kind = if named(true) {
+        MatchKind::Current
+    } else if named(false) {
+        MatchKind::Historical
+    } else if !matches.is_empty() {
+        MatchKind::OtherTags
+    } else if tag_current.is_some() {
+        MatchKind::TagOnly
+    } else {
+        MatchKind::Unknown
+    };
+    Ok(Classification {
+        image,
+        digest,
+        tag,
+        kind,
+        tag_current,
+        matches,
+    })
+}

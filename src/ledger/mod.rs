@@ -1,0 +1,273 @@
+//! The embedded API: [`Ledger`] opens a file, takes writes and ingests, and
+//! answers queries.
+
+mod classify;
+mod history;
+mod records;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase};
+use serde::Serialize;
+
+pub use classify::{Classification, MatchKind, classify_with};
+pub use history::HistoryEntry;
+
+use crate::error::{Error, Result};
+use crate::id::{RepositoryId, TagId};
+use crate::model::{Clock, Observation, SystemClock, Timestamp};
+use crate::store::{self, NameCache, Snapshot, TagWrite, WriteSummary, Writer};
+
+/// One page of a listing, and the cursor for the next (`None` at the end).
+///
+/// Cursors are opaque strings that name the last item returned, so a page
+/// stays stable while other writes go on: new items never shift what comes
+/// after a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// The items, in the listing's order.
+    pub items: Vec<T>,
+    /// Pass this back to get the next page.
+    pub next: Option<String>,
+}
+
+/// What an [`Ledger::ingest`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// Observations in the batch.
+    pub observations: u64,
+    /// Repositories created.
+    pub repositories_created: u64,
+    /// Tags created.
+    pub tags_created: u64,
+    /// (tag, digest) references created.
+    pub references_created: u64,
+    /// Entries added to move logs (observations that changed a tag's history).
+    pub moves: u64,
+    /// Tags whose current digest changed.
+    pub tags_moved: u64,
+}
+
+/// Database-wide figures, for `ociledger stats`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Row counts.
+    #[serde(flatten)]
+    pub counts: store::Counts,
+    /// File size in bytes (0 in memory).
+    pub file_bytes: u64,
+}
+
+/// An ociledger database: one redb file.
+///
+/// Writes run one at a time, each in its own transaction; reads never wait
+/// for them. All methods take `&self`, so one `Ledger` can be shared across
+/// threads (`Arc<Ledger>`).
+///
+/// ```
+/// use ociledger::{Ledger, model::Observation};
+///
+/// let ledger = Ledger::in_memory()?;
+/// let obs: Vec<Observation> = [
+///     r#"{"repository":"nginx","tag":"latest","digest":"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad","observed_at":"2024-01-01T00:00:00Z"}"#,
+///     r#"{"repository":"nginx","tag":"latest","digest":"sha256:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed","observed_at":"2024-02-01T00:00:00Z"}"#,
+/// ].iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+/// ledger.ingest("scanner", &obs)?;
+///
+/// // The first digest is still known: a stale deployment, not an unknown image.
+/// let matches = ledger.tags_for_digest(&obs[0].digest)?;
+/// assert_eq!(matches[0].tag.to_string(), "docker.io/library/nginx:latest");
+/// assert!(!matches[0].current);
+/// # Ok::<(), ociledger::Error>(())
+/// ```
+pub struct Ledger {
+    db: Database,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+    names: Arc<NameCache>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger at `path`, creating the file if it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::NotALedger`] for a file that is not an ociledger database,
+    /// [`Error::Version`] for one of another schema version, storage errors.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let db = Database::create(path).map_err(|e| open_error(path, e))?;
+        Self::from_db(db, path)
+    }
+
+    /// Opens an existing ledger; a missing file is an error, not a new ledger.
+    ///
+    /// # Errors
+    /// As [`Ledger::create`], and [`Error::NotFound`] when there is no file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::NotFound {
+                what: "ledger file",
+                id: path.display().to_string(),
+            });
+        }
+        let db = Database::open(path).map_err(|e| open_error(path, e))?;
+        store::check(&db, path)?;
+        Self::from_db(db, path)
+    }
+
+    /// A ledger that lives in memory only: for tests and one-off tools.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn in_memory() -> Result<Self> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::from_db(db, Path::new(":memory:"))
+    }
+
+    fn from_db(db: Database, path: &Path) -> Result<Self> {
+        store::initialize(&db, path)?;
+        let names = store::load_names(&db)?;
+        Ok(Self {
+            db,
+            path: path.to_owned(),
+            clock: Arc::new(SystemClock),
+            names,
+        })
+    }
+
+    /// Replaces the clock that stamps writes (`created_on`, API tag moves).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// A consistent read-only view, for many queries in a row.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::new(self.db.begin_read()?, Arc::clone(&self.names))
+    }
+
+    fn now(&self) -> Timestamp {
+        store::rows::truncate(self.clock.now())
+    }
+
+    /// Runs `op` in one write transaction; commits only if it succeeds.
+    fn write<T>(&self, op: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_write()?;
+        let (value, new_names) = {
+            let mut writer = Writer::open(&txn)?;
+            let value = op(&mut writer)?;
+            (value, std::mem::take(&mut writer.new_names))
+        };
+        // Names go in before the commit makes their numbers visible to readers.
+        let before = self.names.len();
+        self.names.extend(new_names);
+        if let Err(e) = txn.commit() {
+            self.names.truncate(before);
+            return Err(e.into());
+        }
+        Ok(value)
+    }
+
+    /// Applies a batch of scan observations in one transaction.
+    ///
+    /// Repositories and tags are created as needed; each repository's
+    /// `last_scanned_on` becomes the latest observation of it. Observations
+    /// may come in any order: history is ordered by `observed_at`, so an old
+    /// observation is inserted into the past and never moves a tag's current
+    /// digest backwards. Observing what a tag already pointed to at that
+    /// instant changes nothing. Either the whole batch is applied or none of it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an empty actor; storage errors.
+    pub fn ingest(&self, actor: &str, batch: &[Observation]) -> Result<IngestSummary> {
+        check_actor(actor)?;
+        let now = self.now();
+        let mut by_tag: BTreeMap<&TagId, Vec<TagWrite>> = BTreeMap::new();
+        let mut scanned: BTreeMap<&RepositoryId, Timestamp> = BTreeMap::new();
+        for o in batch {
+            by_tag
+                .entry(&o.tag)
+                .or_default()
+                .push((store::rows::micros(o.observed_at), Some(o.digest)));
+            let latest = scanned.entry(o.tag.repository()).or_insert(o.observed_at);
+            *latest = (*latest).max(o.observed_at);
+        }
+        self.write(|w| {
+            let mut summary = IngestSummary {
+                observations: batch.len() as u64,
+                ..IngestSummary::default()
+            };
+            let mut repo_numbers = BTreeMap::new();
+            for (repo, t) in scanned {
+                let existed = w.repo_number(repo)?.is_some();
+                let n = w.upsert_scanned_repo(repo, store::rows::truncate(t), actor, now)?;
+                summary.repositories_created += u64::from(!existed);
+                repo_numbers.insert(repo, n);
+            }
+            for (tag, mut writes) in by_tag {
+                writes.sort_unstable();
+                let repo = repo_numbers
+                    .get(tag.repository())
+                    .copied()
+                    .ok_or_else(|| Error::Corrupt(format!("repository of {tag} was not interned")))?;
+                let created = w.tag_number(tag)?.is_none();
+                let (n, mut row) = w.ensure_tag(tag, repo, actor, now)?;
+                summary.tags_created += u64::from(created);
+                add(&mut summary, w.apply(n, &mut row, &writes, actor, now)?);
+            }
+            Ok(summary)
+        })
+    }
+
+    /// Database-wide counts and the file size.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn stats(&self) -> Result<Stats> {
+        Ok(Stats {
+            counts: self.snapshot()?.counts()?,
+            file_bytes: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+        })
+    }
+}
+
+fn add(summary: &mut IngestSummary, w: WriteSummary) {
+    summary.moves += w.moves;
+    summary.references_created += w.references;
+    summary.tags_moved += w.tags_moved;
+}
+
+fn check_actor(actor: &str) -> Result<()> {
+    if actor.trim().is_empty() {
+        return Err(Error::Invalid {
+            location: "actor".to_owned(),
+            message: "the actor's name (who makes the write) may not be empty".to_owned(),
+            value: Some(actor.to_owned()),
+        });
+    }
+    Ok(())
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    match e {
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => Error::Storage(redb::Error::Io(io)),
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::Storage(redb::Error::DatabaseAlreadyOpen),
+        other => Error::NotALedger {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
+    }
+}

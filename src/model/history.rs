@@ -1,0 +1,92 @@
+//! History answers: intervals during which a tag pointed to a digest.
+
+use serde::{Deserialize, Serialize};
+
+use super::Timestamp;
+use crate::id::{Digest, TagId};
+
+/// A half-open span `[since, until)` during which a tag pointed to a digest.
+/// `until` is `None` while the tag still points there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Interval {
+    /// First observed instant.
+    pub since: Timestamp,
+    /// The instant the tag was seen pointing elsewhere (or deleted); `None` if current.
+    pub until: Option<Timestamp>,
+}
+
+impl Interval {
+    /// Whether the tag still points there.
+    #[must_use]
+    pub fn is_current(&self) -> bool {
+        self.until.is_none()
+    }
+
+    /// Whether `t` lies in `[since, until)`.
+    #[must_use]
+    pub fn contains(&self, t: Timestamp) -> bool {
+        self.since <= t && self.until.is_none_or(|u| t < u)
+    }
+}
+
+/// One answer of [`crate::Ledger::tags_for_digest`]: a tag that points or
+/// pointed to the digest, over one interval. A tag that pointed there twice
+/// (A → B → A) gives two matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagMatch {
+    /// The tag.
+    pub tag: TagId,
+    /// Whether the tag points to the digest now.
+    pub current: bool,
+    /// When the tag started pointing there.
+    pub since: Timestamp,
+    /// When it stopped; `null` while current.
+    pub until: Option<Timestamp>,
+}
+
+/// Turns one tag's move log into intervals.
+///
+/// `entries` must be in the log's order: by instant, and at one instant by
+/// digest (canonical string order, "deleted" first). `None` is a deletion. An
+/// entry whose digest is already in force extends the running interval
+/// instead of starting one, so the log may hold redundant entries (a late,
+/// out-of-order observation can make a later entry redundant; history is never
+/// rewritten to remove it).
+///
+/// Same-instant rule: of several digests observed for a tag at one instant, the
+/// greatest in canonical string order is the one in force from that instant on;
+/// the others get empty intervals `[t, t)`, so they are still found by digest.
+///
+/// ```
+/// use ociledger::model::{coalesce, Timestamp};
+/// use ociledger::id::{Algorithm, Digest};
+///
+/// let (a, b) = (Digest::of(Algorithm::Sha256, b"a"), Digest::of(Algorithm::Sha256, b"b"));
+/// let t = |s: &str| s.parse::<Timestamp>().unwrap();
+/// let log = [(t("2020-01-01T00:00:00Z"), Some(a)), (t("2020-02-01T00:00:00Z"), Some(b)),
+///            (t("2020-03-01T00:00:00Z"), Some(b)), (t("2020-04-01T00:00:00Z"), Some(a))];
+/// let intervals = coalesce(log);
+/// assert_eq!(intervals.len(), 3); // a, b (one run), a again
+/// assert_eq!(intervals[1].1.until, Some(t("2020-04-01T00:00:00Z")));
+/// assert!(intervals[2].1.is_current());
+/// ```
+pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(entries: I) -> Vec<(Digest, Interval)> {
+    let mut out: Vec<(Digest, Interval)> = Vec::new();
+    let mut open = false;
+    for (t, digest) in entries {
+        if open {
+            if let Some(last) = out.last_mut() {
+                if Some(last.0) == digest {
+                    continue;
+                }
+                last.1.until = Some(t);
+            }
+            open = false;
+        }
+        if let Some(d) = digest {
+            out.push((d, Interval { since: t, until: None }));
+            open = true;
+        }
+    }
+    out
+}

@@ -1,0 +1,190 @@
+//! The redb layout: tables, key encodings, schema version, and the
+//! transactions that read and write them. `docs/data-model.md` explains why
+//! each table looks the way it does.
+//!
+//! Conventions:
+//! - repositories and tags are interned to `u32` IDs, assigned in creation order;
+//! - digests are stored in their compact form (algorithm byte + raw bytes); an
+//!   empty slice in the move log is a deletion;
+//! - instants are `i64` microseconds since the epoch.
+
+mod read;
+pub(crate) mod rows;
+mod write;
+
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
+
+pub use read::{Counts, Snapshot};
+pub(crate) use write::{TagWrite, WriteSummary, Writer};
+
+use crate::error::{Error, Result};
+use crate::id::TagId;
+
+/// The schema this build reads and writes. Bump it, with a migration or a
+/// refusal, whenever a table's key or value layout changes.
+pub const SCHEMA_VERSION: u32 = 1;
+const FORMAT_KEY: &str = "format";
+const FORMAT_NAME: &[u8] = b"ociledger";
+const VERSION_KEY: &str = "schema_version";
+
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// canonical repository ID → repository number
+pub(crate) const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
+/// repository number → `RepoRow`
+pub(crate) const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
+/// canonical tag ID → tag number
+pub(crate) const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
+/// tag number → `TagRow`
+pub(crate) const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
+/// (repository number, tag name) → tag number: a repository's tags in name order
+pub(crate) const REPO_TAGS: TableDefinition<(u32, &str), u32> = TableDefinition::new("repo_tags");
+/// (tag number, instant, compact digest or empty for a deletion) → (): the move log
+pub(crate) const MOVES: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition::new("moves");
+/// (tag number, compact digest) → `RefRow`: one per (tag, digest) pair ever seen
+pub(crate) const REFS: TableDefinition<(u32, &[u8]), &[u8]> = TableDefinition::new("refs");
+/// (tag number, first observed instant, compact digest) → (): references by age
+pub(crate) const REF_ORDER: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition::new("ref_order");
+/// (compact digest, tag number, since) → until (`i64::MAX` while current): the hot path
+pub(crate) const DIGEST_INDEX: TableDefinition<(&[u8], u32, i64), i64> = TableDefinition::new("digest_index");
+
+/// `until` of an interval that is still open.
+pub(crate) const OPEN: i64 = i64::MAX;
+
+/// Tag numbers → tag IDs, kept in memory so a digest lookup returns names
+/// without a second B-tree descent per match. redb lets one process hold the
+/// file, and every write goes through the [`crate::Ledger`] that owns this
+/// cache, so it never misses a tag; readers fall back to the table if it does.
+#[derive(Debug, Default)]
+pub(crate) struct NameCache(RwLock<Vec<TagId>>);
+
+impl NameCache {
+    pub fn get(&self, n: u32) -> Option<TagId> {
+        let names = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        names.get(n as usize).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// Appends names for tag numbers `len..`; called before commit.
+    pub fn extend(&self, new: Vec<(u32, TagId)>) {
+        let mut names = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        for (n, id) in new {
+            debug_assert_eq!(n as usize, names.len(), "tag numbers are dense");
+            names.push(id);
+        }
+    }
+
+    /// Undoes [`NameCache::extend`] after a failed commit.
+    pub fn truncate(&self, len: usize) {
+        self.0.write().unwrap_or_else(PoisonError::into_inner).truncate(len);
+    }
+}
+
+/// Writes the format record and creates every table in a new file, or checks
+/// the format and version of an existing one.
+pub(crate) fn initialize(db: &Database, path: &Path) -> Result<()> {
+    let txn = db.begin_write()?;
+    let fresh = {
+        let meta = txn.open_table(META)?;
+        meta.get(FORMAT_KEY)?.is_none()
+    };
+    if !fresh {
+        drop(txn);
+        return check(db, path);
+    }
+    let foreign = txn.list_tables()?.any(|t| t.name() != META.name());
+    if foreign {
+        return Err(Error::NotALedger {
+            path: path.to_owned(),
+            reason: "a redb database with tables of its own and no ociledger format record".to_owned(),
+        });
+    }
+    {
+        let mut meta = txn.open_table(META)?;
+        meta.insert(FORMAT_KEY, FORMAT_NAME)?;
+        meta.insert(VERSION_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        txn.open_table(REPO_KEYS)?;
+        txn.open_table(REPOS)?;
+        txn.open_table(TAG_KEYS)?;
+        txn.open_table(TAGS)?;
+        txn.open_table(REPO_TAGS)?;
+        txn.open_table(MOVES)?;
+        txn.open_table(REFS)?;
+        txn.open_table(REF_ORDER)?;
+        txn.open_table(DIGEST_INDEX)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Checks that `db` is an ociledger file of this schema version.
+pub(crate) fn check(db: &Database, path: &Path) -> Result<()> {
+    let not_ledger = |reason: &str| Error::NotALedger {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let txn = db.begin_read()?;
+    let meta = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Err(not_ledger("it has no meta table")),
+        Err(e) => return Err(e.into()),
+    };
+    match meta.get(FORMAT_KEY)? {
+        Some(v) if v.value() == FORMAT_NAME => {}
+        _ => return Err(not_ledger("its meta table has no ociledger format record")),
+    }
+    let version = meta
+        .get(VERSION_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| not_ledger("its schema version record is missing or malformed"))?;
+    if version != SCHEMA_VERSION {
+        return Err(Error::Version {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Loads every tag name into a new cache.
+pub(crate) fn load_names(db: &Database) -> Result<Arc<NameCache>> {
+    let txn = db.begin_read()?;
+    let keys = txn.open_table(TAG_KEYS)?;
+    let mut names: Vec<Option<TagId>> = vec![None; usize::try_from(keys.len()?).unwrap_or(0)];
+    for row in keys.iter()? {
+        let (k, v) = row?;
+        let n = v.value() as usize;
+        let id: TagId = k
+            .value()
+            .parse()
+            .map_err(|e| Error::Corrupt(format!("tag key {:?}: {e}", k.value())))?;
+        if n >= names.len() {
+            names.resize(n + 1, None);
+        }
+        names[n] = Some(id);
+    }
+    let names = names
+        .into_iter()
+        .enumerate()
+        .map(|(n, id)| id.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(NameCache(RwLock::new(names))))
+}
+
+/// Reads a `u32` counter from the last key of a table: the next free number.
+pub(crate) fn next_number(table: &impl ReadableTable<u32, &'static [u8]>) -> Result<u32> {
+    Ok(match table.last()? {
+        Some((k, _)) => k
+            .value()
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupt("more than u32::MAX records".to_owned()))?,
+        None => 0,
+    })
+}

@@ -1,0 +1,235 @@
+//! Reads: a [`Snapshot`] is one redb read transaction with its tables open,
+//! so a classifier can answer many questions from one consistent view without
+//! reopening anything. Writers never block it (MVCC).
+
+use std::sync::Arc;
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
+use super::{DIGEST_INDEX, MOVES, NameCache, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS};
+use crate::error::{Error, Result};
+use crate::id::{Digest, RepositoryId, TagId};
+use crate::model::{Interval, TagMatch, Timestamp, coalesce};
+
+/// A consistent, read-only view of the ledger at one instant.
+///
+/// Get one from [`crate::Ledger::snapshot`]. Holding it keeps the view (and
+/// the pages it uses) alive: take a new one to see later writes.
+pub struct Snapshot {
+    _txn: ReadTransaction,
+    repo_keys: ReadOnlyTable<&'static str, u32>,
+    repos: ReadOnlyTable<u32, &'static [u8]>,
+    tag_keys: ReadOnlyTable<&'static str, u32>,
+    tags: ReadOnlyTable<u32, &'static [u8]>,
+    repo_tags: ReadOnlyTable<(u32, &'static str), u32>,
+    moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
+    refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
+    ref_order: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
+    digest_index: ReadOnlyTable<(&'static [u8], u32, i64), i64>,
+    names: Arc<NameCache>,
+}
+
+/// Row counts, for `stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Repositories.
+    pub repositories: u64,
+    /// Tags, deleted ones included.
+    pub tags: u64,
+    /// (tag, digest) references.
+    pub references: u64,
+    /// Move-log entries.
+    pub moves: u64,
+    /// Digest-index entries (intervals).
+    pub intervals: u64,
+}
+
+impl Snapshot {
+    pub(crate) fn new(txn: ReadTransaction, names: Arc<NameCache>) -> Result<Self> {
+        Ok(Self {
+            repo_keys: txn.open_table(REPO_KEYS)?,
+            repos: txn.open_table(REPOS)?,
+            tag_keys: txn.open_table(TAG_KEYS)?,
+            tags: txn.open_table(TAGS)?,
+            repo_tags: txn.open_table(REPO_TAGS)?,
+            moves: txn.open_table(MOVES)?,
+            refs: txn.open_table(REFS)?,
+            ref_order: txn.open_table(REF_ORDER)?,
+            digest_index: txn.open_table(DIGEST_INDEX)?,
+            _txn: txn,
+            names,
+        })
+    }
+
+    /// Every tag that points or pointed to `digest`, one match per interval:
+    /// current ones first, then newest first.
+    ///
+    /// One B-tree descent into the digest index and a scan of its entries for
+    /// this digest; names come from memory.
+    ///
+    /// # Errors
+    /// Storage errors only; an unknown digest is an empty answer.
+    pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
+        let (buf, len) = digest.compact_array();
+        let key = &buf[..len];
+        let mut out = Vec::new();
+        for entry in self.digest_index.range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))? {
+            let (k, v) = entry?;
+            let (_, tag, since) = k.value();
+            let until = v.value();
+            out.push(TagMatch {
+                tag: self.tag_name(tag)?,
+                current: until == OPEN,
+                since: from_micros(since)?,
+                until: if until == OPEN { None } else { Some(from_micros(until)?) },
+            });
+        }
+        out.sort_by(|a, b| b.current.cmp(&a.current).then(b.since.cmp(&a.since)).then(a.tag.cmp(&b.tag)));
+        Ok(out)
+    }
+
+    /// The tag ID of tag number `n`.
+    fn tag_name(&self, n: u32) -> Result<TagId> {
+        if let Some(id) = self.names.get(n) {
+            return Ok(id);
+        }
+        for entry in self.tag_keys.iter()? {
+            let (k, v) = entry?;
+            if v.value() == n {
+                return k.value().parse().map_err(|e| Error::Corrupt(format!("tag key: {e}")));
+            }
+        }
+        Err(Error::Corrupt(format!("tag number {n} has no name")))
+    }
+
+    pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
+        Ok(self.tag_keys.get(id.to_string().as_str())?.map(|v| v.value()))
+    }
+
+    pub(crate) fn tag_row(&self, n: u32) -> Result<TagRow> {
+        let row = self.tags.get(n)?.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
+        rows::decode("tags", row.value())
+    }
+
+    pub(crate) fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
+        Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
+    }
+
+    pub(crate) fn repo_row(&self, n: u32) -> Result<RepoRow> {
+        let row = self.repos.get(n)?.ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
+        rows::decode("repos", row.value())
+    }
+
+    /// Repository rows in ID order, after `cursor`, at most `limit`.
+    pub(crate) fn repo_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, RepoRow)>> {
+        let mut out = Vec::new();
+        let iter = match after {
+            Some(c) => self.repo_keys.range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?,
+            None => self.repo_keys.iter()?,
+        };
+        for entry in iter.take(limit) {
+            let (k, v) = entry?;
+            out.push((k.value().to_owned(), self.repo_row(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Tag numbers and names of repository `repo` after tag name `after`, at most `limit`.
+    pub(crate) fn repo_tag_page(&self, repo: u32, after: Option<&str>, limit: usize) -> Result<Vec<(String, u32)>> {
+        use std::ops::Bound::{Excluded, Included};
+        let start = match after {
+            Some(name) => Excluded((repo, name)),
+            None => Included((repo, "")),
+        };
+        let mut out = Vec::new();
+        for entry in self.repo_tags.range((start, Excluded((repo + 1, ""))))? {
+            let (k, v) = entry?;
+            out.push((k.value().1.to_owned(), v.value()));
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tag `n`'s move log, in order.
+    pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
+        let mut log = Vec::new();
+        for entry in self.moves.range((n, i64::MIN, &[][..])..(n + 1, i64::MIN, &[][..]))? {
+            let (k, ()) = (entry?.0, ());
+            let (_, t, d) = k.value();
+            let digest = if d.is_empty() {
+                None
+            } else {
+                Some(Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))?)
+            };
+            log.push((from_micros(t)?, digest));
+        }
+        Ok(log)
+    }
+
+    /// Tag `n`'s intervals, oldest first.
+    pub(crate) fn intervals(&self, n: u32) -> Result<Vec<(Digest, Interval)>> {
+        Ok(coalesce(self.log(n)?))
+    }
+
+    /// The entry in force at `t` (the last with instant ≤ t): one descent.
+    pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
+        let upper = (n, rows::micros(t), &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]);
+        let Some(entry) = self.moves.range((n, i64::MIN, &[][..])..=upper)?.next_back() else {
+            return Ok(None);
+        };
+        let (k, ()) = (entry?.0, ());
+        let d = k.value().2;
+        if d.is_empty() {
+            return Ok(None);
+        }
+        Digest::from_compact(d)
+            .map(Some)
+            .map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))
+    }
+
+    pub(crate) fn reference_row(&self, n: u32, digest: &Digest) -> Result<Option<RefRow>> {
+        let (buf, len) = digest.compact_array();
+        match self.refs.get((n, &buf[..len]))? {
+            Some(v) => Ok(Some(rows::decode("refs", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Tag `n`'s references newest first (by first observation), strictly
+    /// older than `before` (an instant and compact digest), at most `limit`.
+    pub(crate) fn reference_page(&self, n: u32, before: Option<(i64, &[u8])>, limit: usize) -> Result<Vec<(i64, Digest)>> {
+        use std::ops::Bound::{Excluded, Included};
+        let end = match before {
+            Some((t, d)) => Excluded((n, t, d)),
+            None => Excluded((n + 1, i64::MIN, &[][..])),
+        };
+        let mut out = Vec::new();
+        for entry in self.ref_order.range((Included((n, i64::MIN, &[][..])), end))?.rev() {
+            let (k, ()) = (entry?.0, ());
+            let (_, t, d) = k.value();
+            let digest = Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
+            out.push((t, digest));
+            if out.len() == limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Row counts of the main tables.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn counts(&self) -> Result<Counts> {
+        Ok(Counts {
+            repositories: self.repos.len()?,
+            tags: self.tags.len()?,
+            references: self.refs.len()?,
+            moves: self.moves.len()?,
+            intervals: self.digest_index.len()?,
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! Writes: everything that changes the file happens through a [`Writer`],
+//! inside one redb write transaction that the ledger commits only when the
+//! whole operation succeeded.
+
+use std::collections::BTreeSet;
+
+use redb::{ReadableTable, Table, WriteTransaction};
+
+use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, micros};
+use super::{DIGEST_INDEX, MOVES, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS};
+use crate::error::{Error, Result};
+use crate::id::{Digest, RepositoryId, TagId};
+use crate::model::{Interval, Timestamp, coalesce};
+
+/// One entry to add to a tag's move log: an instant and a digest, or `None`
+/// for a deletion.
+pub(crate) type TagWrite = (i64, Option<Digest>);
+
+/// What a write changed, for summaries and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WriteSummary {
+    /// Entries added to move logs.
+    pub moves: u64,
+    /// (tag, digest) references created.
+    pub references: u64,
+    /// Tags whose current digest changed.
+    pub tags_moved: u64,
+}
+
+/// The tables of one write transaction, opened once.
+pub(crate) struct Writer<'t> {
+    repo_keys: Table<'t, &'static str, u32>,
+    repos: Table<'t, u32, &'static [u8]>,
+    tag_keys: Table<'t, &'static str, u32>,
+    tags: Table<'t, u32, &'static [u8]>,
+    repo_tags: Table<'t, (u32, &'static str), u32>,
+    moves: Table<'t, (u32, i64, &'static [u8]), ()>,
+    refs: Table<'t, (u32, &'static [u8]), &'static [u8]>,
+    ref_order: Table<'t, (u32, i64, &'static [u8]), ()>,
+    digest_index: Table<'t, (&'static [u8], u32, i64), i64>,
+    next_repo: u32,
+    next_tag: u32,
+    /// Tags created in this transaction, for the name cache.
+    pub new_names: Vec<(u32, TagId)>,
+}
+
+fn compact(d: Option<&Digest>) -> ([u8; Digest::MAX_COMPACT_LEN], usize) {
+    d.map_or(([0; Digest::MAX_COMPACT_LEN], 0), Digest::compact_array)
+}
+
+impl<'t> Writer<'t> {
+    pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
+        let repos = txn.open_table(REPOS)?;
+        let tags = txn.open_table(TAGS)?;
+        let next_repo = super::next_number(&repos)?;
+        let next_tag = super::next_number(&tags)?;
+        Ok(Self {
+            repo_keys: txn.open_table(REPO_KEYS)?,
+            repos,
+            tag_keys: txn.open_table(TAG_KEYS)?,
+            tags,
+            repo_tags: txn.open_table(REPO_TAGS)?,
+            moves: txn.open_table(MOVES)?,
+            refs: txn.open_table(REFS)?,
+            ref_order: txn.open_table(REF_ORDER)?,
+            digest_index: txn.open_table(DIGEST_INDEX)?,
+            next_repo,
+            next_tag,
+            new_names: Vec::new(),
+        })
+    }
+
+    pub fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
+        Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
+    }
+
+    pub fn repo(&self, n: u32) -> Result<RepoRow> {
+        let row = self.repos.get(n)?.ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
+        rows::decode("repos", row.value())
+    }
+
+    pub fn put_repo(&mut self, n: u32, row: &RepoRow) -> Result<()> {
+        self.repos.insert(n, rows::encode(row)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Interns a new repository and stores its row.
+    pub fn create_repo(&mut self, id: &RepositoryId, row: &RepoRow) -> Result<u32> {
+        let n = self.next_repo;
+        self.next_repo = n.checked_add(1).ok_or_else(|| Error::Corrupt("repository numbers exhausted".to_owned()))?;
+        self.repo_keys.insert(id.as_str(), n)?;
+        self.put_repo(n, row)?;
+        Ok(n)
+    }
+
+    /// The repository's number, creating it (by `actor`, scanned at `scanned`)
+    /// if needed; an existing one gets `last_scanned_on = max(old, scanned)`.
+    pub fn upsert_scanned_repo(&mut self, id: &RepositoryId, scanned: Timestamp, actor: &str, now: Timestamp) -> Result<u32> {
+        if let Some(n) = self.repo_number(id)? {
+            let mut row = self.repo(n)?;
+            if micros(scanned) > row.last_scanned_on {
+                row.last_scanned_on = micros(scanned);
+                row.audit.touch(actor, now);
+                self.put_repo(n, &row)?;
+            }
+            return Ok(n);
+        }
+        let row = RepoRow {
+            id: id.as_str().to_owned(),
+            last_scanned_on: micros(scanned),
+            projects: None,
+            project_components: None,
+            packages: None,
+            audit: AuditRow::new(actor, now),
+        };
+        self.create_repo(id, &row)
+    }
+
+    pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
+        // The canonical string is rebuilt here; writes are not the hot path.
+        Ok(self.tag_keys.get(id.to_string().as_str())?.map(|v| v.value()))
+    }
+
+    pub fn tag(&self, n: u32) -> Result<TagRow> {
+        let row = self.tags.get(n)?.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
+        rows::decode("tags", row.value())
+    }
+
+    pub fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
+        self.tags.insert(n, rows::encode(row)?.as_slice())?;
+        Ok(())
+    }
+
+    /// The tag's number and row, creating an empty (not yet pointing) tag if needed.
+    pub fn ensure_tag(&mut self, id: &TagId, repo: u32, actor: &str, now: Timestamp) -> Result<(u32, TagRow)> {
+        if let Some(n) = self.tag_number(id)? {
+            return Ok((n, self.tag(n)?));
+        }
+        let n = self.next_tag;
+        self.next_tag = n
+            .checked_add(1)
+            .filter(|&next| next < u32::MAX)
+            .ok_or_else(|| Error::Corrupt("tag numbers exhausted".to_owned()))?;
+        let row = TagRow {
+            repo,
+            current: None,
+            audit: AuditRow::new(actor, now),
+        };
+        self.tag_keys.insert(id.to_string().as_str(), n)?;
+        self.repo_tags.insert((repo, id.tag()), n)?;
+        self.put_tag(n, &row)?;
+        self.new_names.push((n, id.clone()));
+        Ok((n, row))
+    }
+
+    fn load_log(&self, tag: u32) -> Result<Vec<TagWrite>> {
+        let mut log = Vec::new();
+        for entry in self.moves.range((tag, i64::MIN, &[][..])..(tag + 1, i64::MIN, &[][..]))? {
+            let (k, ()) = (entry?.0, ());
+            let (_, t, d) = k.value();
+            let digest = if d.is_empty() {
+                None
+            } else {
+                Some(Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))?)
+            };
+            log.push((t, digest));
+        }
+        Ok(log)
+    }
+
+    /// Adds `writes` to tag `n`'s move log (skipping those that change
+    /// nothing), creates the references they introduce, keeps the digest index
+    /// equal to the log's intervals, and updates the tag's current digest.
+    /// `row` is the tag's row as the caller holds it; it is written back.
+    pub fn apply(&mut self, n: u32, row: &mut TagRow, writes: &[TagWrite], actor: &str, now: Timestamp) -> Result<WriteSummary> {
+        let mut summary = WriteSummary::default();
+        let mut log = self.load_log(n)?;
+        let before = interval_set(&log);
+        for &(t, digest) in writes {
+            let in_force = log.partition_point(|e| e.0 <= t).checked_sub(1).and_then(|i| log[i].1);
+            if in_force == digest {
+                continue;
+            }
+            let pos = log.partition_point(|e| *e < (t, digest));
+            if log.get(pos) == Some(&(t, digest)) {
+                continue;
+            }
+            log.insert(pos, (t, digest));
+            let (buf, len) = compact(digest.as_ref());
+            let key = &buf[..len];
+            self.moves.insert((n, t, key), ())?;
+            summary.moves += 1;
+            if digest.is_some() {
+                summary.references += u64::from(self.note_reference(n, key, t, actor, now)?);
+            }
+        }
+        let after = interval_set(&log);
+        for (d, iv) in before.difference(&after) {
+            let (buf, len) = d.compact_array();
+            self.digest_index.remove((&buf[..len], n, micros(iv.since)))?;
+        }
+        for (d, iv) in after.difference(&before) {
+            let (buf, len) = d.compact_array();
+            let until = iv.until.map_or(OPEN, micros);
+            self.digest_index.insert((&buf[..len], n, micros(iv.since)), until)?;
+        }
+        let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
+        if current != row.current {
+            row.current = current;
+            row.audit.touch(actor, now);
+            summary.tags_moved += 1;
+        }
+        self.put_tag(n, row)?;
+        Ok(summary)
+    }
+
+    /// Creates the (tag, digest) reference if new, or moves its first-observed
+    /// instant earlier. Returns whether it was created.
+    fn note_reference(&mut self, n: u32, digest: &[u8], t: i64, actor: &str, now: Timestamp) -> Result<bool> {
+        let existing = match self.refs.get((n, digest))? {
+            Some(v) => Some(rows::decode::<RefRow>("refs", v.value())?),
+            None => None,
+        };
+        match existing {
+            None => {
+                let row = RefRow {
+                    first_observed: t,
+                    audit: AuditRow::new(actor, now),
+                };
+                self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+                self.ref_order.insert((n, t, digest), ())?;
+                Ok(true)
+            }
+            Some(mut row) if t < row.first_observed => {
+                // An out-of-order observation found the pair earlier: only the
+                // ordering key moves; the record itself is never rewritten.
+                self.ref_order.remove((n, row.first_observed, digest))?;
+                self.ref_order.insert((n, t, digest), ())?;
+                row.first_observed = t;
+                self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+                Ok(false)
+            }
+            Some(_) => Ok(false),
+        }
+    }
+}
+
+fn interval_set(log: &[TagWrite]) -> BTreeSet<(Digest, Interval)> {
+    coalesce(log.iter().filter_map(|&(t, d)| Some((rows::from_micros(t).ok()?, d))))
+        .into_iter()
+        .collect()
+}
