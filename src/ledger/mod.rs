@@ -44,8 +44,9 @@ pub struct IngestSummary {
     pub tags_created: u64,
     /// (tag, digest) references created.
     pub references_created: u64,
-    /// Entries added to move logs (observations that changed a tag's history).
-    pub moves: u64,
+    /// Distinct observations recorded in move logs (exact repeats of an
+    /// (instant, digest) already known are not).
+    pub recorded: u64,
     /// Tags whose current digest changed.
     pub tags_moved: u64,
 }
@@ -187,8 +188,9 @@ impl Ledger {
     /// `last_scanned_on` becomes the latest observation of it. Observations
     /// may come in any order: history is ordered by `observed_at`, so an old
     /// observation is inserted into the past and never moves a tag's current
-    /// digest backwards. Observing what a tag already pointed to at that
-    /// instant changes nothing. Either the whole batch is applied or none of it.
+    /// digest backwards. Observing the digest a tag already points to adds no
+    /// interval and no reference (it is kept only as evidence, see
+    /// `docs/data-model.md`). Either the whole batch is applied or none of it.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an empty actor; storage errors.
@@ -245,7 +247,7 @@ impl Ledger {
 }
 
 fn add(summary: &mut IngestSummary, w: WriteSummary) {
-    summary.moves += w.moves;
+    summary.recorded += w.recorded;
     summary.references_created += w.references;
     summary.tags_moved += w.tags_moved;
 }

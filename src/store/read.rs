@@ -39,10 +39,10 @@ pub struct Counts {
     pub tags: u64,
     /// (tag, digest) references.
     pub references: u64,
-    /// Move-log entries.
+    /// Distinct observations in the move logs.
+    pub observations: u64,
+    /// Intervals (digest-index entries): each time a tag started pointing somewhere.
     pub moves: u64,
-    /// Digest-index entries (intervals).
-    pub intervals: u64,
 }
 
 impl Snapshot {
@@ -228,8 +228,8 @@ impl Snapshot {
             repositories: self.repos.len()?,
             tags: self.tags.len()?,
             references: self.refs.len()?,
-            moves: self.moves.len()?,
-            intervals: self.digest_index.len()?,
+            observations: self.moves.len()?,
+            moves: self.digest_index.len()?,
         })
     }
 }

@@ -19,8 +19,8 @@ pub(crate) type TagWrite = (i64, Option<Digest>);
 /// What a write changed, for summaries and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct WriteSummary {
-    /// Entries added to move logs.
-    pub moves: u64,
+    /// Distinct observations added to move logs.
+    pub recorded: u64,
     /// (tag, digest) references created.
     pub references: u64,
     /// Tags whose current digest changed.
@@ -168,8 +168,7 @@ impl<'t> Writer<'t> {
         Ok(log)
     }
 
-    /// Adds `writes` to tag `n`'s move log (skipping those that change
-    /// nothing), creates the references they introduce, keeps the digest index
+    /// Adds `writes` to tag `n`'s move log (skipping exact repeats), creates the references they introduce, keeps the digest index
     /// equal to the log's intervals, and updates the tag's current digest.
     /// `row` is the tag's row as the caller holds it; it is written back.
     pub fn apply(&mut self, n: u32, row: &mut TagRow, writes: &[TagWrite], actor: &str, now: Timestamp) -> Result<WriteSummary> {
@@ -177,10 +176,10 @@ impl<'t> Writer<'t> {
         let mut log = self.load_log(n)?;
         let before = interval_set(&log);
         for &(t, digest) in writes {
-            let in_force = log.partition_point(|e| e.0 <= t).checked_sub(1).and_then(|i| log[i].1);
-            if in_force == digest {
-                continue;
-            }
+            // Only an exact repeat (same instant, same digest) is dropped. A
+            // repeat of the digest in force at a later instant is kept as
+            // evidence: an older observation of another digest may still
+            // arrive between the two, and then this one marks the move back.
             let pos = log.partition_point(|e| *e < (t, digest));
             if log.get(pos) == Some(&(t, digest)) {
                 continue;
@@ -189,7 +188,7 @@ impl<'t> Writer<'t> {
             let (buf, len) = compact(digest.as_ref());
             let key = &buf[..len];
             self.moves.insert((n, t, key), ())?;
-            summary.moves += 1;
+            summary.recorded += 1;
             if digest.is_some() {
                 summary.references += u64::from(self.note_reference(n, key, t, actor, now)?);
             }

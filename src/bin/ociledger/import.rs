@@ -58,7 +58,7 @@ fn merge(total: &mut IngestSummary, s: IngestSummary) {
     total.repositories_created += s.repositories_created;
     total.tags_created += s.tags_created;
     total.references_created += s.references_created;
-    total.moves += s.moves;
+    total.recorded += s.recorded;
     total.tags_moved += s.tags_moved;
 }
 
