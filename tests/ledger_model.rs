@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, RepositoryId, TagId};
-use ociledger::model::{FixedClock, Interval, Observation, RepositoryBody, TagBody, TagMatch, Timestamp, coalesce};
+use ociledger::model::{
+    FixedClock, Interval, Observation, RepositoryBody, TagBody, TagMatch, Timestamp, coalesce,
+};
 use ociledger::{Error, HistoryEntry, Ledger};
 use proptest::prelude::*;
 
@@ -139,12 +141,20 @@ struct Model {
 impl Model {
     /// Adds writes to a tag's log, creating references; returns whether
     /// the current digest changed. Mirrors `Writer::apply`.
-    fn apply(&mut self, id: &TagId, writes: &[(Timestamp, Option<Digest>)], actor: &str, now: Timestamp) {
+    fn apply(
+        &mut self,
+        id: &TagId,
+        writes: &[(Timestamp, Option<Digest>)],
+        actor: &str,
+        now: Timestamp,
+    ) {
         let t = self.tags.get_mut(id).expect("ensured");
         let before = t.current();
         for &(at, d) in writes {
-            if t.log.insert((at, d)) {
-                if let Some(d) = d {
+            if t.log.insert((at, d))
+                && let Some(d) = d
+            {
+                {
                     self.refs
                         .entry((id.clone(), d))
                         .and_modify(|r| r.first_observed = r.first_observed.min(at))
@@ -174,7 +184,9 @@ impl Model {
     fn ingest(&mut self, actor: &str, now: Timestamp, batch: &[Observation]) {
         let mut scanned: BTreeMap<RepositoryId, Timestamp> = BTreeMap::new();
         for o in batch {
-            let e = scanned.entry(o.tag.repository().clone()).or_insert(o.observed_at);
+            let e = scanned
+                .entry(o.tag.repository().clone())
+                .or_insert(o.observed_at);
             *e = (*e).max(o.observed_at);
         }
         for (r, t) in scanned {
@@ -198,7 +210,10 @@ impl Model {
         }
         let mut by_tag: BTreeMap<TagId, Vec<(Timestamp, Option<Digest>)>> = BTreeMap::new();
         for o in batch {
-            by_tag.entry(o.tag.clone()).or_default().push((o.observed_at, Some(o.digest)));
+            by_tag
+                .entry(o.tag.clone())
+                .or_default()
+                .push((o.observed_at, Some(o.digest)));
         }
         for (id, writes) in by_tag {
             self.ensure_tag(&id, actor, now);
@@ -230,7 +245,10 @@ fn outcome<T>(r: &Result<T, Error>) -> Outcome {
 fn model_step(m: &mut Model, op: &Op, now: Timestamp) -> Outcome {
     match op {
         Op::Ingest(a, obs) => {
-            let batch: Vec<Observation> = obs.iter().map(|&(t, d, s)| Observation::new(tag(t), digest(d), at(s))).collect();
+            let batch: Vec<Observation> = obs
+                .iter()
+                .map(|&(t, d, s)| Observation::new(tag(t), digest(d), at(s)))
+                .collect();
             m.ingest(ACTORS[*a], now, &batch);
             Outcome::Ok
         }
@@ -285,7 +303,11 @@ fn model_step(m: &mut Model, op: &Op, now: Timestamp) -> Outcome {
             if next.tags[&id].current() != Some(digest(*d)) {
                 return Outcome::Invalid;
             }
-            next.tags.get_mut(&id).expect("live").audit.touch(ACTORS[*a], now);
+            next.tags
+                .get_mut(&id)
+                .expect("live")
+                .audit
+                .touch(ACTORS[*a], now);
             *m = next;
             Outcome::Ok
         }
@@ -309,17 +331,26 @@ fn model_step(m: &mut Model, op: &Op, now: Timestamp) -> Outcome {
 fn ledger_step(l: &Ledger, op: &Op) -> Outcome {
     match op {
         Op::Ingest(a, obs) => {
-            let batch: Vec<Observation> = obs.iter().map(|&(t, d, s)| Observation::new(tag(t), digest(d), at(s))).collect();
+            let batch: Vec<Observation> = obs
+                .iter()
+                .map(|&(t, d, s)| Observation::new(tag(t), digest(d), at(s)))
+                .collect();
             outcome(&l.ingest(ACTORS[*a], &batch))
         }
-        Op::CreateRepo(a, r, t) => outcome(&l.create_repository(ACTORS[*a], &RepositoryBody::new(&repo(*r), at(*t)))),
+        Op::CreateRepo(a, r, t) => {
+            outcome(&l.create_repository(ACTORS[*a], &RepositoryBody::new(&repo(*r), at(*t))))
+        }
         Op::UpdateRepo(a, r, t, p) => {
             let mut body = RepositoryBody::new(&repo(*r), at(*t));
             body.packages = p.then(|| vec![format!("pkg-{t}")]);
             outcome(&l.update_repository(ACTORS[*a], &repo(*r), &body))
         }
-        Op::CreateTag(a, t, d) => outcome(&l.create_tag(ACTORS[*a], &TagBody::new(&tag(*t), digest(*d)))),
-        Op::UpdateTag(a, t, d) => outcome(&l.update_tag(ACTORS[*a], &tag(*t), &TagBody::new(&tag(*t), digest(*d)))),
+        Op::CreateTag(a, t, d) => {
+            outcome(&l.create_tag(ACTORS[*a], &TagBody::new(&tag(*t), digest(*d))))
+        }
+        Op::UpdateTag(a, t, d) => {
+            outcome(&l.update_tag(ACTORS[*a], &tag(*t), &TagBody::new(&tag(*t), digest(*d))))
+        }
         Op::DeleteTag(a, t) => outcome(&l.delete_tag(ACTORS[*a], &tag(*t))),
         Op::Advance(_) | Op::Reopen => Outcome::Ok,
     }
@@ -330,34 +361,54 @@ fn expected_matches(m: &Model, d: &Digest) -> Vec<TagMatch> {
         .tags
         .iter()
         .flat_map(|(id, t)| {
-            t.intervals().into_iter().filter(|(x, _)| x == d).map(|(_, iv)| TagMatch {
-                tag: id.clone(),
-                current: iv.is_current(),
-                since: iv.since,
-                until: iv.until,
-            })
+            t.intervals()
+                .into_iter()
+                .filter(|(x, _)| x == d)
+                .map(|(_, iv)| TagMatch {
+                    tag: id.clone(),
+                    current: iv.is_current(),
+                    since: iv.since,
+                    until: iv.until,
+                })
         })
         .collect();
-    out.sort_by(|a, b| b.current.cmp(&a.current).then(b.since.cmp(&a.since)).then(a.tag.cmp(&b.tag)));
+    out.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.since.cmp(&a.since))
+            .then(a.tag.cmp(&b.tag))
+    });
     out
 }
 
 fn check(l: &Ledger, m: &Model) {
     let snap = l.snapshot().expect("snapshot");
     for d in (0..DIGESTS).map(digest) {
-        assert_eq!(snap.tags_for_digest(&d).expect("lookup"), expected_matches(m, &d), "tags_for_digest({d})");
+        assert_eq!(
+            snap.tags_for_digest(&d).expect("lookup"),
+            expected_matches(m, &d),
+            "tags_for_digest({d})"
+        );
     }
     for id in (0..TAGS).map(tag) {
         let Some(mt) = m.tags.get(&id) else {
             assert!(matches!(l.get_tag(&id), Err(Error::NotFound { .. })));
-            assert!(matches!(l.history(&id, None, 10), Err(Error::NotFound { .. })));
+            assert!(matches!(
+                l.history(&id, None, 10),
+                Err(Error::NotFound { .. })
+            ));
             continue;
         };
         match (l.get_tag(&id), mt.current()) {
             (Ok(rec), Some(cur)) => {
                 assert_eq!(rec.artifact, cur, "{id} artifact");
                 assert_eq!(
-                    (rec.created_by.as_str(), rec.created_on, rec.last_modified_by.as_str(), rec.last_modified_on),
+                    (
+                        rec.created_by.as_str(),
+                        rec.created_on,
+                        rec.last_modified_by.as_str(),
+                        rec.last_modified_on
+                    ),
                     (
                         mt.audit.created_by.as_str(),
                         mt.audit.created_on,
@@ -381,25 +432,48 @@ fn check(l: &Ledger, m: &Model) {
                 until: iv.until,
             })
             .collect();
-        assert_eq!(l.history(&id, None, 1000).expect("history").items, history, "history({id})");
+        assert_eq!(
+            l.history(&id, None, 1000).expect("history").items,
+            history,
+            "history({id})"
+        );
         for s in (-1..42).step_by(3) {
             let t = at(s);
-            let want = mt.log.range(..=(t, Some(digest_max()))).next_back().and_then(|e| e.1).and_then(|d| {
-                intervals.iter().rev().find(|(x, iv)| *x == d && iv.contains(t)).map(|(x, iv)| HistoryEntry {
-                    artifact: *x,
-                    current: iv.is_current(),
-                    since: iv.since,
-                    until: iv.until,
-                })
-            });
+            let want = mt
+                .log
+                .range(..=(t, Some(digest_max())))
+                .next_back()
+                .and_then(|e| e.1)
+                .and_then(|d| {
+                    intervals
+                        .iter()
+                        .rev()
+                        .find(|(x, iv)| *x == d && iv.contains(t))
+                        .map(|(x, iv)| HistoryEntry {
+                            artifact: *x,
+                            current: iv.is_current(),
+                            since: iv.since,
+                            until: iv.until,
+                        })
+                });
             assert_eq!(l.tag_at(&id, t).expect("tag_at"), want, "tag_at({id}, {t})");
         }
-        let mut refs: Vec<(&Digest, &MRef)> = m.refs.iter().filter(|((t, _), _)| t == &id).map(|((_, d), r)| (d, r)).collect();
+        let mut refs: Vec<(&Digest, &MRef)> = m
+            .refs
+            .iter()
+            .filter(|((t, _), _)| t == &id)
+            .map(|((_, d), r)| (d, r))
+            .collect();
         refs.sort_by(|a, b| (b.1.first_observed, b.0).cmp(&(a.1.first_observed, a.0)));
         let got = l.references(&id, None, 1000).expect("references").items;
-        let got: Vec<(Digest, String, Timestamp)> = got.into_iter().map(|r| (r.artifact, r.created_by, r.created_on)).collect();
-        let want: Vec<(Digest, String, Timestamp)> =
-            refs.iter().map(|(d, r)| (**d, r.audit.created_by.clone(), r.audit.created_on)).collect();
+        let got: Vec<(Digest, String, Timestamp)> = got
+            .into_iter()
+            .map(|r| (r.artifact, r.created_by, r.created_on))
+            .collect();
+        let want: Vec<(Digest, String, Timestamp)> = refs
+            .iter()
+            .map(|(d, r)| (**d, r.audit.created_by.clone(), r.audit.created_on))
+            .collect();
         assert_eq!(got, want, "references({id})");
     }
     for (id, mr) in &m.repos {
@@ -407,7 +481,12 @@ fn check(l: &Ledger, m: &Model) {
         assert_eq!(rec.last_scanned_on, mr.last_scanned, "{id} last_scanned_on");
         assert_eq!(rec.packages, mr.packages, "{id} packages");
         assert_eq!(
-            (rec.created_by.as_str(), rec.created_on, rec.last_modified_by.as_str(), rec.last_modified_on),
+            (
+                rec.created_by.as_str(),
+                rec.created_on,
+                rec.last_modified_by.as_str(),
+                rec.last_modified_on
+            ),
             (
                 mr.audit.created_by.as_str(),
                 mr.audit.created_on,
@@ -421,8 +500,17 @@ fn check(l: &Ledger, m: &Model) {
     assert_eq!(counts.repositories, m.repos.len() as u64);
     assert_eq!(counts.tags, m.tags.len() as u64);
     assert_eq!(counts.references, m.refs.len() as u64);
-    assert_eq!(counts.observations, m.tags.values().map(|t| t.log.len() as u64).sum::<u64>());
-    assert_eq!(counts.moves, m.tags.values().map(|t| t.intervals().len() as u64).sum::<u64>());
+    assert_eq!(
+        counts.observations,
+        m.tags.values().map(|t| t.log.len() as u64).sum::<u64>()
+    );
+    assert_eq!(
+        counts.moves,
+        m.tags
+            .values()
+            .map(|t| t.intervals().len() as u64)
+            .sum::<u64>()
+    );
 }
 
 /// Greater than any digest, for "the last entry at or before t".

@@ -135,7 +135,11 @@ impl Digest {
     pub fn from_raw(algorithm: Algorithm, bytes: &[u8]) -> Result<Self, IdError> {
         if bytes.len() != algorithm.digest_len() {
             return Err(IdError::InvalidBinaryDigest {
-                reason: format!("{algorithm} needs {} raw bytes, got {}", algorithm.digest_len(), bytes.len()),
+                reason: format!(
+                    "{algorithm} needs {} raw bytes, got {}",
+                    algorithm.digest_len(),
+                    bytes.len()
+                ),
             });
         }
         let mut raw = [0u8; MAX_RAW];
@@ -193,9 +197,11 @@ impl Digest {
     /// # Errors
     /// [`IdError::InvalidBinaryDigest`] for an unknown algorithm byte or a wrong length.
     pub fn from_compact(bytes: &[u8]) -> Result<Self, IdError> {
-        let (&tag, raw) = bytes.split_first().ok_or_else(|| IdError::InvalidBinaryDigest {
-            reason: "empty input".to_owned(),
-        })?;
+        let (&tag, raw) = bytes
+            .split_first()
+            .ok_or_else(|| IdError::InvalidBinaryDigest {
+                reason: "empty input".to_owned(),
+            })?;
         let algorithm = Algorithm::from_tag(tag).ok_or_else(|| IdError::InvalidBinaryDigest {
             reason: format!("unknown algorithm byte {tag}"),
         })?;
@@ -236,11 +242,20 @@ impl Digest {
             ));
         }
         if encoded.is_empty() {
-            return Err(invalid(offset + colon + 1, "encoded value is empty".to_owned()));
+            return Err(invalid(
+                offset + colon + 1,
+                "encoded value is empty".to_owned(),
+            ));
         }
-        if let Some(p) = encoded.bytes().position(|b| !(b.is_ascii_alphanumeric() || b"=_-".contains(&b))) {
+        if let Some(p) = encoded
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b"=_-".contains(&b)))
+        {
             let c = encoded[p..].chars().next().unwrap_or('?');
-            return Err(invalid(offset + colon + 1 + p, format!("{c:?} is not allowed in a digest")));
+            return Err(invalid(
+                offset + colon + 1 + p,
+                format!("{c:?} is not allowed in a digest"),
+            ));
         }
         let Some(algorithm) = Algorithm::from_name(alg) else {
             return Err(IdError::UnsupportedAlgorithm {
@@ -268,7 +283,12 @@ fn algorithm_grammar_error(alg: &str) -> Option<usize> {
     prev_sep.then(|| bytes.len() - 1)
 }
 
-fn decode_hex(input: &str, offset: usize, algorithm: Algorithm, hex: &str) -> Result<Digest, IdError> {
+fn decode_hex(
+    input: &str,
+    offset: usize,
+    algorithm: Algorithm,
+    hex: &str,
+) -> Result<Digest, IdError> {
     let expected = algorithm.digest_len() * 2;
     if hex.len() != expected {
         return Err(IdError::DigestLength {
@@ -282,7 +302,8 @@ fn decode_hex(input: &str, offset: usize, algorithm: Algorithm, hex: &str) -> Re
     let bytes = hex.as_bytes();
     for (i, pair) in bytes.chunks_exact(2).enumerate() {
         let hi = nibble(pair[0]).ok_or_else(|| not_hex(input, offset + 2 * i, hex, 2 * i))?;
-        let lo = nibble(pair[1]).ok_or_else(|| not_hex(input, offset + 2 * i + 1, hex, 2 * i + 1))?;
+        let lo =
+            nibble(pair[1]).ok_or_else(|| not_hex(input, offset + 2 * i + 1, hex, 2 * i + 1))?;
         raw[i] = (hi << 4) | lo;
     }
     Ok(Digest { algorithm, raw })

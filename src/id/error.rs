@@ -104,7 +104,9 @@ pub enum IdError {
     },
     /// The digest is well formed but its algorithm is not one ociledger
     /// stores (sha256, sha512, blake3: the OCI registered algorithms).
-    #[error("unsupported digest algorithm {algorithm:?} in {input:?} (supported: sha256, sha512, blake3)")]
+    #[error(
+        "unsupported digest algorithm {algorithm:?} in {input:?} (supported: sha256, sha512, blake3)"
+    )]
     UnsupportedAlgorithm {
         /// The whole input.
         input: String,

@@ -40,7 +40,10 @@ pub(crate) fn parse_reference(input: &str, offset: usize) -> Result<Parsed, IdEr
     };
     let last_slash_end = name_tag.rfind('/').map_or(0, |s| s + 1);
     let (name, tag_at) = match name_tag[last_slash_end..].find(':') {
-        Some(c) => (&name_tag[..last_slash_end + c], Some(offset + last_slash_end + c + 1)),
+        Some(c) => (
+            &name_tag[..last_slash_end + c],
+            Some(offset + last_slash_end + c + 1),
+        ),
         None => (name_tag, None),
     };
     if name.is_empty() {
@@ -54,15 +57,21 @@ pub(crate) fn parse_reference(input: &str, offset: usize) -> Result<Parsed, IdEr
             (domain, &name[slash + 1..], offset + slash + 1)
         }
         _ => {
-            if name.len() == 64 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-                return Err(IdError::HexName { input: input.to_owned() });
+            if is_hex64(name) {
+                return Err(IdError::HexName {
+                    input: input.to_owned(),
+                });
             }
             (DOCKER_HUB, name, offset)
         }
     };
     check_path(input, path, path_at)?;
 
-    let domain = if domain == DOCKER_HUB_LEGACY { DOCKER_HUB } else { domain };
+    let domain = if domain == DOCKER_HUB_LEGACY {
+        DOCKER_HUB
+    } else {
+        domain
+    };
     let path = if domain == DOCKER_HUB && !path.contains('/') {
         format!("library/{path}")
     } else {
@@ -95,9 +104,16 @@ pub(crate) fn parse_reference(input: &str, offset: usize) -> Result<Parsed, IdEr
     })
 }
 
+/// Exactly 64 lowercase hex characters: what Docker reads as an image ID.
+pub(crate) fn is_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Go's rule for "is the first component a registry host?".
-fn looks_like_domain(first: &str) -> bool {
-    first == "localhost" || first.contains(['.', ':']) || first.bytes().any(|b| b.is_ascii_uppercase())
+pub(crate) fn looks_like_domain(first: &str) -> bool {
+    first == "localhost"
+        || first.contains(['.', ':'])
+        || first.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 fn path_error(input: &str, position: usize, reason: &str) -> IdError {
@@ -119,20 +135,33 @@ fn domain_error(input: &str, position: usize, reason: &str) -> IdError {
 /// `host[:port]`, host being dot-joined labels or a bracketed IPv6 literal.
 pub(crate) fn check_domain(input: &str, domain: &str, at: usize) -> Result<(), IdError> {
     let (host_end, port) = if let Some(inner) = domain.strip_prefix('[') {
-        let close = inner
-            .find(']')
-            .ok_or_else(|| domain_error(input, at + domain.len(), "IPv6 address has no closing ']'"))?;
+        let close = inner.find(']').ok_or_else(|| {
+            domain_error(input, at + domain.len(), "IPv6 address has no closing ']'")
+        })?;
         if close == 0 {
             return Err(domain_error(input, at + 1, "IPv6 address is empty"));
         }
-        if let Some(p) = inner[..close].bytes().position(|b| !(b.is_ascii_hexdigit() || b == b':')) {
-            return Err(domain_error(input, at + 1 + p, "IPv6 address may hold only hex digits and ':'"));
+        if let Some(p) = inner[..close]
+            .bytes()
+            .position(|b| !(b.is_ascii_hexdigit() || b == b':'))
+        {
+            return Err(domain_error(
+                input,
+                at + 1 + p,
+                "IPv6 address may hold only hex digits and ':'",
+            ));
         }
         let after = close + 2;
         match domain[after..].strip_prefix(':') {
             Some(port) => (after, Some(port)),
             None if after == domain.len() => (after, None),
-            None => return Err(domain_error(input, at + after, "expected ':port' or '/' after the IPv6 address")),
+            None => {
+                return Err(domain_error(
+                    input,
+                    at + after,
+                    "expected ':port' or '/' after the IPv6 address",
+                ));
+            }
         }
     } else {
         match domain.find(':') {
@@ -153,7 +182,11 @@ pub(crate) fn check_domain(input: &str, domain: &str, at: usize) -> Result<(), I
             return Err(domain_error(input, port_at, "port is empty"));
         }
         if let Some(p) = port.bytes().position(|b| !b.is_ascii_digit()) {
-            return Err(domain_error(input, port_at + p, "port may hold only digits"));
+            return Err(domain_error(
+                input,
+                port_at + p,
+                "port may hold only digits",
+            ));
         }
     }
     Ok(())
@@ -162,16 +195,31 @@ pub(crate) fn check_domain(input: &str, domain: &str, at: usize) -> Result<(), I
 fn check_label(input: &str, label: &str, at: usize) -> Result<(), IdError> {
     let bytes = label.as_bytes();
     if bytes.is_empty() {
-        return Err(domain_error(input, at, "empty host label (two '.' in a row, or a '.' at an end)"));
+        return Err(domain_error(
+            input,
+            at,
+            "empty host label (two '.' in a row, or a '.' at an end)",
+        ));
     }
-    if let Some(p) = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b == b'-')) {
-        return Err(domain_error(input, at + p, "host may hold only letters, digits, '-' and '.'"));
+    if let Some(p) = bytes
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'-'))
+    {
+        return Err(domain_error(
+            input,
+            at + p,
+            "host may hold only letters, digits, '-' and '.'",
+        ));
     }
     if bytes[0] == b'-' {
         return Err(domain_error(input, at, "host label may not start with '-'"));
     }
     if bytes[bytes.len() - 1] == b'-' {
-        return Err(domain_error(input, at + bytes.len() - 1, "host label may not end with '-'"));
+        return Err(domain_error(
+            input,
+            at + bytes.len() - 1,
+            "host label may not end with '-'",
+        ));
     }
     Ok(())
 }
@@ -190,7 +238,11 @@ pub(crate) fn check_path(input: &str, path: &str, at: usize) -> Result<(), IdErr
 fn check_component(input: &str, component: &str, at: usize) -> Result<(), IdError> {
     let b = component.as_bytes();
     if b.is_empty() {
-        return Err(path_error(input, at, "empty path component (two '/' in a row, or a '/' at an end)"));
+        return Err(path_error(
+            input,
+            at,
+            "empty path component (two '/' in a row, or a '/' at an end)",
+        ));
     }
     let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
     let mut i = 0;
@@ -216,12 +268,18 @@ fn check_component(input: &str, component: &str, at: usize) -> Result<(), IdErro
                 return Err(path_error(
                     input,
                     at + i,
-                    &format!("{ch:?} is not allowed in a repository path (lowercase letters, digits, '.', '_', '__', '-')"),
+                    &format!(
+                        "{ch:?} is not allowed in a repository path (lowercase letters, digits, '.', '_', '__', '-')"
+                    ),
                 ));
             }
         };
         if i == 0 {
-            return Err(path_error(input, at, "path component must start with a lowercase letter or digit"));
+            return Err(path_error(
+                input,
+                at,
+                "path component must start with a lowercase letter or digit",
+            ));
         }
         let next = i + sep_len;
         match b.get(next) {
@@ -241,7 +299,11 @@ fn check_component(input: &str, component: &str, at: usize) -> Result<(), IdErro
                 ));
             }
             None => {
-                return Err(path_error(input, at + i, "path component may not end with a separator"));
+                return Err(path_error(
+                    input,
+                    at + i,
+                    "path component may not end with a separator",
+                ));
             }
         }
     }
@@ -261,9 +323,15 @@ pub(crate) fn check_tag(input: &str, start: usize, end: usize) -> Result<(), IdE
     };
     if !(first.is_ascii_alphanumeric() || first == b'_') {
         let c = tag.chars().next().unwrap_or('?');
-        return Err(invalid(start, format!("tag must start with a letter, digit or '_', not {c:?}")));
+        return Err(invalid(
+            start,
+            format!("tag must start with a letter, digit or '_', not {c:?}"),
+        ));
     }
-    if let Some(p) = tag.bytes().position(|b| !(b.is_ascii_alphanumeric() || b"_.-".contains(&b))) {
+    if let Some(p) = tag
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+    {
         let c = tag[p..].chars().next().unwrap_or('?');
         return Err(invalid(
             start + p,

@@ -144,9 +144,10 @@ impl ImageRef {
 /// Then it is read as a digest, so that its errors are digest errors.
 fn looks_like_bare_digest(text: &str) -> bool {
     let Some((alg, rest)) = text.split_once(':') else {
-        return text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        return grammar::is_hex64(text);
     };
-    matches!(alg, "sha256" | "sha512" | "blake3") && !rest.contains(['/', '@'])
+    matches!(alg, "sha256" | "sha512" | "blake3")
+        && !rest.contains(['/', '@'])
         && rest.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -160,7 +161,9 @@ impl FromStr for ImageRef {
             .unwrap_or(0);
         let text = &s[offset..];
         if text.is_empty() {
-            return Err(IdError::Empty { what: "image reference" });
+            return Err(IdError::Empty {
+                what: "image reference",
+            });
         }
         if looks_like_bare_digest(text) {
             return Ok(Self {
@@ -195,4 +198,7 @@ impl fmt::Debug for ImageRef {
     }
 }
 
-super::string_serde!(ImageRef, "an image reference such as nginx:1.25 or ghcr.io/a/b@sha256:<64 hex>");
+super::string_serde!(
+    ImageRef,
+    "an image reference such as nginx:1.25 or ghcr.io/a/b@sha256:<64 hex>"
+);

@@ -50,10 +50,14 @@ impl FromStr for ReferenceId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parsed = grammar::parse_reference(s, 0)?;
         let Some((tag, _)) = parsed.tag else {
-            return Err(IdError::MissingTag { input: s.to_owned() });
+            return Err(IdError::MissingTag {
+                input: s.to_owned(),
+            });
         };
         let Some((digest, _)) = parsed.digest else {
-            return Err(IdError::MissingDigest { input: s.to_owned() });
+            return Err(IdError::MissingDigest {
+                input: s.to_owned(),
+            });
         };
         let repository = RepositoryId::from_parts(&parsed.domain, &parsed.path);
         let tag = TagId::new(repository, &tag)?;
@@ -73,4 +77,7 @@ impl fmt::Debug for ReferenceId {
     }
 }
 
-super::string_serde!(ReferenceId, "a reference ID such as docker.io/library/nginx:latest@sha256:<64 hex>");
+super::string_serde!(
+    ReferenceId,
+    "a reference ID such as docker.io/library/nginx:latest@sha256:<64 hex>"
+);

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::grammar::{self, DOCKER_HUB};
 use super::IdError;
+use super::grammar::{self, DOCKER_HUB};
 
 /// A normalized repository: `domain/path`, e.g. `docker.io/library/nginx`.
 ///
@@ -95,6 +95,10 @@ impl RepositoryId {
 
     /// The short form people type: `docker.io/` removed, and `library/`
     /// removed when one component remains (`nginx`, `istio/pilot`).
+    ///
+    /// Only when the short form means the same repository: `docker.io/a.b/c`
+    /// stays whole (`a.b/c` would name registry `a.b`), and a 64-hex name
+    /// keeps `library/` (a bare 64-hex string is an image ID).
     #[must_use]
     pub fn familiar(&self) -> &str {
         if self.domain() != DOCKER_HUB {
@@ -102,8 +106,17 @@ impl RepositoryId {
         }
         let path = self.path();
         match path.strip_prefix("library/") {
-            Some(rest) if !rest.contains('/') => rest,
-            _ => path,
+            Some(rest) if !rest.contains('/') => {
+                if grammar::is_hex64(rest) {
+                    path
+                } else {
+                    rest
+                }
+            }
+            _ => match path.split_once('/') {
+                Some((first, _)) if grammar::looks_like_domain(first) => &self.full,
+                _ => path,
+            },
         }
     }
 }
@@ -145,4 +158,7 @@ impl fmt::Debug for RepositoryId {
     }
 }
 
-super::string_serde!(RepositoryId, "a repository ID such as docker.io/library/nginx");
+super::string_serde!(
+    RepositoryId,
+    "a repository ID such as docker.io/library/nginx"
+);

@@ -70,7 +70,9 @@ impl FromStr for TagId {
             });
         }
         let Some((tag, _)) = parsed.tag else {
-            return Err(IdError::MissingTag { input: s.to_owned() });
+            return Err(IdError::MissingTag {
+                input: s.to_owned(),
+            });
         };
         Ok(Self {
             repository: RepositoryId::from_parts(&parsed.domain, &parsed.path),
