@@ -104,7 +104,10 @@ impl Error {
             Self::NotFound { .. } => 404,
             Self::Conflict { .. } => 409,
             Self::Invalid { .. } => 400,
-            Self::Version { .. } | Self::NotALedger { .. } | Self::Corrupt(_) | Self::Storage(_) => 500,
+            Self::Version { .. }
+            | Self::NotALedger { .. }
+            | Self::Corrupt(_)
+            | Self::Storage(_) => 500,
         }
     }
 
@@ -125,7 +128,11 @@ impl Error {
             _ => "Internal Server Error",
         };
         let errors = match self {
-            Self::Invalid { location, message, value } => Some(vec![ErrorDetail {
+            Self::Invalid {
+                location,
+                message,
+                value,
+            } => Some(vec![ErrorDetail {
                 location: location.clone(),
                 message: message.clone(),
                 value: value.clone().map(serde_json::Value::String),

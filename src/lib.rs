@@ -24,13 +24,15 @@
 #![deny(clippy::pedantic)]
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod id;
 pub mod model;
-pub mod error;
 mod store;
 
 pub use error::{Error, Result};
 mod ledger;
 
-pub use ledger::{Classification, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats, classify_with};
+pub use ledger::{
+    Classification, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats, classify_with,
+};
 pub use store::{Counts, SCHEMA_VERSION, Snapshot};

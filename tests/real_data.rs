@@ -17,7 +17,9 @@ use ociledger::id::{Digest, TagId};
 use ociledger::model::{Observation, Timestamp};
 
 fn data_file(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(name);
     p.exists().then_some(p)
 }
 
@@ -43,7 +45,10 @@ fn shuffle<T>(v: &mut [T]) {
 
 #[test]
 fn shuffled_real_history_answers_every_event_like_an_independent_replay() {
-    let (Some(events), Some(pinned)) = (data_file("tag-events.jsonl.gz"), data_file("pinned-tag-history.jsonl.gz")) else {
+    let (Some(events), Some(pinned)) = (
+        data_file("tag-events.jsonl.gz"),
+        data_file("pinned-tag-history.jsonl.gz"),
+    ) else {
         eprintln!("skipped: ../shared/data is absent");
         return;
     };
@@ -53,11 +58,19 @@ fn shuffled_real_history_answers_every_event_like_an_independent_replay() {
     // Independent replay: per tag, instant → digests seen then.
     let mut truth: HashMap<TagId, BTreeMap<Timestamp, BTreeSet<Digest>>> = HashMap::new();
     for o in &all {
-        truth.entry(o.tag.clone()).or_default().entry(o.observed_at).or_default().insert(o.digest);
+        truth
+            .entry(o.tag.clone())
+            .or_default()
+            .entry(o.observed_at)
+            .or_default()
+            .insert(o.digest);
     }
     // At an instant with several digests, the greatest wins (documented rule).
     let digest_at = |tag: &TagId, t: Timestamp| -> Option<Digest> {
-        truth[tag].range(..=t).next_back().and_then(|(_, ds)| ds.last().copied())
+        truth[tag]
+            .range(..=t)
+            .next_back()
+            .and_then(|(_, ds)| ds.last().copied())
     };
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -70,8 +83,17 @@ fn shuffled_real_history_answers_every_event_like_an_independent_replay() {
 
     let snap = ledger.snapshot().expect("snapshot");
     for o in &all {
-        let got = ledger.tag_at(&o.tag, o.observed_at).expect("tag_at").map(|e| e.artifact);
-        assert_eq!(got, digest_at(&o.tag, o.observed_at), "tag_at({}, {})", o.tag, o.observed_at);
+        let got = ledger
+            .tag_at(&o.tag, o.observed_at)
+            .expect("tag_at")
+            .map(|e| e.artifact);
+        assert_eq!(
+            got,
+            digest_at(&o.tag, o.observed_at),
+            "tag_at({}, {})",
+            o.tag,
+            o.observed_at
+        );
     }
 
     let mut by_digest: HashMap<Digest, BTreeSet<&TagId>> = HashMap::new();
@@ -85,14 +107,30 @@ fn shuffled_real_history_answers_every_event_like_an_independent_replay() {
         for tag in tags {
             // Current once (its open interval) exactly when the tag points there now;
             // an A -> B -> A tag also has an earlier, closed interval for A.
-            let current = matches.iter().filter(|m| &m.tag == *tag && m.current).count();
+            let current = matches
+                .iter()
+                .filter(|m| &m.tag == *tag && m.current)
+                .count();
             let now = digest_at(tag, Timestamp::MAX_UTC);
-            assert_eq!(current, usize::from(now == Some(*d)), "current intervals of {tag} for {d}");
+            assert_eq!(
+                current,
+                usize::from(now == Some(*d)),
+                "current intervals of {tag} for {d}"
+            );
         }
         for m in &matches {
             // Every interval's start is an instant the tag was seen at this digest.
-            assert!(truth[&m.tag][&m.since].contains(d), "{} since {} not an observation of {d}", m.tag, m.since);
+            assert!(
+                truth[&m.tag][&m.since].contains(d),
+                "{} since {} not an observation of {d}",
+                m.tag,
+                m.since
+            );
         }
     }
-    eprintln!("checked {} events and {} digests", all.len(), by_digest.len());
+    eprintln!(
+        "checked {} events and {} digests",
+        all.len(),
+        by_digest.len()
+    );
 }

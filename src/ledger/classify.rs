@@ -66,7 +66,11 @@ impl Ledger {
 ///
 /// # Errors
 /// As [`Ledger::classify`].
-pub fn classify_with(snap: &Snapshot, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
+pub fn classify_with(
+    snap: &Snapshot,
+    image: &str,
+    image_digest: Option<&Digest>,
+) -> Result<Classification> {
     let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
     let digest = image_digest.or(image.digest()).copied();
     let tag = image.effective_tag_id();
@@ -90,7 +94,10 @@ pub fn classify_with(snap: &Snapshot, image: &str, image_digest: Option<&Digest>
     if let Some(t) = &tag {
         matches.sort_by_key(|m| &m.tag != t);
     }
-    let named = |current: bool| tag.as_ref().is_some_and(|t| matches.iter().any(|m| &m.tag == t && m.current == current));
+    let named = |current: bool| {
+        tag.as_ref()
+            .is_some_and(|t| matches.iter().any(|m| &m.tag == t && m.current == current))
+    };
     let kind = if named(true) {
         MatchKind::Current
     } else if named(false) {

@@ -30,7 +30,10 @@ fn parse_cursor(cursor: &str) -> Result<(i64, Digest)> {
         value: Some(cursor.to_owned()),
     };
     let (t, d) = cursor.split_once('/').ok_or_else(invalid)?;
-    Ok((t.parse().map_err(|_| invalid())?, d.parse().map_err(|_| invalid())?))
+    Ok((
+        t.parse().map_err(|_| invalid())?,
+        d.parse().map_err(|_| invalid())?,
+    ))
 }
 
 fn make_cursor(t: i64, d: &Digest) -> String {
@@ -85,7 +88,12 @@ impl Ledger {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen; [`Error::Invalid`] for a bad cursor.
-    pub fn history(&self, tag: &TagId, cursor: Option<&str>, limit: usize) -> Result<Page<HistoryEntry>> {
+    pub fn history(
+        &self,
+        tag: &TagId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<HistoryEntry>> {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.map(parse_cursor).transpose()?;
         let snap = self.snapshot()?;
@@ -108,7 +116,9 @@ impl Ledger {
             .collect();
         let next = if items.len() > limit {
             items.truncate(limit);
-            items.last().map(|e| make_cursor(micros(e.since), &e.artifact))
+            items
+                .last()
+                .map(|e| make_cursor(micros(e.since), &e.artifact))
         } else {
             None
         };
@@ -122,7 +132,12 @@ impl Ledger {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen; [`Error::Invalid`] for a bad cursor.
-    pub fn references(&self, tag: &TagId, cursor: Option<&str>, limit: usize) -> Result<Page<Reference>> {
+    pub fn references(
+        &self,
+        tag: &TagId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Reference>> {
         let limit = limit.clamp(1, MAX_PAGE);
         let before = cursor.map(parse_cursor).transpose()?;
         let snap = self.snapshot()?;
@@ -131,12 +146,21 @@ impl Ledger {
             id: tag.to_string(),
         })?;
         let before_key = before.map(|(t, d)| (t, d.to_compact()));
-        let rows = snap.reference_page(n, before_key.as_ref().map(|(t, d)| (*t, d.as_slice())), limit)?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|(t, d)| make_cursor(*t, d))).flatten();
+        let rows = snap.reference_page(
+            n,
+            before_key.as_ref().map(|(t, d)| (*t, d.as_slice())),
+            limit,
+        )?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|(t, d)| make_cursor(*t, d)))
+            .flatten();
         let mut items = Vec::with_capacity(rows.len());
         for (_, digest) in rows {
-            let record = reference_record(&snap, tag, &digest)?
-                .ok_or_else(|| Error::Corrupt(format!("reference {tag}@{digest} is ordered but has no record")))?;
+            let record = reference_record(&snap, tag, &digest)?.ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "reference {tag}@{digest} is ordered but has no record"
+                ))
+            })?;
             items.push(record);
         }
         Ok(Page { items, next })

@@ -92,7 +92,9 @@ pub struct Ledger {
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Ledger")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -221,10 +223,9 @@ impl Ledger {
             }
             for (tag, mut writes) in by_tag {
                 writes.sort_unstable();
-                let repo = repo_numbers
-                    .get(tag.repository())
-                    .copied()
-                    .ok_or_else(|| Error::Corrupt(format!("repository of {tag} was not interned")))?;
+                let repo = repo_numbers.get(tag.repository()).copied().ok_or_else(|| {
+                    Error::Corrupt(format!("repository of {tag} was not interned"))
+                })?;
                 let created = w.tag_number(tag)?.is_none();
                 let (n, mut row) = w.ensure_tag(tag, repo, actor, now)?;
                 summary.tags_created += u64::from(created);
@@ -265,8 +266,12 @@ fn check_actor(actor: &str) -> Result<()> {
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => Error::Storage(redb::Error::Io(io)),
-        redb::DatabaseError::DatabaseAlreadyOpen => Error::Storage(redb::Error::DatabaseAlreadyOpen),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            Error::Storage(redb::Error::Io(io))
+        }
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            Error::Storage(redb::Error::DatabaseAlreadyOpen)
+        }
         other => Error::NotALedger {
             path: path.to_owned(),
             reason: other.to_string(),

@@ -4,8 +4,8 @@ use super::{Ledger, Page, check_actor};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ReferenceId, RepositoryId, TagId};
 use crate::model::{Reference, Repository, RepositoryBody, Tag, TagBody};
-use crate::store::rows::{AuditRow, RepoRow, TagRow, from_micros, micros};
 use crate::store::Snapshot;
+use crate::store::rows::{AuditRow, RepoRow, TagRow, from_micros, micros};
 
 /// Listings return at most this many items per page, whatever is asked.
 pub const MAX_PAGE: usize = 1000;
@@ -32,7 +32,8 @@ fn tag_record(id: &TagId, row: &TagRow) -> Result<Option<Tag>> {
     let Some(current) = &row.current else {
         return Ok(None);
     };
-    let artifact = Digest::from_compact(current).map_err(|e| Error::Corrupt(format!("tag {id}: {e}")))?;
+    let artifact =
+        Digest::from_compact(current).map_err(|e| Error::Corrupt(format!("tag {id}: {e}")))?;
     let audit = row.audit.to_audit()?;
     Ok(Some(Tag {
         schema: None,
@@ -47,10 +48,12 @@ fn tag_record(id: &TagId, row: &TagRow) -> Result<Option<Tag>> {
 }
 
 fn body_repository(body: &RepositoryBody) -> Result<RepositoryId> {
-    RepositoryId::from_registry_namespace(&body.registry, &body.namespace).map_err(|e| Error::Invalid {
-        location: "body.registry".to_owned(),
-        message: e.to_string(),
-        value: Some(format!("{}/{}", body.registry, body.namespace)),
+    RepositoryId::from_registry_namespace(&body.registry, &body.namespace).map_err(|e| {
+        Error::Invalid {
+            location: "body.registry".to_owned(),
+            message: e.to_string(),
+            value: Some(format!("{}/{}", body.registry, body.namespace)),
+        }
     })
 }
 
@@ -105,7 +108,12 @@ impl Ledger {
     /// # Errors
     /// [`Error::NotFound`] if it does not exist; [`Error::Invalid`] if the
     /// body names another repository.
-    pub fn update_repository(&self, actor: &str, id: &RepositoryId, body: &RepositoryBody) -> Result<Repository> {
+    pub fn update_repository(
+        &self,
+        actor: &str,
+        id: &RepositoryId,
+        body: &RepositoryBody,
+    ) -> Result<Repository> {
         check_actor(actor)?;
         let body_id = body_repository(body)?;
         if &body_id != id {
@@ -149,11 +157,15 @@ impl Ledger {
     pub fn repositories(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Repository>> {
         let limit = clamp(limit);
         let rows = self.snapshot()?.repo_page(cursor, limit)?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|(k, _)| k.clone())).flatten();
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|(k, _)| k.clone()))
+            .flatten();
         let items = rows
             .iter()
             .map(|(k, row)| {
-                let id: RepositoryId = k.parse().map_err(|e| Error::Corrupt(format!("repository key {k:?}: {e}")))?;
+                let id: RepositoryId = k
+                    .parse()
+                    .map_err(|e| Error::Corrupt(format!("repository key {k:?}: {e}")))?;
                 repository_record(&id, row)
             })
             .collect::<Result<_>>()?;
@@ -170,10 +182,12 @@ impl Ledger {
         let id = body_tag(body)?;
         let now = self.now();
         self.write(|w| {
-            let repo = w.repo_number(id.repository())?.ok_or_else(|| Error::NotFound {
-                what: "repository",
-                id: id.repository().to_string(),
-            })?;
+            let repo = w
+                .repo_number(id.repository())?
+                .ok_or_else(|| Error::NotFound {
+                    what: "repository",
+                    id: id.repository().to_string(),
+                })?;
             let (n, mut row) = w.ensure_tag(&id, repo, actor, now)?;
             if row.current.is_some() {
                 return Err(Error::Conflict {
@@ -183,7 +197,13 @@ impl Ledger {
             }
             // A deleted tag that is created again starts a new life.
             row.audit = AuditRow::new(actor, now);
-            w.apply(n, &mut row, &[(micros(now), Some(body.artifact))], actor, now)?;
+            w.apply(
+                n,
+                &mut row,
+                &[(micros(now), Some(body.artifact))],
+                actor,
+                now,
+            )?;
             if row.current != Some(body.artifact.to_compact()) {
                 return Err(stale_clock(&id));
             }
@@ -205,8 +225,19 @@ impl Ledger {
         }
         let now = self.now();
         self.write(|w| {
-            let (n, mut row) = live_tag(w.tag_number(id)?.map(|n| w.tag(n).map(|r| (n, r))).transpose()?, id)?;
-            w.apply(n, &mut row, &[(micros(now), Some(body.artifact))], actor, now)?;
+            let (n, mut row) = live_tag(
+                w.tag_number(id)?
+                    .map(|n| w.tag(n).map(|r| (n, r)))
+                    .transpose()?,
+                id,
+            )?;
+            w.apply(
+                n,
+                &mut row,
+                &[(micros(now), Some(body.artifact))],
+                actor,
+                now,
+            )?;
             if row.current != Some(body.artifact.to_compact()) {
                 return Err(stale_clock(id));
             }
@@ -225,7 +256,12 @@ impl Ledger {
         check_actor(actor)?;
         let now = self.now();
         self.write(|w| {
-            let (n, mut row) = live_tag(w.tag_number(id)?.map(|n| w.tag(n).map(|r| (n, r))).transpose()?, id)?;
+            let (n, mut row) = live_tag(
+                w.tag_number(id)?
+                    .map(|n| w.tag(n).map(|r| (n, r)))
+                    .transpose()?,
+                id,
+            )?;
             w.apply(n, &mut row, &[(micros(now), None)], actor, now)?;
             if row.current.is_some() {
                 // The clock is behind the tag's last observation: the deletion
@@ -255,13 +291,20 @@ impl Ledger {
     ///
     /// # Errors
     /// [`Error::NotFound`] if the repository does not exist.
-    pub fn tags(&self, repository: &RepositoryId, cursor: Option<&str>, limit: usize) -> Result<Page<Tag>> {
+    pub fn tags(
+        &self,
+        repository: &RepositoryId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Tag>> {
         let limit = clamp(limit);
         let snap = self.snapshot()?;
-        let repo = snap.repo_number(repository)?.ok_or_else(|| Error::NotFound {
-            what: "repository",
-            id: repository.to_string(),
-        })?;
+        let repo = snap
+            .repo_number(repository)?
+            .ok_or_else(|| Error::NotFound {
+                what: "repository",
+                id: repository.to_string(),
+            })?;
         let mut items = Vec::new();
         let mut after = cursor.map(str::to_owned);
         // Deleted tags are skipped, so a page may need more than one scan.
@@ -270,7 +313,8 @@ impl Ledger {
             let exhausted = batch.len() < limit;
             for (name, n) in batch {
                 after = Some(name.clone());
-                let id = TagId::new(repository.clone(), &name).map_err(|e| Error::Corrupt(e.to_string()))?;
+                let id = TagId::new(repository.clone(), &name)
+                    .map_err(|e| Error::Corrupt(e.to_string()))?;
                 if let Some(tag) = tag_record(&id, &snap.tag_row(n)?)? {
                     items.push(tag);
                     if items.len() == limit {
@@ -297,7 +341,11 @@ impl Ledger {
     }
 }
 
-pub(super) fn reference_record(snap: &Snapshot, tag: &TagId, digest: &Digest) -> Result<Option<Reference>> {
+pub(super) fn reference_record(
+    snap: &Snapshot,
+    tag: &TagId,
+    digest: &Digest,
+) -> Result<Option<Reference>> {
     let Some(n) = snap.tag_number(tag)? else {
         return Ok(None);
     };
@@ -329,7 +377,9 @@ fn live_tag(found: Option<(u32, TagRow)>, id: &TagId) -> Result<(u32, TagRow)> {
 fn stale_clock(id: &TagId) -> Error {
     Error::Invalid {
         location: "clock".to_owned(),
-        message: format!("the write's time is earlier than {id}'s last observation, so it cannot change where the tag points now"),
+        message: format!(
+            "the write's time is earlier than {id}'s last observation, so it cannot change where the tag points now"
+        ),
         value: None,
     }
 }

@@ -70,7 +70,9 @@ pub struct TagMatch {
 /// assert_eq!(intervals[1].1.until, Some(t("2020-04-01T00:00:00Z")));
 /// assert!(intervals[2].1.is_current());
 /// ```
-pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(entries: I) -> Vec<(Digest, Interval)> {
+pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
+    entries: I,
+) -> Vec<(Digest, Interval)> {
     let mut out: Vec<(Digest, Interval)> = Vec::new();
     let mut open = false;
     for (t, digest) in entries {
@@ -84,7 +86,13 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(entries: I)
             open = false;
         }
         if let Some(d) = digest {
-            out.push((d, Interval { since: t, until: None }));
+            out.push((
+                d,
+                Interval {
+                    since: t,
+                    until: None,
+                },
+            ));
             open = true;
         }
     }

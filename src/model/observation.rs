@@ -36,7 +36,11 @@ impl Observation {
     /// An observation.
     #[must_use]
     pub fn new(tag: TagId, digest: Digest, observed_at: Timestamp) -> Self {
-        Self { tag, digest, observed_at }
+        Self {
+            tag,
+            digest,
+            observed_at,
+        }
     }
 }
 

@@ -45,7 +45,9 @@ impl Audit {
 
 /// A field the schema requires that may be `null`: serde would otherwise read
 /// a missing `Option` as `None`, so this makes "missing" an error.
-fn required_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+fn required_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     Option::<T>::deserialize(d)
 }
 

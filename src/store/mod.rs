@@ -15,7 +15,9 @@ mod write;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
+};
 
 pub use read::{Counts, Snapshot};
 pub(crate) use write::{TagWrite, WriteSummary, Writer};
@@ -46,9 +48,11 @@ pub(crate) const MOVES: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition
 /// (tag number, compact digest) → `RefRow`: one per (tag, digest) pair ever seen
 pub(crate) const REFS: TableDefinition<(u32, &[u8]), &[u8]> = TableDefinition::new("refs");
 /// (tag number, first observed instant, compact digest) → (): references by age
-pub(crate) const REF_ORDER: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition::new("ref_order");
+pub(crate) const REF_ORDER: TableDefinition<(u32, i64, &[u8]), ()> =
+    TableDefinition::new("ref_order");
 /// (compact digest, tag number, since) → until (`i64::MAX` while current): the hot path
-pub(crate) const DIGEST_INDEX: TableDefinition<(&[u8], u32, i64), i64> = TableDefinition::new("digest_index");
+pub(crate) const DIGEST_INDEX: TableDefinition<(&[u8], u32, i64), i64> =
+    TableDefinition::new("digest_index");
 
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
@@ -81,7 +85,10 @@ impl NameCache {
 
     /// Undoes [`NameCache::extend`] after a failed commit.
     pub fn truncate(&self, len: usize) {
-        self.0.write().unwrap_or_else(PoisonError::into_inner).truncate(len);
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .truncate(len);
     }
 }
 
@@ -101,7 +108,8 @@ pub(crate) fn initialize(db: &Database, path: &Path) -> Result<()> {
     if foreign {
         return Err(Error::NotALedger {
             path: path.to_owned(),
-            reason: "a redb database with tables of its own and no ociledger format record".to_owned(),
+            reason: "a redb database with tables of its own and no ociledger format record"
+                .to_owned(),
         });
     }
     {
@@ -131,7 +139,9 @@ pub(crate) fn check(db: &Database, path: &Path) -> Result<()> {
     let txn = db.begin_read()?;
     let meta = match txn.open_table(META) {
         Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Err(not_ledger("it has no meta table")),
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            return Err(not_ledger("it has no meta table"));
+        }
         Err(e) => return Err(e.into()),
     };
     match meta.get(FORMAT_KEY)? {

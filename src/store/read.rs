@@ -7,7 +7,10 @@ use std::sync::Arc;
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
 use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
-use super::{DIGEST_INDEX, MOVES, NameCache, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS};
+use super::{
+    DIGEST_INDEX, MOVES, NameCache, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS,
+    TAGS,
+};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Interval, TagMatch, Timestamp, coalesce};
@@ -74,7 +77,10 @@ impl Snapshot {
         let (buf, len) = digest.compact_array();
         let key = &buf[..len];
         let mut out = Vec::new();
-        for entry in self.digest_index.range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))? {
+        for entry in self
+            .digest_index
+            .range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))?
+        {
             let (k, v) = entry?;
             let (_, tag, since) = k.value();
             let until = v.value();
@@ -82,10 +88,19 @@ impl Snapshot {
                 tag: self.tag_name(tag)?,
                 current: until == OPEN,
                 since: from_micros(since)?,
-                until: if until == OPEN { None } else { Some(from_micros(until)?) },
+                until: if until == OPEN {
+                    None
+                } else {
+                    Some(from_micros(until)?)
+                },
             });
         }
-        out.sort_by(|a, b| b.current.cmp(&a.current).then(b.since.cmp(&a.since)).then(a.tag.cmp(&b.tag)));
+        out.sort_by(|a, b| {
+            b.current
+                .cmp(&a.current)
+                .then(b.since.cmp(&a.since))
+                .then(a.tag.cmp(&b.tag))
+        });
         Ok(out)
     }
 
@@ -97,18 +112,27 @@ impl Snapshot {
         for entry in self.tag_keys.iter()? {
             let (k, v) = entry?;
             if v.value() == n {
-                return k.value().parse().map_err(|e| Error::Corrupt(format!("tag key: {e}")));
+                return k
+                    .value()
+                    .parse()
+                    .map_err(|e| Error::Corrupt(format!("tag key: {e}")));
             }
         }
         Err(Error::Corrupt(format!("tag number {n} has no name")))
     }
 
     pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
-        Ok(self.tag_keys.get(id.to_string().as_str())?.map(|v| v.value()))
+        Ok(self
+            .tag_keys
+            .get(id.to_string().as_str())?
+            .map(|v| v.value()))
     }
 
     pub(crate) fn tag_row(&self, n: u32) -> Result<TagRow> {
-        let row = self.tags.get(n)?.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
+        let row = self
+            .tags
+            .get(n)?
+            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
         rows::decode("tags", row.value())
     }
 
@@ -117,15 +141,24 @@ impl Snapshot {
     }
 
     pub(crate) fn repo_row(&self, n: u32) -> Result<RepoRow> {
-        let row = self.repos.get(n)?.ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
+        let row = self
+            .repos
+            .get(n)?
+            .ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
         rows::decode("repos", row.value())
     }
 
     /// Repository rows in ID order, after `cursor`, at most `limit`.
-    pub(crate) fn repo_page(&self, after: Option<&str>, limit: usize) -> Result<Vec<(String, RepoRow)>> {
+    pub(crate) fn repo_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, RepoRow)>> {
         let mut out = Vec::new();
         let iter = match after {
-            Some(c) => self.repo_keys.range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?,
+            Some(c) => self
+                .repo_keys
+                .range::<&str>((std::ops::Bound::Excluded(c), std::ops::Bound::Unbounded))?,
             None => self.repo_keys.iter()?,
         };
         for entry in iter.take(limit) {
@@ -136,7 +169,12 @@ impl Snapshot {
     }
 
     /// Tag numbers and names of repository `repo` after tag name `after`, at most `limit`.
-    pub(crate) fn repo_tag_page(&self, repo: u32, after: Option<&str>, limit: usize) -> Result<Vec<(String, u32)>> {
+    pub(crate) fn repo_tag_page(
+        &self,
+        repo: u32,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u32)>> {
         use std::ops::Bound::{Excluded, Included};
         let start = match after {
             Some(name) => Excluded((repo, name)),
@@ -156,13 +194,19 @@ impl Snapshot {
     /// Tag `n`'s move log, in order.
     pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
         let mut log = Vec::new();
-        for entry in self.moves.range((n, i64::MIN, &[][..])..(n + 1, i64::MIN, &[][..]))? {
+        for entry in self
+            .moves
+            .range((n, i64::MIN, &[][..])..(n + 1, i64::MIN, &[][..]))?
+        {
             let (k, ()) = (entry?.0, ());
             let (_, t, d) = k.value();
             let digest = if d.is_empty() {
                 None
             } else {
-                Some(Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))?)
+                Some(
+                    Digest::from_compact(d)
+                        .map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))?,
+                )
             };
             log.push((from_micros(t)?, digest));
         }
@@ -176,8 +220,16 @@ impl Snapshot {
 
     /// The entry in force at `t` (the last with instant ≤ t): one descent.
     pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
-        let upper = (n, rows::micros(t), &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]);
-        let Some(entry) = self.moves.range((n, i64::MIN, &[][..])..=upper)?.next_back() else {
+        let upper = (
+            n,
+            rows::micros(t),
+            &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..],
+        );
+        let Some(entry) = self
+            .moves
+            .range((n, i64::MIN, &[][..])..=upper)?
+            .next_back()
+        else {
             return Ok(None);
         };
         let (k, ()) = (entry?.0, ());
@@ -200,17 +252,27 @@ impl Snapshot {
 
     /// Tag `n`'s references newest first (by first observation), strictly
     /// older than `before` (an instant and compact digest), at most `limit`.
-    pub(crate) fn reference_page(&self, n: u32, before: Option<(i64, &[u8])>, limit: usize) -> Result<Vec<(i64, Digest)>> {
+    pub(crate) fn reference_page(
+        &self,
+        n: u32,
+        before: Option<(i64, &[u8])>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Digest)>> {
         use std::ops::Bound::{Excluded, Included};
         let end = match before {
             Some((t, d)) => Excluded((n, t, d)),
             None => Excluded((n + 1, i64::MIN, &[][..])),
         };
         let mut out = Vec::new();
-        for entry in self.ref_order.range((Included((n, i64::MIN, &[][..])), end))?.rev() {
+        for entry in self
+            .ref_order
+            .range((Included((n, i64::MIN, &[][..])), end))?
+            .rev()
+        {
             let (k, ()) = (entry?.0, ());
             let (_, t, d) = k.value();
-            let digest = Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
+            let digest = Digest::from_compact(d)
+                .map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
             out.push((t, digest));
             if out.len() == limit {
                 break;

@@ -13,7 +13,8 @@ pub(crate) fn micros(t: Timestamp) -> i64 {
 /// Back from microseconds. Every stored value came from [`micros`], so it is
 /// in range; an out-of-range value means a damaged file.
 pub(crate) fn from_micros(us: i64) -> Result<Timestamp> {
-    chrono::DateTime::from_timestamp_micros(us).ok_or_else(|| Error::Corrupt(format!("timestamp {us} out of range")))
+    chrono::DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| Error::Corrupt(format!("timestamp {us} out of range")))
 }
 
 /// Truncates to the stored precision, so what a write returns equals what a read returns.
@@ -85,5 +86,6 @@ pub(crate) fn encode<T: Serialize>(row: &T) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn decode<'a, T: Deserialize<'a>>(table: &str, bytes: &'a [u8]) -> Result<T> {
-    postcard::from_bytes(bytes).map_err(|e| Error::Corrupt(format!("undecodable row in table {table}: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::Corrupt(format!("undecodable row in table {table}: {e}")))
 }

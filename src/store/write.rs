@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, micros};
-use super::{DIGEST_INDEX, MOVES, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS};
+use super::{
+    DIGEST_INDEX, MOVES, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS,
+};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Interval, Timestamp, coalesce};
@@ -75,7 +77,10 @@ impl<'t> Writer<'t> {
     }
 
     pub fn repo(&self, n: u32) -> Result<RepoRow> {
-        let row = self.repos.get(n)?.ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
+        let row = self
+            .repos
+            .get(n)?
+            .ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
         rows::decode("repos", row.value())
     }
 
@@ -87,7 +92,9 @@ impl<'t> Writer<'t> {
     /// Interns a new repository and stores its row.
     pub fn create_repo(&mut self, id: &RepositoryId, row: &RepoRow) -> Result<u32> {
         let n = self.next_repo;
-        self.next_repo = n.checked_add(1).ok_or_else(|| Error::Corrupt("repository numbers exhausted".to_owned()))?;
+        self.next_repo = n
+            .checked_add(1)
+            .ok_or_else(|| Error::Corrupt("repository numbers exhausted".to_owned()))?;
         self.repo_keys.insert(id.as_str(), n)?;
         self.put_repo(n, row)?;
         Ok(n)
@@ -95,7 +102,13 @@ impl<'t> Writer<'t> {
 
     /// The repository's number, creating it (by `actor`, scanned at `scanned`)
     /// if needed; an existing one gets `last_scanned_on = max(old, scanned)`.
-    pub fn upsert_scanned_repo(&mut self, id: &RepositoryId, scanned: Timestamp, actor: &str, now: Timestamp) -> Result<u32> {
+    pub fn upsert_scanned_repo(
+        &mut self,
+        id: &RepositoryId,
+        scanned: Timestamp,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<u32> {
         if let Some(n) = self.repo_number(id)? {
             let mut row = self.repo(n)?;
             if micros(scanned) > row.last_scanned_on {
@@ -118,11 +131,17 @@ impl<'t> Writer<'t> {
 
     pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
         // The canonical string is rebuilt here; writes are not the hot path.
-        Ok(self.tag_keys.get(id.to_string().as_str())?.map(|v| v.value()))
+        Ok(self
+            .tag_keys
+            .get(id.to_string().as_str())?
+            .map(|v| v.value()))
     }
 
     pub fn tag(&self, n: u32) -> Result<TagRow> {
-        let row = self.tags.get(n)?.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
+        let row = self
+            .tags
+            .get(n)?
+            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
         rows::decode("tags", row.value())
     }
 
@@ -132,7 +151,13 @@ impl<'t> Writer<'t> {
     }
 
     /// The tag's number and row, creating an empty (not yet pointing) tag if needed.
-    pub fn ensure_tag(&mut self, id: &TagId, repo: u32, actor: &str, now: Timestamp) -> Result<(u32, TagRow)> {
+    pub fn ensure_tag(
+        &mut self,
+        id: &TagId,
+        repo: u32,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<(u32, TagRow)> {
         if let Some(n) = self.tag_number(id)? {
             return Ok((n, self.tag(n)?));
         }
@@ -155,13 +180,19 @@ impl<'t> Writer<'t> {
 
     fn load_log(&self, tag: u32) -> Result<Vec<TagWrite>> {
         let mut log = Vec::new();
-        for entry in self.moves.range((tag, i64::MIN, &[][..])..(tag + 1, i64::MIN, &[][..]))? {
+        for entry in self
+            .moves
+            .range((tag, i64::MIN, &[][..])..(tag + 1, i64::MIN, &[][..]))?
+        {
             let (k, ()) = (entry?.0, ());
             let (_, t, d) = k.value();
             let digest = if d.is_empty() {
                 None
             } else {
-                Some(Digest::from_compact(d).map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))?)
+                Some(
+                    Digest::from_compact(d)
+                        .map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))?,
+                )
             };
             log.push((t, digest));
         }
@@ -171,7 +202,14 @@ impl<'t> Writer<'t> {
     /// Adds `writes` to tag `n`'s move log (skipping exact repeats), creates the references they introduce, keeps the digest index
     /// equal to the log's intervals, and updates the tag's current digest.
     /// `row` is the tag's row as the caller holds it; it is written back.
-    pub fn apply(&mut self, n: u32, row: &mut TagRow, writes: &[TagWrite], actor: &str, now: Timestamp) -> Result<WriteSummary> {
+    pub fn apply(
+        &mut self,
+        n: u32,
+        row: &mut TagRow,
+        writes: &[TagWrite],
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
         let mut log = self.load_log(n)?;
         let before = interval_set(&log);
@@ -196,12 +234,14 @@ impl<'t> Writer<'t> {
         let after = interval_set(&log);
         for (d, iv) in before.difference(&after) {
             let (buf, len) = d.compact_array();
-            self.digest_index.remove((&buf[..len], n, micros(iv.since)))?;
+            self.digest_index
+                .remove((&buf[..len], n, micros(iv.since)))?;
         }
         for (d, iv) in after.difference(&before) {
             let (buf, len) = d.compact_array();
             let until = iv.until.map_or(OPEN, micros);
-            self.digest_index.insert((&buf[..len], n, micros(iv.since)), until)?;
+            self.digest_index
+                .insert((&buf[..len], n, micros(iv.since)), until)?;
         }
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
@@ -215,7 +255,14 @@ impl<'t> Writer<'t> {
 
     /// Creates the (tag, digest) reference if new, or moves its first-observed
     /// instant earlier. Returns whether it was created.
-    fn note_reference(&mut self, n: u32, digest: &[u8], t: i64, actor: &str, now: Timestamp) -> Result<bool> {
+    fn note_reference(
+        &mut self,
+        n: u32,
+        digest: &[u8],
+        t: i64,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<bool> {
         let existing = match self.refs.get((n, digest))? {
             Some(v) => Some(rows::decode::<RefRow>("refs", v.value())?),
             None => None,
@@ -226,7 +273,8 @@ impl<'t> Writer<'t> {
                     first_observed: t,
                     audit: AuditRow::new(actor, now),
                 };
-                self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+                self.refs
+                    .insert((n, digest), rows::encode(&row)?.as_slice())?;
                 self.ref_order.insert((n, t, digest), ())?;
                 Ok(true)
             }
@@ -236,7 +284,8 @@ impl<'t> Writer<'t> {
                 self.ref_order.remove((n, row.first_observed, digest))?;
                 self.ref_order.insert((n, t, digest), ())?;
                 row.first_observed = t;
-                self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+                self.refs
+                    .insert((n, digest), rows::encode(&row)?.as_slice())?;
                 Ok(false)
             }
             Some(_) => Ok(false),
@@ -245,7 +294,10 @@ impl<'t> Writer<'t> {
 }
 
 fn interval_set(log: &[TagWrite]) -> BTreeSet<(Digest, Interval)> {
-    coalesce(log.iter().filter_map(|&(t, d)| Some((rows::from_micros(t).ok()?, d))))
-        .into_iter()
-        .collect()
+    coalesce(
+        log.iter()
+            .filter_map(|&(t, d)| Some((rows::from_micros(t).ok()?, d))),
+    )
+    .into_iter()
+    .collect()
 }

@@ -37,7 +37,10 @@ struct ParseReport<'a> {
     position: Option<usize>,
 }
 
-fn report<'a>(input: &'a str, parsed: &'a Result<ImageRef, ociledger::id::IdError>) -> ParseReport<'a> {
+fn report<'a>(
+    input: &'a str,
+    parsed: &'a Result<ImageRef, ociledger::id::IdError>,
+) -> ParseReport<'a> {
     match parsed {
         Ok(r) => {
             let repo = r.repository();
@@ -100,5 +103,9 @@ pub fn run(cmd: &IdCommand) -> io::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -47,7 +47,10 @@ fn open(path: &PathBuf) -> io::Result<Box<dyn BufRead>> {
     let mut reader = BufReader::with_capacity(1 << 16, raw);
     let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     Ok(if gzip {
-        Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(reader)))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            MultiGzDecoder::new(reader),
+        ))
     } else {
         Box::new(reader)
     })
@@ -71,8 +74,10 @@ pub fn run(ledger: &Ledger, actor: &str, args: &ImportArgs) -> Result<ExitCode, 
     })?;
     let progress = ProgressBar::new_spinner();
     progress.set_style(
-        ProgressStyle::with_template("{spinner} {pos} observations, {per_sec} [{elapsed_precise}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(
+            "{spinner} {pos} observations, {per_sec} [{elapsed_precise}] {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     progress.enable_steady_tick(Duration::from_millis(120));
 
@@ -120,5 +125,9 @@ pub fn run(ledger: &Ledger, actor: &str, args: &ImportArgs) -> Result<ExitCode, 
     let rate = report.summary.observations as f64 / report.seconds.max(1e-9);
     report.observations_per_second = rate.round();
     print(&report)?;
-    Ok(if bad.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if bad.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -24,10 +24,20 @@ use ociledger::Ledger;
 #[command(name = "ociledger", version, about)]
 struct Cli {
     /// The ledger file.
-    #[arg(long, global = true, env = "OCILEDGER_DB", default_value = "ociledger.redb")]
+    #[arg(
+        long,
+        global = true,
+        env = "OCILEDGER_DB",
+        default_value = "ociledger.redb"
+    )]
     db: PathBuf,
     /// Who makes the writes (recorded in created_by / last_modified_by).
-    #[arg(long, global = true, env = "OCILEDGER_ACTOR", default_value = "ociledger")]
+    #[arg(
+        long,
+        global = true,
+        env = "OCILEDGER_ACTOR",
+        default_value = "ociledger"
+    )]
     actor: String,
     #[command(subcommand)]
     command: Command,
@@ -90,15 +100,19 @@ fn main() -> ExitCode {
         Command::Id(cmd) => return output::exit(id_cmd::run(&cmd).map_err(output::io_error)),
         Command::Import(args) => with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args)),
         Command::Lookup { digest } => with_ledger(&cli.db, false, |l| query::lookup(l, &digest)),
-        Command::History { tag, limit, cursor } => {
-            with_ledger(&cli.db, false, |l| query::history(l, &tag, limit, cursor.as_deref()))
-        }
+        Command::History { tag, limit, cursor } => with_ledger(&cli.db, false, |l| {
+            query::history(l, &tag, limit, cursor.as_deref())
+        }),
         Command::At { tag, time } => with_ledger(&cli.db, false, |l| query::at(l, &tag, &time)),
-        Command::Classify { image, digest } => {
-            with_ledger(&cli.db, false, |l| query::classify(l, &image, digest.as_deref()))
+        Command::Classify { image, digest } => with_ledger(&cli.db, false, |l| {
+            query::classify(l, &image, digest.as_deref())
+        }),
+        Command::Repo(cmd) => {
+            with_ledger(&cli.db, cmd.writes(), |l| records::repo(l, &cli.actor, cmd))
         }
-        Command::Repo(cmd) => with_ledger(&cli.db, cmd.writes(), |l| records::repo(l, &cli.actor, cmd)),
-        Command::Tag(cmd) => with_ledger(&cli.db, cmd.writes(), |l| records::tag(l, &cli.actor, cmd)),
+        Command::Tag(cmd) => {
+            with_ledger(&cli.db, cmd.writes(), |l| records::tag(l, &cli.actor, cmd))
+        }
         Command::Ref(cmd) => with_ledger(&cli.db, false, |l| records::reference(l, &cmd)),
         Command::Stats => with_ledger(&cli.db, false, query::stats),
     };
@@ -111,6 +125,10 @@ fn with_ledger(
     create: bool,
     f: impl FnOnce(&Ledger) -> Result<ExitCode, ociledger::Error>,
 ) -> Result<ExitCode, ociledger::Error> {
-    let ledger = if create { Ledger::create(db)? } else { Ledger::open(db)? };
+    let ledger = if create {
+        Ledger::create(db)?
+    } else {
+        Ledger::open(db)?
+    };
     f(&ledger)
 }

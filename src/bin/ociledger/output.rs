@@ -15,7 +15,8 @@ pub fn print<T: Serialize>(value: &T) -> Result<(), ociledger::Error> {
 
 /// Prints a problem+json line on stderr.
 pub fn problem(err: &ociledger::Error) {
-    let body = serde_json::to_string(&err.to_problem()).unwrap_or_else(|_| format!("{{\"detail\":{:?}}}", err.to_string()));
+    let body = serde_json::to_string(&err.to_problem())
+        .unwrap_or_else(|_| format!("{{\"detail\":{:?}}}", err.to_string()));
     eprintln!("{body}");
 }
 

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::{self, print};
 
-fn parse<T: std::str::FromStr<Err = ociledger::id::IdError>>(location: &str, s: &str) -> Result<T, Error> {
+fn parse<T: std::str::FromStr<Err = ociledger::id::IdError>>(
+    location: &str,
+    s: &str,
+) -> Result<T, Error> {
     s.parse().map_err(|e| Error::invalid_id(location, &e))
 }
 
@@ -36,7 +39,12 @@ struct HistoryAnswer<'a> {
     next: Option<String>,
 }
 
-pub fn history(ledger: &Ledger, tag: &str, limit: usize, cursor: Option<&str>) -> Result<ExitCode, Error> {
+pub fn history(
+    ledger: &Ledger,
+    tag: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<ExitCode, Error> {
     let tag: TagId = parse("tag", tag)?;
     let page = ledger.history(&tag, cursor, limit)?;
     print(&HistoryAnswer {
@@ -57,14 +65,18 @@ struct AtAnswer<'a> {
 
 pub fn at(ledger: &Ledger, tag: &str, time: &str) -> Result<ExitCode, Error> {
     let tag: TagId = parse("tag", tag)?;
-    let t: ociledger::model::Timestamp = time.parse().map_err(|e: chrono::ParseError| Error::Invalid {
-        location: "time".to_owned(),
-        message: format!("not an RFC 3339 time: {e}"),
-        value: Some(time.to_owned()),
-    })?;
+    let t: ociledger::model::Timestamp =
+        time.parse()
+            .map_err(|e: chrono::ParseError| Error::Invalid {
+                location: "time".to_owned(),
+                message: format!("not an RFC 3339 time: {e}"),
+                value: Some(time.to_owned()),
+            })?;
     let interval = ledger.tag_at(&tag, t)?;
     let reference = match &interval {
-        Some(e) => Some(ledger.get_reference(&ociledger::id::ReferenceId::new(tag.clone(), e.artifact))?),
+        Some(e) => {
+            Some(ledger.get_reference(&ociledger::id::ReferenceId::new(tag.clone(), e.artifact))?)
+        }
         None => None,
     };
     let found = interval.is_some();
@@ -74,7 +86,11 @@ pub fn at(ledger: &Ledger, tag: &str, time: &str) -> Result<ExitCode, Error> {
         reference,
         interval,
     })?;
-    Ok(if found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 #[derive(Deserialize)]
@@ -116,7 +132,11 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
             }
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn stats(ledger: &Ledger) -> Result<ExitCode, Error> {

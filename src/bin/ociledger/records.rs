@@ -74,7 +74,10 @@ pub enum TagCommand {
 
 impl TagCommand {
     pub fn writes(&self) -> bool {
-        matches!(self, Self::Create | Self::Update { .. } | Self::Delete { .. })
+        matches!(
+            self,
+            Self::Create | Self::Update { .. } | Self::Delete { .. }
+        )
     }
 }
 
@@ -105,12 +108,16 @@ fn parse<T: std::str::FromStr<Err = ociledger::id::IdError>>(s: &str) -> Result<
 pub fn repo(ledger: &Ledger, actor: &str, cmd: RepoCommand) -> Result<ExitCode, Error> {
     match cmd {
         RepoCommand::Get { id } => print(&ledger.get_repository(&parse::<RepositoryId>(&id)?)?)?,
-        RepoCommand::Create => print(&ledger.create_repository(actor, &read_body::<RepositoryBody>()?)?)?,
+        RepoCommand::Create => {
+            print(&ledger.create_repository(actor, &read_body::<RepositoryBody>()?)?)?
+        }
         RepoCommand::Update { id } => {
             let id = parse::<RepositoryId>(&id)?;
             print(&ledger.update_repository(actor, &id, &read_body::<RepositoryBody>()?)?)?;
         }
-        RepoCommand::List { cursor, limit } => print(&ledger.repositories(cursor.as_deref(), limit)?)?,
+        RepoCommand::List { cursor, limit } => {
+            print(&ledger.repositories(cursor.as_deref(), limit)?)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -128,8 +135,16 @@ pub fn tag(ledger: &Ledger, actor: &str, cmd: TagCommand) -> Result<ExitCode, Er
             ledger.delete_tag(actor, &id)?;
             print(&serde_json::json!({ "deleted": id }))?;
         }
-        TagCommand::List { repository, cursor, limit } => {
-            print(&ledger.tags(&parse::<RepositoryId>(&repository)?, cursor.as_deref(), limit)?)?;
+        TagCommand::List {
+            repository,
+            cursor,
+            limit,
+        } => {
+            print(&ledger.tags(
+                &parse::<RepositoryId>(&repository)?,
+                cursor.as_deref(),
+                limit,
+            )?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
