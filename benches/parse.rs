@@ -34,17 +34,30 @@ fn parse(c: &mut Criterion) {
         });
     });
     g.bench_function("image_ref", |b| {
-        b.iter(|| all.iter().filter(|s| black_box(s.parse::<ImageRef>()).is_ok()).count());
+        b.iter(|| {
+            all.iter()
+                .filter(|s| black_box(s.parse::<ImageRef>()).is_ok())
+                .count()
+        });
     });
 
     g.throughput(Throughput::Elements(tags.len() as u64));
     g.bench_function("tag_id", |b| {
-        b.iter(|| tags.iter().filter(|s| black_box(s.parse::<TagId>()).is_ok()).count());
+        b.iter(|| {
+            tags.iter()
+                .filter(|s| black_box(s.parse::<TagId>()).is_ok())
+                .count()
+        });
     });
 
     g.throughput(Throughput::Elements(digests.len() as u64));
     g.bench_function("digest", |b| {
-        b.iter(|| digests.iter().filter(|s| black_box(s.parse::<Digest>()).is_ok()).count());
+        b.iter(|| {
+            digests
+                .iter()
+                .filter(|s| black_box(s.parse::<Digest>()).is_ok())
+                .count()
+        });
     });
     g.finish();
 }

@@ -109,14 +109,14 @@ pub fn repo(ledger: &Ledger, actor: &str, cmd: RepoCommand) -> Result<ExitCode, 
     match cmd {
         RepoCommand::Get { id } => print(&ledger.get_repository(&parse::<RepositoryId>(&id)?)?)?,
         RepoCommand::Create => {
-            print(&ledger.create_repository(actor, &read_body::<RepositoryBody>()?)?)?
+            print(&ledger.create_repository(actor, &read_body::<RepositoryBody>()?)?)?;
         }
         RepoCommand::Update { id } => {
             let id = parse::<RepositoryId>(&id)?;
             print(&ledger.update_repository(actor, &id, &read_body::<RepositoryBody>()?)?)?;
         }
         RepoCommand::List { cursor, limit } => {
-            print(&ledger.repositories(cursor.as_deref(), limit)?)?
+            print(&ledger.repositories(cursor.as_deref(), limit)?)?;
         }
     }
     Ok(ExitCode::SUCCESS)
