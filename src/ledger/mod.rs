@@ -266,6 +266,15 @@ fn check_actor(actor: &str) -> Result<()> {
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
+        // redb reads a file whose header it does not know as invalid data.
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            Error::NotALedger {
+                path: path.to_owned(),
+                reason: format!("not a redb database ({io})"),
+            }
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
             Error::Storage(redb::Error::Io(io))
         }
