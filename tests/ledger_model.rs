@@ -365,7 +365,7 @@ fn expected_matches(m: &Model, d: &Digest) -> Vec<TagMatch> {
                 .into_iter()
                 .filter(|(x, _)| x == d)
                 .map(|(_, iv)| TagMatch {
-                    tag: id.clone(),
+                    tag: Arc::new(id.clone()),
                     current: iv.is_current(),
                     since: iv.since,
                     until: iv.until,

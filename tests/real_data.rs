@@ -102,14 +102,14 @@ fn shuffled_real_history_answers_every_event_like_an_independent_replay() {
     }
     for (d, tags) in &by_digest {
         let matches = snap.tags_for_digest(d).expect("lookup");
-        let found: BTreeSet<&TagId> = matches.iter().map(|m| &m.tag).collect();
+        let found: BTreeSet<&TagId> = matches.iter().map(|m| &*m.tag).collect();
         assert_eq!(&found, tags, "tags_for_digest({d})");
         for tag in tags {
             // Current once (its open interval) exactly when the tag points there now;
             // an A -> B -> A tag also has an earlier, closed interval for A.
             let current = matches
                 .iter()
-                .filter(|m| &m.tag == *tag && m.current)
+                .filter(|m| *m.tag == **tag && m.current)
                 .count();
             let now = digest_at(tag, Timestamp::MAX_UTC);
             assert_eq!(

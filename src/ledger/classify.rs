@@ -92,11 +92,11 @@ pub fn classify_with(
     };
     // The named tag's intervals first (stable: the store's order is kept otherwise).
     if let Some(t) = &tag {
-        matches.sort_by_key(|m| &m.tag != t);
+        matches.sort_by_key(|m| *m.tag != *t);
     }
     let named = |current: bool| {
         tag.as_ref()
-            .is_some_and(|t| matches.iter().any(|m| &m.tag == t && m.current == current))
+            .is_some_and(|t| matches.iter().any(|m| *m.tag == *t && m.current == current))
     };
     let kind = if named(true) {
         MatchKind::Current

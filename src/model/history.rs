@@ -1,5 +1,7 @@
 //! History answers: intervals during which a tag pointed to a digest.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
@@ -34,8 +36,9 @@ impl Interval {
 /// (A → B → A) gives two matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagMatch {
-    /// The tag.
-    pub tag: TagId,
+    /// The tag. Shared with the ledger's name cache, so a lookup allocates
+    /// nothing per match beyond the result vector.
+    pub tag: Arc<TagId>,
     /// Whether the tag points to the digest now.
     pub current: bool,
     /// When the tag started pointing there.

@@ -8,6 +8,7 @@
 //!   empty slice in the move log is a deletion;
 //! - instants are `i64` microseconds since the epoch.
 
+mod packed;
 mod read;
 pub(crate) mod rows;
 mod write;
@@ -50,9 +51,8 @@ pub(crate) const REFS: TableDefinition<(u32, &[u8]), &[u8]> = TableDefinition::n
 /// (tag number, first observed instant, compact digest) → (): references by age
 pub(crate) const REF_ORDER: TableDefinition<(u32, i64, &[u8]), ()> =
     TableDefinition::new("ref_order");
-/// (compact digest, tag number, since) → until (`i64::MAX` while current): the hot path
-pub(crate) const DIGEST_INDEX: TableDefinition<(&[u8], u32, i64), i64> =
-    TableDefinition::new("digest_index");
+/// compact digest → packed (tag number, since, until) entries: the hot path, one point get
+pub(crate) const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("digest_index");
 
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
@@ -62,10 +62,10 @@ pub(crate) const OPEN: i64 = i64::MAX;
 /// file, and every write goes through the [`crate::Ledger`] that owns this
 /// cache, so it never misses a tag; readers fall back to the table if it does.
 #[derive(Debug, Default)]
-pub(crate) struct NameCache(RwLock<Vec<TagId>>);
+pub(crate) struct NameCache(RwLock<Vec<Arc<TagId>>>);
 
 impl NameCache {
-    pub fn get(&self, n: u32) -> Option<TagId> {
+    pub fn get(&self, n: u32) -> Option<Arc<TagId>> {
         let names = self.0.read().unwrap_or_else(PoisonError::into_inner);
         names.get(n as usize).cloned()
     }
@@ -79,7 +79,7 @@ impl NameCache {
         let mut names = self.0.write().unwrap_or_else(PoisonError::into_inner);
         for (n, id) in new {
             debug_assert_eq!(n as usize, names.len(), "tag numbers are dense");
-            names.push(id);
+            names.push(Arc::new(id));
         }
     }
 
@@ -183,7 +183,7 @@ pub(crate) fn load_names(db: &Database) -> Result<Arc<NameCache>> {
     let names = names
         .into_iter()
         .enumerate()
-        .map(|(n, id)| id.ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name"))))
+        .map(|(n, id)| id.map(Arc::new).ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name"))))
         .collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(NameCache(RwLock::new(names))))
 }

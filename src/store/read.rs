@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+use super::packed;
 use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
 use super::{
     DIGEST_INDEX, MOVES, NameCache, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS,
@@ -29,7 +30,7 @@ pub struct Snapshot {
     moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
     ref_order: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
-    digest_index: ReadOnlyTable<(&'static [u8], u32, i64), i64>,
+    digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     names: Arc<NameCache>,
 }
 
@@ -75,37 +76,30 @@ impl Snapshot {
     /// Storage errors only; an unknown digest is an empty answer.
     pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
         let (buf, len) = digest.compact_array();
-        let key = &buf[..len];
-        let mut out = Vec::new();
-        for entry in self
-            .digest_index
-            .range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))?
-        {
-            let (k, v) = entry?;
-            let (_, tag, since) = k.value();
-            let until = v.value();
+        let Some(value) = self.digest_index.get(&buf[..len])? else {
+            return Ok(Vec::new());
+        };
+        let bytes = value.value();
+        let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
+        for e in packed::decode(bytes)? {
             out.push(TagMatch {
-                tag: self.tag_name(tag)?,
-                current: until == OPEN,
-                since: from_micros(since)?,
-                until: if until == OPEN {
-                    None
-                } else {
-                    Some(from_micros(until)?)
-                },
+                tag: self.tag_name(e.tag)?,
+                current: e.until == OPEN,
+                since: from_micros(e.since)?,
+                until: if e.until == OPEN { None } else { Some(from_micros(e.until)?) },
             });
         }
         out.sort_by(|a, b| {
             b.current
                 .cmp(&a.current)
                 .then(b.since.cmp(&a.since))
-                .then(a.tag.cmp(&b.tag))
+                .then_with(|| a.tag.cmp(&b.tag))
         });
         Ok(out)
     }
 
     /// The tag ID of tag number `n`.
-    fn tag_name(&self, n: u32) -> Result<TagId> {
+    fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
         if let Some(id) = self.names.get(n) {
             return Ok(id);
         }
@@ -115,6 +109,7 @@ impl Snapshot {
                 return k
                     .value()
                     .parse()
+                    .map(Arc::new)
                     .map_err(|e| Error::Corrupt(format!("tag key: {e}")));
             }
         }
@@ -291,7 +286,17 @@ impl Snapshot {
             tags: self.tags.len()?,
             references: self.refs.len()?,
             observations: self.moves.len()?,
-            moves: self.digest_index.len()?,
+            moves: self.interval_count()?,
         })
+    }
+
+    /// Intervals are packed several to a digest-index value: count them all
+    /// (a full scan; `stats` is not on a hot path).
+    fn interval_count(&self) -> Result<u64> {
+        let mut n = 0u64;
+        for entry in self.digest_index.iter()? {
+            n += (entry?.1.value().len() / packed::ENTRY) as u64;
+        }
+        Ok(n)
     }
 }

@@ -2,10 +2,11 @@
 //! inside one redb write transaction that the ledger commits only when the
 //! whole operation succeeded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::packed::{self, IndexEntry};
 use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, micros};
 use super::{
     DIGEST_INDEX, MOVES, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS,
@@ -39,7 +40,7 @@ pub(crate) struct Writer<'t> {
     moves: Table<'t, (u32, i64, &'static [u8]), ()>,
     refs: Table<'t, (u32, &'static [u8]), &'static [u8]>,
     ref_order: Table<'t, (u32, i64, &'static [u8]), ()>,
-    digest_index: Table<'t, (&'static [u8], u32, i64), i64>,
+    digest_index: Table<'t, &'static [u8], &'static [u8]>,
     next_repo: u32,
     next_tag: u32,
     /// Tags created in this transaction, for the name cache.
@@ -232,17 +233,7 @@ impl<'t> Writer<'t> {
             }
         }
         let after = interval_set(&log);
-        for (d, iv) in before.difference(&after) {
-            let (buf, len) = d.compact_array();
-            self.digest_index
-                .remove((&buf[..len], n, micros(iv.since)))?;
-        }
-        for (d, iv) in after.difference(&before) {
-            let (buf, len) = d.compact_array();
-            let until = iv.until.map_or(OPEN, micros);
-            self.digest_index
-                .insert((&buf[..len], n, micros(iv.since)), until)?;
-        }
+        self.reindex(n, &before, &after)?;
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
             row.current = current;
@@ -251,6 +242,40 @@ impl<'t> Writer<'t> {
         }
         self.put_tag(n, row)?;
         Ok(summary)
+    }
+
+    /// Makes tag `n`'s entries in the digest index go from `before` to
+    /// `after`: one read-modify-write of each digest whose intervals changed.
+    fn reindex(&mut self, n: u32, before: &BTreeSet<(Digest, Interval)>, after: &BTreeSet<(Digest, Interval)>) -> Result<()> {
+        let entry = |iv: &Interval| IndexEntry {
+            tag: n,
+            since: micros(iv.since),
+            until: iv.until.map_or(OPEN, micros),
+        };
+        let mut changes: BTreeMap<Digest, (Vec<IndexEntry>, Vec<IndexEntry>)> = BTreeMap::new();
+        for (d, iv) in before.difference(after) {
+            changes.entry(*d).or_default().0.push(entry(iv));
+        }
+        for (d, iv) in after.difference(before) {
+            changes.entry(*d).or_default().1.push(entry(iv));
+        }
+        for (d, (removed, added)) in changes {
+            let (buf, len) = d.compact_array();
+            let key = &buf[..len];
+            let mut entries: Vec<IndexEntry> = match self.digest_index.get(key)? {
+                Some(v) => packed::decode(v.value())?.collect(),
+                None => Vec::new(),
+            };
+            entries.retain(|e| !removed.contains(e));
+            entries.extend(added);
+            entries.sort_unstable();
+            if entries.is_empty() {
+                self.digest_index.remove(key)?;
+            } else {
+                self.digest_index.insert(key, packed::encode(&entries).as_slice())?;
+            }
+        }
+        Ok(())
     }
 
     /// Creates the (tag, digest) reference if new, or moves its first-observed
