@@ -2,7 +2,7 @@
 //! inside one redb write transaction that the ledger commits only when the
 //! whole operation succeeded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
@@ -45,6 +45,9 @@ pub(crate) struct Writer<'t> {
     next_tag: u32,
     /// Tags created in this transaction, for the name cache.
     pub new_names: Vec<(u32, TagId)>,
+    /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
+    /// is known to be empty, so it is not read.
+    unapplied: HashSet<u32>,
 }
 
 fn compact(d: Option<&Digest>) -> ([u8; Digest::MAX_COMPACT_LEN], usize) {
@@ -70,6 +73,7 @@ impl<'t> Writer<'t> {
             next_repo,
             next_tag,
             new_names: Vec::new(),
+            unapplied: HashSet::new(),
         })
     }
 
@@ -174,7 +178,8 @@ impl<'t> Writer<'t> {
         };
         self.tag_keys.insert(id.to_string().as_str(), n)?;
         self.repo_tags.insert((repo, id.tag()), n)?;
-        self.put_tag(n, &row)?;
+        // The row itself is written by `apply`, which every caller runs next.
+        self.unapplied.insert(n);
         self.new_names.push((n, id.clone()));
         Ok((n, row))
     }
@@ -212,7 +217,11 @@ impl<'t> Writer<'t> {
         now: Timestamp,
     ) -> Result<WriteSummary> {
         let mut summary = WriteSummary::default();
-        let mut log = self.load_log(n)?;
+        let mut log = if self.unapplied.remove(&n) {
+            Vec::new()
+        } else {
+            self.load_log(n)?
+        };
         let before = interval_set(&log);
         for &(t, digest) in writes {
             // Only an exact repeat (same instant, same digest) is dropped. A
@@ -288,33 +297,29 @@ impl<'t> Writer<'t> {
         actor: &str,
         now: Timestamp,
     ) -> Result<bool> {
-        let existing = match self.refs.get((n, digest))? {
+        // Insert first: a new pair (the common case when ingesting) costs one
+        // B-tree operation; an existing one is put back as it was.
+        let fresh = RefRow {
+            first_observed: t,
+            audit: AuditRow::new(actor, now),
+        };
+        let old = match self.refs.insert((n, digest), rows::encode(&fresh)?.as_slice())? {
             Some(v) => Some(rows::decode::<RefRow>("refs", v.value())?),
             None => None,
         };
-        match existing {
-            None => {
-                let row = RefRow {
-                    first_observed: t,
-                    audit: AuditRow::new(actor, now),
-                };
-                self.refs
-                    .insert((n, digest), rows::encode(&row)?.as_slice())?;
-                self.ref_order.insert((n, t, digest), ())?;
-                Ok(true)
-            }
-            Some(mut row) if t < row.first_observed => {
-                // An out-of-order observation found the pair earlier: only the
-                // ordering key moves; the record itself is never rewritten.
-                self.ref_order.remove((n, row.first_observed, digest))?;
-                self.ref_order.insert((n, t, digest), ())?;
-                row.first_observed = t;
-                self.refs
-                    .insert((n, digest), rows::encode(&row)?.as_slice())?;
-                Ok(false)
-            }
-            Some(_) => Ok(false),
+        let Some(mut row) = old else {
+            self.ref_order.insert((n, t, digest), ())?;
+            return Ok(true);
+        };
+        if t < row.first_observed {
+            // An out-of-order observation found the pair earlier: only the
+            // ordering key moves; the record itself is never rewritten.
+            self.ref_order.remove((n, row.first_observed, digest))?;
+            self.ref_order.insert((n, t, digest), ())?;
+            row.first_observed = t;
         }
+        self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+        Ok(false)
     }
 }
 
