@@ -455,3 +455,14 @@ fn ids_serialize_as_canonical_strings() {
     );
     assert!(serde_json::from_str::<RepositoryId>("42").is_err());
 }
+
+// Found by fuzzing (fuzz/regressions/parse_image_ref): the familiar form of a
+// Docker Hub repository named `sha256` read back as a digest.
+#[test]
+fn familiar_form_of_a_digest_named_repository_stays_a_repository() {
+    for s in ["docker.io/library/sha256:ba7816bf", &format!("docker.io/library/sha256:{HEX64}")] {
+        let r: ImageRef = s.parse().unwrap();
+        assert!(r.familiar().starts_with("library/sha256:"), "{}", r.familiar());
+        assert_eq!(r.familiar().parse::<ImageRef>().unwrap(), r);
+    }
+}

@@ -116,13 +116,20 @@ impl ImageRef {
     }
 
     /// The short form people type: `nginx:1.25`, `istio/pilot@sha256:…`.
+    ///
+    /// A Docker Hub repository named like a digest algorithm keeps its
+    /// `library/` (`library/sha256:abc`): `sha256:abc` would read as a digest.
     #[must_use]
     pub fn familiar(&self) -> String {
-        let mut s = match &self.repository {
-            Some(r) => r.familiar().to_owned(),
-            None => String::new(),
+        let Some(repository) = &self.repository else {
+            return self.to_string();
         };
+        let mut s = repository.familiar().to_owned();
         self.push_suffix(&mut s);
+        if looks_like_bare_digest(&s) {
+            s = repository.path().to_owned();
+            self.push_suffix(&mut s);
+        }
         s
     }
 
