@@ -127,7 +127,7 @@ impl ImageRef {
         let mut s = repository.familiar().to_owned();
         self.push_suffix(&mut s);
         if looks_like_bare_digest(&s) {
-            s = repository.path().to_owned();
+            repository.path().clone_into(&mut s);
             self.push_suffix(&mut s);
         }
         s

@@ -57,8 +57,9 @@ pub struct TagMatch {
 /// rewritten to remove it).
 ///
 /// Same-instant rule: of several digests observed for a tag at one instant, the
-/// greatest in canonical string order is the one in force from that instant on;
-/// the others get empty intervals `[t, t)`, so they are still found by digest.
+/// greatest in canonical string order is the one in force from that instant on.
+/// If it is the digest already in force, that interval simply continues. The
+/// others get empty intervals `[t, t)`, so they are still found by digest.
 ///
 /// ```
 /// use ociledger::model::{coalesce, Timestamp};
@@ -77,26 +78,33 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
     entries: I,
 ) -> Vec<(Digest, Interval)> {
     let mut out: Vec<(Digest, Interval)> = Vec::new();
-    let mut open = false;
-    for (t, digest) in entries {
-        if open {
-            if let Some(last) = out.last_mut() {
-                if Some(last.0) == digest {
-                    continue;
-                }
-                last.1.until = Some(t);
-            }
-            open = false;
+    // Index in `out` of the interval in force, if any.
+    let mut running: Option<usize> = None;
+    let mut entries = entries.into_iter().peekable();
+    let mut at_instant: Vec<Option<Digest>> = Vec::new();
+    while let Some((t, first)) = entries.next() {
+        at_instant.clear();
+        at_instant.push(first);
+        while let Some((_, d)) = entries.next_if(|(next, _)| *next == t) {
+            at_instant.push(d);
         }
-        if let Some(d) = digest {
-            out.push((
-                d,
-                Interval {
-                    since: t,
-                    until: None,
-                },
-            ));
-            open = true;
+        let Some((&winner, losers)) = at_instant.split_last() else {
+            continue;
+        };
+        let in_force = running.map(|i| out[i].0);
+        for &loser in losers.iter().flatten() {
+            if Some(loser) != in_force {
+                out.push((loser, Interval { since: t, until: Some(t) }));
+            }
+        }
+        if winner != in_force {
+            if let Some(i) = running.take() {
+                out[i].1.until = Some(t);
+            }
+            if let Some(w) = winner {
+                out.push((w, Interval { since: t, until: None }));
+                running = Some(out.len() - 1);
+            }
         }
     }
     out

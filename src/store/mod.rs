@@ -96,15 +96,17 @@ impl NameCache {
 /// the format and version of an existing one.
 pub(crate) fn initialize(db: &Database, path: &Path) -> Result<()> {
     let txn = db.begin_write()?;
-    let fresh = {
-        let meta = txn.open_table(META)?;
-        meta.get(FORMAT_KEY)?.is_none()
+    let (fresh, meta_empty) = {
+        let meta = txn.open_table(META).map_err(|e| foreign_meta(path, e))?;
+        (meta.get(FORMAT_KEY)?.is_none(), meta.is_empty()?)
     };
     if !fresh {
         drop(txn);
         return check(db, path);
     }
-    let foreign = txn.list_tables()?.any(|t| t.name() != META.name());
+    // A new ledger starts from an empty file: any table, or any record in a
+    // `meta` table, means the file belongs to someone else.
+    let foreign = !meta_empty || txn.list_tables()?.any(|t| t.name() != META.name());
     if foreign {
         return Err(Error::NotALedger {
             path: path.to_owned(),
@@ -130,6 +132,17 @@ pub(crate) fn initialize(db: &Database, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A `meta` table of other key/value types is someone else's table.
+fn foreign_meta(path: &Path, e: redb::TableError) -> Error {
+    match e {
+        redb::TableError::TableTypeMismatch { .. } | redb::TableError::TableIsMultimap(_) => Error::NotALedger {
+            path: path.to_owned(),
+            reason: format!("its meta table is not ociledger's ({e})"),
+        },
+        other => other.into(),
+    }
+}
+
 /// Checks that `db` is an ociledger file of this schema version.
 pub(crate) fn check(db: &Database, path: &Path) -> Result<()> {
     let not_ledger = |reason: &str| Error::NotALedger {
@@ -142,7 +155,7 @@ pub(crate) fn check(db: &Database, path: &Path) -> Result<()> {
         Err(redb::TableError::TableDoesNotExist(_)) => {
             return Err(not_ledger("it has no meta table"));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(foreign_meta(path, e)),
     };
     match meta.get(FORMAT_KEY)? {
         Some(v) if v.value() == FORMAT_NAME => {}

@@ -18,7 +18,7 @@ pub(crate) struct IndexEntry {
 /// Decodes a packed value; a length that is not a whole number of entries
 /// means a damaged file.
 pub(crate) fn decode(bytes: &[u8]) -> Result<impl Iterator<Item = IndexEntry> + '_> {
-    if bytes.len() % ENTRY != 0 {
+    if !bytes.len().is_multiple_of(ENTRY) {
         return Err(Error::Corrupt(format!("digest index value of {} bytes", bytes.len())));
     }
     Ok(bytes.chunks_exact(ENTRY).map(|c| {
@@ -56,6 +56,6 @@ mod tests {
         let bytes = encode(&entries);
         assert_eq!(bytes.len(), 2 * ENTRY);
         assert_eq!(decode(&bytes).unwrap().collect::<Vec<_>>(), entries);
-        assert!(decode(&bytes[..ENTRY + 1]).is_err());
+        assert!(decode(&bytes[..=ENTRY]).is_err());
     }
 }

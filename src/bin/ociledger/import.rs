@@ -65,13 +65,22 @@ fn merge(total: &mut IngestSummary, s: IngestSummary) {
     total.tags_moved += s.tags_moved;
 }
 
-pub fn run(ledger: &Ledger, actor: &str, args: &ImportArgs) -> Result<ExitCode, Error> {
-    let start = Instant::now();
-    let reader = open(&args.file).map_err(|e| Error::Invalid {
+/// Opens the input before the ledger, so a missing file creates no database.
+pub fn open_input(args: &ImportArgs) -> Result<Box<dyn BufRead>, Error> {
+    open(&args.file).map_err(|e| Error::Invalid {
         location: "file".to_owned(),
         message: format!("cannot read: {e}"),
         value: Some(args.file.display().to_string()),
-    })?;
+    })
+}
+
+pub fn run(
+    ledger: &Ledger,
+    actor: &str,
+    args: &ImportArgs,
+    reader: Box<dyn BufRead>,
+) -> Result<ExitCode, Error> {
+    let start = Instant::now();
     let progress = ProgressBar::new_spinner();
     progress.set_style(
         ProgressStyle::with_template(

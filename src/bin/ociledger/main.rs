@@ -98,7 +98,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Id(cmd) => return output::exit(id_cmd::run(&cmd).map_err(output::io_error)),
-        Command::Import(args) => with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args)),
+        Command::Import(args) => import::open_input(&args).and_then(|input| {
+            with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args, input))
+        }),
         Command::Lookup { digest } => with_ledger(&cli.db, false, |l| query::lookup(l, &digest)),
         Command::History { tag, limit, cursor } => with_ledger(&cli.db, false, |l| {
             query::history(l, &tag, limit, cursor.as_deref())

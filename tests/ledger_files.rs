@@ -1,0 +1,594 @@
+//! The ledger file: it keeps everything across close and reopen, refuses
+//! files that are not ledgers (or of another schema version) without touching
+//! them, and a failed write leaves no trace.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::Duration;
+use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
+use ociledger::model::{Clock, FixedClock, Observation, RepositoryBody, TagBody, Timestamp};
+use ociledger::{Counts, Error, Ledger, SCHEMA_VERSION};
+use redb::{Database, ReadableDatabase, TableDefinition};
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+fn t(s: &str) -> Timestamp {
+    s.parse().expect("test time")
+}
+
+fn day(n: i64) -> Timestamp {
+    t("2024-01-01T00:00:00Z") + Duration::days(n - 1)
+}
+
+fn d(n: u32) -> Digest {
+    Digest::of(Algorithm::Sha256, &n.to_le_bytes())
+}
+
+fn tag_id(s: &str) -> TagId {
+    s.parse().expect("test tag id")
+}
+
+fn repo_id(s: &str) -> RepositoryId {
+    s.parse().expect("test repository id")
+}
+
+fn obs(tag: &str, digest: Digest, at: Timestamp) -> Observation {
+    Observation::new(tag_id(tag), digest, at)
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::at(t("2025-01-01T00:00:00Z")))
+}
+
+fn counts(l: &Ledger) -> Counts {
+    l.stats().unwrap().counts
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so the test needs no RNG crate.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        out.extend_from_slice(&seed.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Fills a ledger with one of everything: repositories with and without
+/// associations, live, moved, deleted and re-created tags, A → B → A history.
+fn populate(l: &Ledger, clock: &FixedClock) {
+    let mut body = RepositoryBody::new(&repo_id("docker.io/istio/pilot"), day(1));
+    body.projects = Some(vec!["istio".into()]);
+    body.packages = Some(vec![]);
+    l.create_repository("alice", &body).unwrap();
+    l.create_tag("alice", &TagBody::new(&tag_id("istio/pilot:1.3.0"), d(1)))
+        .unwrap();
+    l.ingest(
+        "scanner",
+        &[
+            obs("nginx:latest", d(10), day(1)),
+            obs("nginx:latest", d(11), day(2)),
+            obs("nginx:latest", d(10), day(3)),
+            obs("nginx:1.25", d(11), day(2)),
+            obs("ghcr.io/acme/app:v1", d(20), day(1)),
+        ],
+    )
+    .unwrap();
+    clock.advance(Duration::hours(1));
+    l.update_tag(
+        "bob",
+        &tag_id("istio/pilot:1.3.0"),
+        &TagBody::new(&tag_id("istio/pilot:1.3.0"), d(2)),
+    )
+    .unwrap();
+    clock.advance(Duration::hours(1));
+    l.delete_tag("ops", &tag_id("ghcr.io/acme/app:v1")).unwrap();
+    clock.advance(Duration::hours(1));
+    l.delete_tag("ops", &tag_id("nginx:1.25")).unwrap();
+    clock.advance(Duration::hours(1));
+    l.create_tag("carol", &TagBody::new(&tag_id("nginx:1.25"), d(12)))
+        .unwrap();
+}
+
+const TAGS: [&str; 4] = [
+    "istio/pilot:1.3.0",
+    "nginx:latest",
+    "nginx:1.25",
+    "ghcr.io/acme/app:v1",
+];
+const REPOS: [&str; 3] = ["istio/pilot", "nginx", "ghcr.io/acme/app"];
+
+/// Every answer the ledger gives about the populated data, as text.
+fn everything(l: &Ledger) -> String {
+    let mut out = String::new();
+    for r in REPOS {
+        let r = repo_id(r);
+        out += &format!("{:?}\n", l.get_repository(&r).unwrap());
+        out += &format!("{:?}\n", l.tags(&r, None, 100).unwrap());
+    }
+    out += &format!("{:?}\n", l.repositories(None, 100).unwrap());
+    for tag in TAGS {
+        let tag = tag_id(tag);
+        out += &format!("{:?}\n", l.get_tag(&tag).ok());
+        out += &format!("{:?}\n", l.history(&tag, None, 100).unwrap());
+        let refs = l.references(&tag, None, 100).unwrap();
+        for r in &refs.items {
+            let id = ReferenceId::new(tag.clone(), r.artifact);
+            assert_eq!(&l.get_reference(&id).unwrap(), r);
+        }
+        out += &format!("{refs:?}\n");
+        out += &format!("{:?}\n", l.tag_at(&tag, day(2)).unwrap());
+    }
+    for n in [1, 2, 10, 11, 12, 20, 99] {
+        out += &format!("{:?}\n", l.tags_for_digest(&d(n)).unwrap());
+        out += &format!("{:?}\n", l.classify("nginx:latest", Some(&d(n))).unwrap());
+    }
+    out += &format!("{:?}\n", counts(l));
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Close and reopen. Guards against state that lives only in memory (the name
+// cache, counters) and is lost or wrong after a restart.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn close_and_reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.redb");
+    let before = {
+        let clock = clock();
+        let l = Ledger::create(&path).unwrap().with_clock(clock.clone());
+        populate(&l, &clock);
+        everything(&l)
+    };
+    assert!(before.contains("istio"));
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(everything(&l), before);
+    drop(l);
+    // `create` of an existing ledger opens it, changing nothing.
+    let l = Ledger::create(&path).unwrap();
+    assert_eq!(everything(&l), before);
+    assert!(l.stats().unwrap().file_bytes > 0);
+}
+
+#[test]
+fn after_reopen_new_tags_get_fresh_numbers_and_old_names_resolve() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.redb");
+    {
+        let clock = clock();
+        let l = Ledger::create(&path).unwrap().with_clock(clock.clone());
+        populate(&l, &clock);
+    }
+    let clock = clock();
+    clock.set(t("2026-01-01T00:00:00Z"));
+    let l = Ledger::open(&path).unwrap().with_clock(clock.clone());
+    l.ingest(
+        "s",
+        &[
+            obs("redis:7", d(10), day(400)),
+            obs("nginx:latest", d(30), day(400)),
+        ],
+    )
+    .unwrap();
+    let names: Vec<String> = l
+        .tags_for_digest(&d(10))
+        .unwrap()
+        .iter()
+        .map(|m| format!("{} {}", m.tag, m.current))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/redis:7 true",
+            "docker.io/library/nginx:latest false",
+            "docker.io/library/nginx:latest false",
+        ]
+    );
+    assert_eq!(
+        l.get_tag(&tag_id("istio/pilot:1.3.0")).unwrap().artifact,
+        d(2)
+    );
+    assert_eq!(l.get_tag(&tag_id("redis:7")).unwrap().artifact, d(10));
+    drop(l);
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(
+        l.tags_for_digest(&d(10)).unwrap()[0].tag.to_string(),
+        "docker.io/library/redis:7"
+    );
+    assert_eq!(counts(&l).tags, 5);
+}
+
+// ---------------------------------------------------------------------------
+// Opening what is not a ledger. Guards against creating a ledger where the
+// caller meant to open one, and against writing into someone else's file.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn open_of_a_missing_file_is_not_found_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("absent.redb");
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("absent.redb"), "{err}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn a_file_of_random_bytes_is_not_a_ledger_and_is_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, len) in [1usize, 100, 4096, 65_537].into_iter().enumerate() {
+        let path = dir.path().join(format!("noise-{len}.bin"));
+        let bytes = noise(len, 0x9e37_79b9_7f4a_7c15 + i as u64);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Ledger::open(&path).unwrap_err();
+        assert!(
+            matches!(err, Error::NotALedger { .. }),
+            "open, {len} bytes: {err:?}"
+        );
+        let err = Ledger::create(&path).unwrap_err();
+        assert!(
+            matches!(err, Error::NotALedger { .. }),
+            "create, {len} bytes: {err:?}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "{len} bytes: file unchanged"
+        );
+        assert_eq!(err.to_problem().status, 500);
+    }
+}
+
+#[test]
+fn a_redb_file_with_its_own_tables_is_not_a_ledger_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.redb");
+    let users: TableDefinition<u64, &str> = TableDefinition::new("users");
+    {
+        let db = Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(users).unwrap().insert(1, "ada").unwrap();
+        w.commit().unwrap();
+    }
+    for result in [Ledger::open(&path), Ledger::create(&path)] {
+        assert!(
+            matches!(result, Err(Error::NotALedger { .. })),
+            "{result:?}"
+        );
+    }
+    let db = Database::open(&path).unwrap();
+    let r = db.begin_read().unwrap();
+    assert_eq!(
+        r.open_table(users)
+            .unwrap()
+            .get(1)
+            .unwrap()
+            .unwrap()
+            .value(),
+        "ada"
+    );
+    assert!(r.open_table(META).is_err(), "no ledger table was added");
+}
+
+#[test]
+fn an_empty_redb_database_is_not_a_ledger_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.redb");
+    drop(Database::create(&path).unwrap());
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NotALedger { .. }), "{err:?}");
+}
+
+#[test]
+fn a_redb_file_whose_own_meta_table_has_other_types_is_not_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta-u64.redb");
+    let theirs: TableDefinition<u64, u64> = TableDefinition::new("meta");
+    {
+        let db = Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(theirs).unwrap().insert(1, 2).unwrap();
+        w.commit().unwrap();
+    }
+    for result in [Ledger::open(&path), Ledger::create(&path)] {
+        assert!(
+            matches!(result, Err(Error::NotALedger { .. })),
+            "{result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_redb_file_whose_own_meta_table_has_other_records_is_not_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meta-theirs.redb");
+    {
+        let db = Database::create(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(META)
+            .unwrap()
+            .insert("owner", b"someone else".as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    assert!(matches!(Ledger::open(&path), Err(Error::NotALedger { .. })));
+    let result = Ledger::create(&path);
+    assert!(
+        matches!(result, Err(Error::NotALedger { .. })),
+        "{result:?}"
+    );
+    assert_eq!(
+        meta(&path, "format"),
+        None,
+        "nothing written into their file"
+    );
+}
+
+/// Rewrites one record of the `meta` table with plain redb.
+fn set_meta(path: &Path, key: &str, value: &[u8]) {
+    let db = Database::open(path).unwrap();
+    let w = db.begin_write().unwrap();
+    w.open_table(META).unwrap().insert(key, value).unwrap();
+    w.commit().unwrap();
+}
+
+fn meta(path: &Path, key: &str) -> Option<Vec<u8>> {
+    let db = Database::open(path).unwrap();
+    let r = db.begin_read().unwrap();
+    let table = r.open_table(META).unwrap();
+    table.get(key).unwrap().map(|v| v.value().to_vec())
+}
+
+#[test]
+fn a_ledger_of_another_schema_version_is_refused_with_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.redb");
+    {
+        let l = Ledger::create(&path).unwrap();
+        l.ingest("s", &[obs("nginx:1", d(1), day(1))]).unwrap();
+    }
+    assert_eq!(
+        meta(&path, "schema_version"),
+        Some(SCHEMA_VERSION.to_le_bytes().to_vec())
+    );
+    set_meta(&path, "schema_version", &99u32.to_le_bytes());
+    for result in [Ledger::open(&path), Ledger::create(&path)] {
+        match result {
+            Err(Error::Version {
+                found,
+                supported,
+                path: p,
+            }) => {
+                assert_eq!((found, supported), (99, SCHEMA_VERSION));
+                assert_eq!(p, path);
+            }
+            other => panic!("expected Version, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        meta(&path, "schema_version"),
+        Some(99u32.to_le_bytes().to_vec()),
+        "not migrated"
+    );
+    // Put back, the data is all there.
+    set_meta(&path, "schema_version", &SCHEMA_VERSION.to_le_bytes());
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.get_tag(&tag_id("nginx:1")).unwrap().artifact, d(1));
+}
+
+#[test]
+fn a_malformed_schema_version_record_is_not_a_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("odd.redb");
+    drop(Ledger::create(&path).unwrap());
+    set_meta(&path, "schema_version", &[1, 0, 0]);
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, Error::NotALedger { .. }), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------
+// A failed write changes nothing. Guards against half-applied writes: rows,
+// move-log entries, index entries or references left behind by a write that
+// reported failure.
+// ---------------------------------------------------------------------------
+
+/// Runs `fail` (which must fail) and checks that no answer changed, in
+/// memory and, for a file, after reopening.
+fn assert_no_trace(
+    path: &Path,
+    clock: &Arc<FixedClock>,
+    fail: impl FnOnce(&Ledger) -> Error,
+) -> Error {
+    let l = Ledger::open(path).unwrap().with_clock(clock.clone());
+    let before = everything(&l);
+    let err = fail(&l);
+    assert_eq!(everything(&l), before, "after {err:?}");
+    drop(l);
+    let l = Ledger::open(path).unwrap();
+    assert_eq!(everything(&l), before, "after reopening, {err:?}");
+    err
+}
+
+fn populated_file() -> (tempfile::TempDir, std::path::PathBuf, Arc<FixedClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.redb");
+    let clock = clock();
+    let l = Ledger::create(&path).unwrap().with_clock(clock.clone());
+    populate(&l, &clock);
+    drop(l);
+    (dir, path, clock)
+}
+
+#[test]
+fn a_failed_tag_create_for_a_missing_repository_changes_nothing() {
+    let (_dir, path, clock) = populated_file();
+    let err = assert_no_trace(&path, &clock, |l| {
+        l.create_tag("x", &TagBody::new(&tag_id("quay.io/none/here:1"), d(50)))
+            .unwrap_err()
+    });
+    assert!(
+        matches!(
+            err,
+            Error::NotFound {
+                what: "repository",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let l = Ledger::open(&path).unwrap();
+    assert!(l.tags_for_digest(&d(50)).unwrap().is_empty());
+}
+
+#[test]
+fn failed_updates_with_mismatching_bodies_change_nothing() {
+    let (_dir, path, clock) = populated_file();
+    let err = assert_no_trace(&path, &clock, |l| {
+        let mut body = RepositoryBody::new(&repo_id("nginx"), day(9));
+        body.projects = Some(vec!["p".into()]);
+        l.update_repository("x", &repo_id("istio/pilot"), &body)
+            .unwrap_err()
+    });
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    let err = assert_no_trace(&path, &clock, |l| {
+        let tag = tag_id("nginx:latest");
+        l.update_tag("x", &tag, &TagBody::new(&tag_id("nginx:other"), d(51)))
+            .unwrap_err()
+    });
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+}
+
+#[test]
+fn failed_conflicts_and_not_founds_change_nothing() {
+    let (_dir, path, clock) = populated_file();
+    let errors = [
+        assert_no_trace(&path, &clock, |l| {
+            l.create_repository("x", &RepositoryBody::new(&repo_id("nginx"), day(9)))
+                .unwrap_err()
+        }),
+        assert_no_trace(&path, &clock, |l| {
+            l.create_tag("x", &TagBody::new(&tag_id("nginx:latest"), d(52)))
+                .unwrap_err()
+        }),
+        assert_no_trace(&path, &clock, |l| {
+            let tag = tag_id("ghcr.io/acme/app:v1"); // deleted
+            l.update_tag("x", &tag, &TagBody::new(&tag, d(53)))
+                .unwrap_err()
+        }),
+        assert_no_trace(&path, &clock, |l| {
+            l.delete_tag("x", &tag_id("ghcr.io/acme/app:v1"))
+                .unwrap_err()
+        }),
+        assert_no_trace(&path, &clock, |l| {
+            l.update_repository(
+                "x",
+                &repo_id("quay.io/a/b"),
+                &RepositoryBody::new(&repo_id("quay.io/a/b"), day(1)),
+            )
+            .unwrap_err()
+        }),
+        assert_no_trace(&path, &clock, |l| {
+            l.ingest("", &[obs("nginx:latest", d(54), day(500))])
+                .unwrap_err()
+        }),
+    ];
+    let kinds: Vec<u16> = errors.iter().map(Error::status).collect();
+    assert_eq!(kinds, [409, 409, 404, 404, 404, 400]);
+}
+
+#[test]
+fn a_write_that_fails_after_touching_the_move_log_is_rolled_back() {
+    // The clock stands at the instant the tag was last moved, so pointing the
+    // tag at a smaller digest at that instant loses the same-instant tie. The
+    // update is refused after the move log, digest index and references were
+    // already written inside the transaction, so the rollback is real.
+    let (_dir, path, clock) = populated_file();
+    let tag = tag_id("nginx:1.25");
+    let l = Ledger::open(&path).unwrap().with_clock(clock.clone());
+    let current = l.get_tag(&tag).unwrap();
+    assert_eq!(current.last_modified_on, Clock::now(clock.as_ref()));
+    drop(l);
+    let smaller = (100..200)
+        .map(d)
+        .find(|x| x.to_string() < d(12).to_string())
+        .unwrap();
+    let err = assert_no_trace(&path, &clock, |l| {
+        let err = l
+            .update_tag("x", &tag, &TagBody::new(&tag, smaller))
+            .unwrap_err();
+        assert!(l.tags_for_digest(&smaller).unwrap().is_empty());
+        assert!(
+            l.get_reference(&ReferenceId::new(tag.clone(), smaller))
+                .is_err()
+        );
+        err
+    });
+    assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
+    // And the ledger still takes writes afterwards.
+    clock.advance(Duration::seconds(1));
+    let l = Ledger::open(&path).unwrap().with_clock(clock.clone());
+    l.update_tag("x", &tag, &TagBody::new(&tag, smaller))
+        .unwrap();
+    assert_eq!(l.tags_for_digest(&smaller).unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Batches. Guards against an ingest applying only part of a batch (the
+// first tag, the first repository, one per transaction…).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_batch_with_many_tags_applies_all_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch.redb");
+    let mut batch = Vec::new();
+    for r in 0..40u32 {
+        for tg in 0..25u32 {
+            let tag = format!("registry.example.com/team{r}/app:v{tg}");
+            let n = r * 100 + tg;
+            batch.push(obs(&tag, d(n), day(1)));
+            batch.push(obs(&tag, d(n + 10_000), day(2)));
+        }
+    }
+    {
+        let l = Ledger::create(&path).unwrap().with_clock(clock());
+        let s = l.ingest("bulk", &batch).unwrap();
+        assert_eq!(s.observations, 2000);
+        assert_eq!(s.repositories_created, 40);
+        assert_eq!(s.tags_created, 1000);
+        assert_eq!(s.references_created, 2000);
+        assert_eq!(s.recorded, 2000);
+    }
+    let l = Ledger::open(&path).unwrap();
+    let c = counts(&l);
+    assert_eq!(
+        (
+            c.repositories,
+            c.tags,
+            c.references,
+            c.observations,
+            c.moves
+        ),
+        (40, 1000, 2000, 2000, 2000)
+    );
+    for r in [0u32, 17, 39] {
+        for tg in [0u32, 12, 24] {
+            let tag = tag_id(&format!("registry.example.com/team{r}/app:v{tg}"));
+            let n = r * 100 + tg;
+            assert_eq!(l.get_tag(&tag).unwrap().artifact, d(n + 10_000));
+            let old = l.tags_for_digest(&d(n)).unwrap();
+            assert_eq!(old.len(), 1);
+            assert_eq!((*old[0].tag).clone(), tag);
+            assert_eq!(old[0].until, Some(day(2)));
+        }
+        let repo = repo_id(&format!("registry.example.com/team{r}/app"));
+        assert_eq!(l.tags(&repo, None, 1000).unwrap().items.len(), 25);
+        assert_eq!(l.get_repository(&repo).unwrap().last_scanned_on, day(2));
+    }
+}
