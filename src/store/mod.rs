@@ -24,7 +24,7 @@ pub use read::{Counts, Snapshot};
 pub(crate) use write::{TagWrite, WriteSummary, Writer};
 
 use crate::error::{Error, Result};
-use crate::id::TagId;
+use crate::id::{Digest, TagId};
 
 /// The schema this build reads and writes. Bump it, with a migration or a
 /// refusal, whenever a table's key or value layout changes.
@@ -199,6 +199,31 @@ pub(crate) fn load_names(db: &Database) -> Result<Arc<NameCache>> {
         .map(|(n, id)| id.map(Arc::new).ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name"))))
         .collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(NameCache(RwLock::new(names))))
+}
+
+/// A move-log key's digest part: empty for a deletion, else a compact digest.
+pub(crate) fn log_digest(tag: u32, bytes: &[u8]) -> Result<Option<Digest>> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    Digest::from_compact(bytes)
+        .map(Some)
+        .map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))
+}
+
+/// Tag `tag`'s move log in key order (instant, then digest), from a read-only
+/// or a write transaction's table.
+pub(crate) fn read_log(
+    moves: &impl ReadableTable<(u32, i64, &'static [u8]), ()>,
+    tag: u32,
+) -> Result<Vec<(i64, Option<Digest>)>> {
+    let mut log = Vec::new();
+    for entry in moves.range((tag, i64::MIN, &[][..])..(tag + 1, i64::MIN, &[][..]))? {
+        let key = entry?.0;
+        let (_, t, d) = key.value();
+        log.push((t, log_digest(tag, d)?));
+    }
+    Ok(log)
 }
 
 /// Reads a `u32` counter from the last key of a table: the next free number.

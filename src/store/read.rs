@@ -188,24 +188,10 @@ impl Snapshot {
 
     /// Tag `n`'s move log, in order.
     pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
-        let mut log = Vec::new();
-        for entry in self
-            .moves
-            .range((n, i64::MIN, &[][..])..(n + 1, i64::MIN, &[][..]))?
-        {
-            let (k, ()) = (entry?.0, ());
-            let (_, t, d) = k.value();
-            let digest = if d.is_empty() {
-                None
-            } else {
-                Some(
-                    Digest::from_compact(d)
-                        .map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))?,
-                )
-            };
-            log.push((from_micros(t)?, digest));
-        }
-        Ok(log)
+        super::read_log(&self.moves, n)?
+            .into_iter()
+            .map(|(t, d)| Ok((from_micros(t)?, d)))
+            .collect()
     }
 
     /// Tag `n`'s intervals, oldest first.
@@ -227,14 +213,7 @@ impl Snapshot {
         else {
             return Ok(None);
         };
-        let (k, ()) = (entry?.0, ());
-        let d = k.value().2;
-        if d.is_empty() {
-            return Ok(None);
-        }
-        Digest::from_compact(d)
-            .map(Some)
-            .map_err(|e| Error::Corrupt(format!("move log of tag {n}: {e}")))
+        super::log_digest(n, entry?.0.value().2)
     }
 
     pub(crate) fn reference_row(&self, n: u32, digest: &Digest) -> Result<Option<RefRow>> {

@@ -184,26 +184,6 @@ impl<'t> Writer<'t> {
         Ok((n, row))
     }
 
-    fn load_log(&self, tag: u32) -> Result<Vec<TagWrite>> {
-        let mut log = Vec::new();
-        for entry in self
-            .moves
-            .range((tag, i64::MIN, &[][..])..(tag + 1, i64::MIN, &[][..]))?
-        {
-            let (k, ()) = (entry?.0, ());
-            let (_, t, d) = k.value();
-            let digest = if d.is_empty() {
-                None
-            } else {
-                Some(
-                    Digest::from_compact(d)
-                        .map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))?,
-                )
-            };
-            log.push((t, digest));
-        }
-        Ok(log)
-    }
 
     /// Adds `writes` to tag `n`'s move log (skipping exact repeats), creates the references they introduce, keeps the digest index
     /// equal to the log's intervals, and updates the tag's current digest.
@@ -220,7 +200,7 @@ impl<'t> Writer<'t> {
         let mut log = if self.unapplied.remove(&n) {
             Vec::new()
         } else {
-            self.load_log(n)?
+            super::read_log(&self.moves, n)?
         };
         let before = interval_set(&log);
         for &(t, digest) in writes {
