@@ -208,9 +208,24 @@ impl Digest {
         Self::from_raw(algorithm, raw)
     }
 
+    /// Parses the digest after a reference's `@` (`input[offset..]`). There the
+    /// algorithm is required, as in the reference grammar: `name@<64 hex>` is
+    /// not a reference (only a whole string of 64 hex is an image ID).
+    pub(crate) fn parse_in_reference(input: &str, offset: usize) -> Result<Self, IdError> {
+        let text = &input[offset..];
+        if !text.is_empty() && !text.contains(':') {
+            return Err(IdError::InvalidDigest {
+                input: input.to_owned(),
+                position: offset,
+                reason: "expected algorithm:hex after '@', such as sha256:<64 hex>".to_owned(),
+            });
+        }
+        Self::parse_at(input, offset)
+    }
+
     /// Parses `input[offset..]` as a digest, reporting positions relative to
-    /// the start of `input`. Shared by [`Digest::from_str`] and the reference
-    /// parser, which finds digests after an `@`.
+    /// the start of `input`. Shared by [`Digest::from_str`] and, through
+    /// [`Digest::parse_in_reference`], the reference parser.
     pub(crate) fn parse_at(input: &str, offset: usize) -> Result<Self, IdError> {
         let text = &input[offset..];
         let invalid = |position: usize, reason: String| IdError::InvalidDigest {

@@ -3,6 +3,8 @@
 //!
 //! Rules (see `docs/identifiers.md` for where they differ from the Go and Rust peers):
 //! - the digest starts at the first `@`; the tag is a `:` after the last `/`;
+//! - after `@` the digest needs its algorithm (`@sha256:…`): a bare 64-hex
+//!   digest is an image ID only as a whole string, never inside a reference;
 //! - the first path component is a domain when a `/` follows it and it contains
 //!   `.` or `:`, is `localhost`, or has an uppercase letter (Go's rule);
 //! - no domain means `docker.io`; `index.docker.io` is `docker.io`; a one-component
@@ -93,7 +95,7 @@ pub(crate) fn parse_reference(input: &str, offset: usize) -> Result<Parsed, IdEr
         None => None,
     };
     let digest = match digest_at {
-        Some(at) => Some((Digest::parse_at(input, at)?, at)),
+        Some(at) => Some((Digest::parse_in_reference(input, at)?, at)),
         None => None,
     };
     Ok(Parsed {
@@ -170,6 +172,9 @@ pub(crate) fn check_domain(input: &str, domain: &str, at: usize) -> Result<(), I
         }
     };
     if !domain.starts_with('[') {
+        if host_end == 0 {
+            return Err(domain_error(input, at, "registry host is empty"));
+        }
         let mut label_at = 0;
         for label in domain[..host_end].split('.') {
             check_label(input, label, at + label_at)?;
