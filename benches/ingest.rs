@@ -1,0 +1,297 @@
+//! The scanner's path: observations per second, in batches of 10k, one
+//! transaction per batch.
+//!
+//! Group `ingest` (Throughput::Elements = observations):
+//! - `ociledger`: `Ledger::ingest`;
+//! - `redb_raw`: one row per observation (compact digest → tag number, tags
+//!   interned in a HashMap) in one redb write transaction per batch: the engine's limit;
+//! - `sqlite`: the same work as `ingest` in one SQLite transaction per batch
+//!   (WAL, `synchronous = FULL`, durable like redb's default): repository
+//!   upsert per repository in the batch, then per tag its row (looked up, or
+//!   inserted), and per observation the move-log row, the reference upsert
+//!   (with its ordering index), and the digest-index rows (close the open
+//!   interval, open the new one), and the tag's current digest.
+//!   It handles observations in time order only (an older observation is logged
+//!   and referenced but does not re-derive intervals), so it does a little less
+//!   than `ingest`, which re-derives the tag's intervals from its whole log.
+//!
+//! Every contender starts from an empty file in `target/bench-data/tmp/` and
+//! consumes the same endless stream: the real histories replayed under new
+//! names (see `common`), in observed-time order, so batches mix new tags and
+//! moves of tags seen in earlier batches. Each iteration is one batch, timed
+//! alone (the batch is built before the clock starts).
+//!
+//! `OCILEDGER_BENCH_PROFILE=<ociledger|redb_raw|sqlite>` ingests 10 batches
+//! through that contender and nothing else, for `valgrind --tool=callgrind`.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{ACTOR, BATCH, Stream};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
+use ociledger::Ledger;
+use ociledger::id::{Digest, TagId};
+use ociledger::model::Observation;
+use rusqlite::{OptionalExtension, params};
+
+const RAW_INGEST: redb::TableDefinition<&[u8], u64> = redb::TableDefinition::new("observations");
+
+/// Runs `iters` batches from `stream` through `apply`, timing only `apply`.
+fn timed(stream: &mut Stream, iters: u64, mut apply: impl FnMut(&[Observation])) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let batch = stream.next_batch();
+        let start = Instant::now();
+        apply(&batch);
+        total += start.elapsed();
+    }
+    total
+}
+
+struct RawRedb {
+    db: redb::Database,
+    tags: HashMap<TagId, u32>,
+}
+
+impl RawRedb {
+    fn apply(&mut self, batch: &[Observation]) {
+        let txn = self.db.begin_write().expect("write");
+        {
+            let mut table = txn.open_table(RAW_INGEST).expect("table");
+            for o in batch {
+                let next = u32::try_from(self.tags.len()).expect("fits");
+                let tag = *self.tags.entry(o.tag.clone()).or_insert(next);
+                let (buf, len) = o.digest.compact_array();
+                table.insert(&buf[..len], u64::from(tag)).expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+    }
+}
+
+const SQLITE_SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA cache_size = -1048576;
+CREATE TABLE repos(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_scanned_on INTEGER NOT NULL,
+    created_by TEXT NOT NULL, created_on INTEGER NOT NULL, last_modified_by TEXT NOT NULL, last_modified_on INTEGER NOT NULL);
+CREATE TABLE tags(id INTEGER PRIMARY KEY, repo INTEGER NOT NULL, name TEXT NOT NULL, current BLOB, current_since INTEGER,
+    created_by TEXT NOT NULL, created_on INTEGER NOT NULL, last_modified_by TEXT NOT NULL, last_modified_on INTEGER NOT NULL,
+    UNIQUE (repo, name));
+CREATE TABLE moves(tag INTEGER NOT NULL, at INTEGER NOT NULL, digest BLOB NOT NULL, PRIMARY KEY (tag, at, digest)) WITHOUT ROWID;
+CREATE TABLE refs(tag INTEGER NOT NULL, digest BLOB NOT NULL, first_observed INTEGER NOT NULL,
+    created_by TEXT NOT NULL, created_on INTEGER NOT NULL, last_modified_by TEXT NOT NULL, last_modified_on INTEGER NOT NULL,
+    PRIMARY KEY (tag, digest)) WITHOUT ROWID;
+CREATE INDEX ref_order ON refs(tag, first_observed, digest);
+CREATE TABLE digest_index(digest BLOB NOT NULL, tag INTEGER NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,
+    PRIMARY KEY (digest, tag, since)) WITHOUT ROWID;
+";
+
+fn sqlite_apply(conn: &mut rusqlite::Connection, batch: &[Observation], now: i64) {
+    let mut scanned: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut by_tag: BTreeMap<&TagId, Vec<(i64, Digest)>> = BTreeMap::new();
+    for o in batch {
+        let t = o.observed_at.timestamp_micros();
+        let e = scanned.entry(o.tag.repository().as_str()).or_insert(t);
+        *e = (*e).max(t);
+        by_tag.entry(&o.tag).or_default().push((t, o.digest));
+    }
+    let txn = conn.transaction().expect("txn");
+    {
+        let mut repo_upsert = txn
+            .prepare_cached(
+                "INSERT INTO repos(name, last_scanned_on, created_by, created_on, last_modified_by, last_modified_on)
+                 VALUES (?1, ?2, ?3, ?4, ?3, ?4)
+                 ON CONFLICT(name) DO UPDATE SET last_scanned_on = max(last_scanned_on, excluded.last_scanned_on),
+                     last_modified_by = excluded.last_modified_by, last_modified_on = excluded.last_modified_on
+                 WHERE excluded.last_scanned_on > repos.last_scanned_on
+                 RETURNING id",
+            )
+            .expect("prepare");
+        let mut repo_get = txn
+            .prepare_cached("SELECT id FROM repos WHERE name = ?1")
+            .expect("prepare");
+        let mut tag_get = txn
+            .prepare_cached(
+                "SELECT id, current, current_since FROM tags WHERE repo = ?1 AND name = ?2",
+            )
+            .expect("prepare");
+        let mut tag_ins = txn
+            .prepare_cached(
+                "INSERT INTO tags(repo, name, created_by, created_on, last_modified_by, last_modified_on)
+                 VALUES (?1, ?2, ?3, ?4, ?3, ?4)",
+            )
+            .expect("prepare");
+        let mut tag_set = txn
+            .prepare_cached(
+                "UPDATE tags SET current = ?2, current_since = ?3, last_modified_by = ?4, last_modified_on = ?5 WHERE id = ?1",
+            )
+            .expect("prepare");
+        let mut move_ins = txn
+            .prepare_cached("INSERT OR IGNORE INTO moves(tag, at, digest) VALUES (?1, ?2, ?3)")
+            .expect("prepare");
+        let mut ref_upsert = txn
+            .prepare_cached(
+                "INSERT INTO refs(tag, digest, first_observed, created_by, created_on, last_modified_by, last_modified_on)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?5)
+                 ON CONFLICT(tag, digest) DO UPDATE SET first_observed = excluded.first_observed
+                 WHERE excluded.first_observed < refs.first_observed",
+            )
+            .expect("prepare");
+        let mut index_close = txn
+            .prepare_cached(
+                "UPDATE digest_index SET until = ?4 WHERE digest = ?1 AND tag = ?2 AND since = ?3",
+            )
+            .expect("prepare");
+        let mut index_open = txn
+            .prepare_cached("INSERT OR REPLACE INTO digest_index(digest, tag, since, until) VALUES (?1, ?2, ?3, ?4)")
+            .expect("prepare");
+
+        let mut repo_ids: HashMap<&str, i64> = HashMap::new();
+        for (name, t) in scanned {
+            let id: Option<i64> = repo_upsert
+                .query_row(params![name, t, ACTOR, now], |r| r.get(0))
+                .optional()
+                .expect("repo upsert");
+            let id =
+                id.unwrap_or_else(|| repo_get.query_row([name], |r| r.get(0)).expect("repo id"));
+            repo_ids.insert(name, id);
+        }
+        for (tag, mut writes) in by_tag {
+            writes.sort_unstable();
+            let repo = repo_ids[tag.repository().as_str()];
+            let row: Option<(i64, Option<Vec<u8>>, Option<i64>)> = tag_get
+                .query_row(params![repo, tag.tag()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .expect("tag get");
+            let (id, mut current, mut since) = row.unwrap_or_else(|| {
+                tag_ins
+                    .execute(params![repo, tag.tag(), ACTOR, now])
+                    .expect("tag insert");
+                (txn.last_insert_rowid(), None, None)
+            });
+            let mut moved = false;
+            for (t, d) in writes {
+                let (buf, len) = d.compact_array();
+                let key = &buf[..len];
+                if move_ins.execute(params![id, t, key]).expect("move") == 0 {
+                    continue; // exact repeat
+                }
+                ref_upsert
+                    .execute(params![id, key, t, ACTOR, now])
+                    .expect("ref upsert");
+                if since.is_some_and(|s| t < s) || current.as_deref() == Some(key) {
+                    continue; // older than the current interval, or no move
+                }
+                if let (Some(c), Some(s)) = (&current, since) {
+                    index_close
+                        .execute(params![c, id, s, t])
+                        .expect("close interval");
+                }
+                index_open
+                    .execute(params![key, id, t, i64::MAX])
+                    .expect("open interval");
+                current = Some(key.to_vec());
+                since = Some(t);
+                moved = true;
+            }
+            if moved {
+                tag_set
+                    .execute(params![id, current, since, ACTOR, now])
+                    .expect("tag update");
+            }
+        }
+    }
+    txn.commit().expect("commit");
+}
+
+fn ingest(c: &mut Criterion) {
+    if let Ok(who) = std::env::var("OCILEDGER_BENCH_PROFILE") {
+        // For callgrind: 10 batches through `who`, nothing else.
+        let dir = common::scratch_dir();
+        let mut stream = Stream::new();
+        let batches: Vec<Vec<Observation>> = (0..10).map(|_| stream.next_batch()).collect();
+        match who.as_str() {
+            "ociledger" => {
+                let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
+                for b in &batches {
+                    black_box(ledger.ingest(ACTOR, b).expect("ingest"));
+                }
+            }
+            "sqlite" => {
+                let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
+                conn.execute_batch(SQLITE_SCHEMA).expect("schema");
+                for b in &batches {
+                    sqlite_apply(&mut conn, b, 0);
+                }
+            }
+            _ => {
+                let mut raw = RawRedb {
+                    db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
+                    tags: HashMap::new(),
+                };
+                for b in &batches {
+                    raw.apply(b);
+                }
+            }
+        }
+        return;
+    }
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(10);
+    if !common::quick() {
+        group.measurement_time(Duration::from_secs(10));
+    }
+    let param = BATCH;
+
+    group.bench_function(BenchmarkId::new("ociledger", param), |b| {
+        let dir = common::scratch_dir();
+        let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
+        let mut stream = Stream::new();
+        b.iter_custom(|iters| {
+            timed(&mut stream, iters, |batch| {
+                black_box(ledger.ingest(ACTOR, batch).expect("ingest"));
+            })
+        });
+    });
+
+    group.bench_function(BenchmarkId::new("redb_raw", param), |b| {
+        let dir = common::scratch_dir();
+        let mut raw = RawRedb {
+            db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
+            tags: HashMap::new(),
+        };
+        let mut stream = Stream::new();
+        b.iter_custom(|iters| timed(&mut stream, iters, |batch| raw.apply(batch)));
+    });
+
+    group.bench_function(BenchmarkId::new("sqlite", param), |b| {
+        let dir = common::scratch_dir();
+        let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
+        conn.execute_batch(SQLITE_SCHEMA).expect("schema");
+        let now = chrono::Utc::now().timestamp_micros();
+        let mut stream = Stream::new();
+        b.iter_custom(|iters| {
+            timed(&mut stream, iters, |batch| {
+                sqlite_apply(&mut conn, batch, now)
+            })
+        });
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = ingest
+}
+criterion_main!(benches);

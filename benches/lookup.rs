@@ -1,0 +1,450 @@
+//! digest → tags, the classifier's hot path: ociledger against the engine's
+//! limit (a plain redb point get), against SQLite in its best layout for the
+//! query, and against an in-memory HashMap, on the same rows and queries.
+//!
+//! Group `digest_lookup`, functions `ociledger`, `redb_raw`, `sqlite`,
+//! `hashmap`, parameter = references (10k, 1M, 10M; 10k in quick mode).
+//! Each iteration is one lookup; the iterations cycle through a fixed list of
+//! 1000 queries (40 % current hits, 40 % historical hits, 20 % misses).
+//!
+//! SQLite runs inside one long read transaction (`BEGIN` then the first
+//! `SELECT` holds the shared lock), the analogue of a `Snapshot`.
+//!
+//! Group `digest_lookup_breakdown` splits ociledger's cost: `redb_range` is
+//! the same range scan over the same key layout with no decoding, names or
+//! sorting; `redb_packed` is a prototype of one row per digest (point get,
+//! value = the packed entries in answer order) decoded into the same
+//! `Vec<TagMatch>` with names from memory; `ociledger_txn_per_lookup` is
+//! `Ledger::tags_for_digest`, which opens a read transaction per call;
+//! `sqlite_autocommit` is SQLite without the held read transaction (a lock and
+//! a header read per statement).
+//!
+//! Before timing, every query's answer is checked to be the same in all
+//! four (counts, and for SQLite the full match lists), and the allocations
+//! per lookup of each contender are counted with a counting global allocator;
+//! they are written to `target/bench-data/report/lookup-<size>.json`.
+//!
+//! `OCILEDGER_BENCH_PROFILE=<contender>` runs 100 passes of that contender's
+//! lookups and nothing else, for `valgrind --tool=callgrind`.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::{DataSet, OPEN, Query, RAW_INDEX, RAW_PACKED, RAW_TABLE, SQLITE_LOOKUP, micros_to_ts};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ociledger::Ledger;
+use ociledger::id::{Digest, TagId};
+use ociledger::model::TagMatch;
+use redb::ReadableDatabase;
+use serde::Serialize;
+
+// ---------------------------------------------------------------------------
+// Counting allocator (one relaxed atomic add per allocation: noise next to a lookup)
+// ---------------------------------------------------------------------------
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOC_BYTES.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOC_BYTES.fetch_add(new_size as u64, Ordering::Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// (allocations, bytes) made by `f`.
+fn count_allocs(f: impl FnOnce()) -> (u64, u64) {
+    let (a, b) = (
+        ALLOCS.load(Ordering::Relaxed),
+        ALLOC_BYTES.load(Ordering::Relaxed),
+    );
+    f();
+    (
+        ALLOCS.load(Ordering::Relaxed) - a,
+        ALLOC_BYTES.load(Ordering::Relaxed) - b,
+    )
+}
+
+// ---------------------------------------------------------------------------
+// The contenders
+// ---------------------------------------------------------------------------
+
+/// SQLite's answer, in the same shape and order as `TagMatch` (name as text).
+#[derive(Debug, PartialEq, Eq)]
+struct SqlMatch {
+    tag: String,
+    current: bool,
+    since: i64,
+    until: Option<i64>,
+}
+
+fn sqlite_lookup(stmt: &mut rusqlite::Statement<'_>, d: &Digest) -> Vec<SqlMatch> {
+    let (buf, len) = d.compact_array();
+    let mut rows = stmt.query([&buf[..len]]).expect("query");
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().expect("row") {
+        let until: i64 = r.get(2).expect("until");
+        out.push(SqlMatch {
+            tag: r.get(0).expect("name"),
+            current: until == OPEN,
+            since: r.get(1).expect("since"),
+            until: (until != OPEN).then_some(until),
+        });
+    }
+    out.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.since.cmp(&a.since))
+            .then(a.tag.cmp(&b.tag))
+    });
+    out
+}
+
+fn to_sql(m: &TagMatch) -> SqlMatch {
+    SqlMatch {
+        tag: m.tag.to_string(),
+        current: m.current,
+        since: m.since.timestamp_micros(),
+        until: m.until.map(|u| u.timestamp_micros()),
+    }
+}
+
+type Map = HashMap<Digest, Vec<(u32, i64, i64)>>;
+
+type Packed = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// The one-row-per-digest prototype: one point get, decode, names from memory.
+fn packed_lookup(table: &Packed, names: &[Arc<TagId>], d: &Digest) -> Vec<TagMatch> {
+    let (buf, len) = d.compact_array();
+    let Some(v) = table.get(&buf[..len]).expect("get") else {
+        return Vec::new();
+    };
+    let bytes = v.value();
+    let mut out = Vec::with_capacity(bytes.len() / 20);
+    for e in bytes.chunks_exact(20) {
+        let tag = u32::from_le_bytes(e[..4].try_into().expect("4"));
+        let since = i64::from_le_bytes(e[4..12].try_into().expect("8"));
+        let until = i64::from_le_bytes(e[12..].try_into().expect("8"));
+        out.push(TagMatch {
+            tag: names[tag as usize].clone(),
+            current: until == OPEN,
+            since: micros_to_ts(since),
+            until: (until != OPEN).then(|| micros_to_ts(until)),
+        });
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+struct AllocReport {
+    size: u64,
+    queries: usize,
+    matches_per_query: f64,
+    ociledger_allocs_per_lookup: f64,
+    ociledger_bytes_per_lookup: f64,
+    /// What the answer itself needs: the Vec (1 if any match); names are shared `Arc<TagId>`s.
+    ociledger_result_allocs_per_lookup: f64,
+    redb_raw_allocs_per_lookup: f64,
+    redb_range_allocs_per_lookup: f64,
+    redb_packed_allocs_per_lookup: f64,
+    sqlite_autocommit_allocs_per_lookup: f64,
+    sqlite_allocs_per_lookup: f64,
+    hashmap_allocs_per_lookup: f64,
+    ociledger_txn_per_lookup_allocs_per_lookup: f64,
+    by_kind: Vec<(char, usize, f64)>,
+}
+
+fn lookup(c: &mut Criterion) {
+    for size in common::sizes() {
+        let set = DataSet::ensure(size);
+        let queries: Vec<Query> = set.load_queries();
+        let digests: Vec<Digest> = queries.iter().map(|q| q.digest).collect();
+        let n = digests.len();
+
+        let ledger = Ledger::open(&set.ledger).expect("open ledger");
+        let snap = ledger.snapshot().expect("snapshot");
+
+        let raw_db = redb::Database::open(&set.raw).expect("open raw redb");
+        let raw_txn = raw_db.begin_read().expect("read txn");
+        let raw = raw_txn.open_table(RAW_TABLE).expect("raw table");
+        let raw_index = raw_txn.open_table(RAW_INDEX).expect("raw index table");
+        let packed: Packed = raw_txn.open_table(RAW_PACKED).expect("raw packed table");
+        let names: Vec<Arc<TagId>> = set.load_names();
+
+        let conn = set.open_sqlite();
+        conn.execute_batch("BEGIN").expect("begin read transaction");
+        let mut stmt = conn.prepare(SQLITE_LOOKUP).expect("prepare");
+        let conn_auto = set.open_sqlite();
+        let mut stmt_auto = conn_auto.prepare(SQLITE_LOOKUP).expect("prepare");
+
+        if let Ok(who) = std::env::var("OCILEDGER_BENCH_PROFILE") {
+            // For callgrind: only `who`'s lookups, 100 passes over the queries.
+            for _ in 0..100 {
+                for d in &digests {
+                    match who.as_str() {
+                        "ociledger" => drop(black_box(snap.tags_for_digest(d).expect("lookup"))),
+                        "redb_raw" => drop(black_box(raw.get(&d.compact_array().0[..33]).expect("get"))),
+                        "redb_packed" => drop(black_box(packed_lookup(&packed, &names, d))),
+                        "sqlite" => drop(black_box(sqlite_lookup(&mut stmt, d))),
+                        other => panic!("OCILEDGER_BENCH_PROFILE={other}: ociledger, redb_raw, redb_packed or sqlite"),
+                    }
+                }
+            }
+            return;
+        }
+
+        let mut map: Map = HashMap::new();
+        for r in set.load_rows() {
+            map.entry(r.digest)
+                .or_default()
+                .push((r.tag, r.since, r.until));
+        }
+
+        // Same answers everywhere (this also warms every cache).
+        let mut total_matches = 0usize;
+        for q in &queries {
+            let ours = snap.tags_for_digest(&q.digest).expect("lookup");
+            let theirs = sqlite_lookup(&mut stmt, &q.digest);
+            assert_eq!(
+                ours.len(),
+                q.expected,
+                "ociledger vs generator, {:?} {}",
+                q.kind,
+                q.digest
+            );
+            // Same matches; ties (same instant) may be ordered differently (TagId vs text order).
+            let by_text = |mut v: Vec<SqlMatch>| {
+                v.sort_by(|a, b| (&a.tag, a.since).cmp(&(&b.tag, b.since)));
+                v
+            };
+            assert_eq!(
+                by_text(ours.iter().map(to_sql).collect()),
+                by_text(sqlite_lookup(&mut stmt, &q.digest)),
+                "ociledger vs sqlite on {}",
+                q.digest
+            );
+            let (buf, len) = q.digest.compact_array();
+            let raw_count = raw
+                .get(&buf[..len])
+                .expect("get")
+                .map_or(0, |v| (v.value() >> 32) as usize);
+            assert_eq!(raw_count, q.expected, "redb_raw on {}", q.digest);
+            assert_eq!(
+                map.get(&q.digest).map_or(0, Vec::len),
+                q.expected,
+                "hashmap on {}",
+                q.digest
+            );
+            assert_eq!(
+                packed_lookup(&packed, &names, &q.digest),
+                ours,
+                "packed prototype on {}",
+                q.digest
+            );
+            assert_eq!(
+                sqlite_lookup(&mut stmt_auto, &q.digest),
+                theirs,
+                "sqlite autocommit"
+            );
+            total_matches += q.expected;
+        }
+        eprintln!(
+            "[lookup {size}] {n} queries agree in all four: {total_matches} matches ({:.2} per query)",
+            total_matches as f64 / n as f64
+        );
+
+        // Allocations per lookup.
+        let per = |(a, _): (u64, u64)| a as f64 / n as f64;
+        let ours = count_allocs(|| {
+            for d in &digests {
+                black_box(snap.tags_for_digest(d).expect("lookup"));
+            }
+        });
+        let result_allocs: usize = queries.iter().map(|q| usize::from(q.expected > 0)).sum();
+        let report = AllocReport {
+            size,
+            queries: n,
+            matches_per_query: total_matches as f64 / n as f64,
+            ociledger_allocs_per_lookup: per(ours),
+            ociledger_bytes_per_lookup: ours.1 as f64 / n as f64,
+            ociledger_result_allocs_per_lookup: result_allocs as f64 / n as f64,
+            redb_raw_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    let (buf, len) = d.compact_array();
+                    black_box(raw.get(&buf[..len]).expect("get").map(|v| v.value()));
+                }
+            })),
+            redb_range_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(range_count(&raw_index, d));
+                }
+            })),
+            redb_packed_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(packed_lookup(&packed, &names, d));
+                }
+            })),
+            sqlite_autocommit_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(sqlite_lookup(&mut stmt_auto, d));
+                }
+            })),
+            sqlite_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(sqlite_lookup(&mut stmt, d));
+                }
+            })),
+            hashmap_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(map.get(d).map_or(0, Vec::len));
+                }
+            })),
+            ociledger_txn_per_lookup_allocs_per_lookup: per(count_allocs(|| {
+                for d in &digests {
+                    black_box(ledger.tags_for_digest(d).expect("lookup"));
+                }
+            })),
+            by_kind: ['C', 'H', 'M']
+                .into_iter()
+                .map(|k| {
+                    let qs: Vec<&Query> = queries.iter().filter(|q| q.kind == k).collect();
+                    let m = qs.iter().map(|q| q.expected).sum::<usize>() as f64
+                        / qs.len().max(1) as f64;
+                    (k, qs.len(), m)
+                })
+                .collect(),
+        };
+        eprintln!("[lookup {size}] allocations: {report:?}");
+        common::write_report(&format!("lookup-{size}"), &report);
+
+        let mut group = c.benchmark_group("digest_lookup");
+        group.bench_function(BenchmarkId::new("ociledger", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                snap.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
+        group.bench_function(BenchmarkId::new("redb_raw", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                let (buf, len) = black_box(d).compact_array();
+                raw.get(&buf[..len]).expect("get").map(|v| v.value())
+            });
+        });
+        group.bench_function(BenchmarkId::new("sqlite", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                sqlite_lookup(&mut stmt, black_box(d))
+            });
+        });
+        group.bench_function(BenchmarkId::new("hashmap", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                map.get(black_box(d)).map_or(0, Vec::len)
+            });
+        });
+        group.finish();
+
+        let mut group = c.benchmark_group("digest_lookup_breakdown");
+        group.bench_function(BenchmarkId::new("redb_range", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                range_count(&raw_index, black_box(d))
+            });
+        });
+        group.bench_function(BenchmarkId::new("redb_packed", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                packed_lookup(&packed, &names, black_box(d))
+            });
+        });
+        group.bench_function(BenchmarkId::new("sqlite_autocommit", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                sqlite_lookup(&mut stmt_auto, black_box(d))
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_txn_per_lookup", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                ledger.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
+        group.finish();
+    }
+}
+
+/// The ledger's range scan with nothing around it: entries for `d`, values read.
+fn range_count(
+    table: &redb::ReadOnlyTable<(&'static [u8], u32, i64), i64>,
+    d: &Digest,
+) -> (usize, i64) {
+    let (buf, len) = d.compact_array();
+    let key = &buf[..len];
+    let mut n = 0;
+    let mut acc = 0;
+    for e in table
+        .range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))
+        .expect("range")
+    {
+        let (k, v) = e.expect("entry");
+        acc ^= k.value().2 ^ v.value();
+        n += 1;
+    }
+    (n, acc)
+}
+
+criterion_group! {
+    name = benches;
+    config = common::criterion();
+    targets = lookup
+}
+criterion_main!(benches);
