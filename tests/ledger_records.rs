@@ -625,6 +625,50 @@ fn tag_listing_pages_skip_deleted_tags_and_lose_no_live_one() {
     ));
 }
 
+/// Guards schema 2's tag listing, which reads the range of `tag_keys` from
+/// `<repository>:` to `<repository>;`: repositories whose names extend
+/// another's (`a/b/c`, `a/b-c`, `a/b.c`, `a/b_c`, a port) must not leak into
+/// its listing, and a page boundary must not skip or repeat a tag.
+#[test]
+fn tag_listing_holds_only_the_repositorys_own_tags_when_names_share_a_prefix() {
+    let (l, _clock) = ledger();
+    let repos = [
+        "example.com/a/b",
+        "example.com/a/b/c",
+        "example.com/a/b-c",
+        "example.com/a/b.c",
+        "example.com/a/b_c",
+        "example.com/a/bc",
+        "example.com:5000/a/b",
+    ];
+    let observations: Vec<Observation> = repos
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            ["1", "1.0", "latest", "z"].into_iter().map(move |tag| {
+                obs(&format!("{r}:{tag}"), d(u8::try_from(i).unwrap()), T0)
+            })
+        })
+        .collect();
+    l.ingest("scanner", &observations).unwrap();
+    for repo in repos {
+        for limit in [1, 3, 10] {
+            let mut seen = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = l.tags(&repo_id(repo), cursor.as_deref(), limit).unwrap();
+                seen.extend(page.items.into_iter().map(|t| t.tag.to_string()));
+                match page.next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            let want = ["1", "1.0", "latest", "z"];
+            assert_eq!(seen, want, "{repo}, limit {limit}");
+        }
+    }
+}
+
 #[test]
 fn recreate_after_delete_starts_a_new_life_and_history_keeps_both() {
     let (l, clock, tag) = ledger_with_tag();

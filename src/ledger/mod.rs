@@ -172,6 +172,7 @@ impl Ledger {
         let (value, new_names) = {
             let mut writer = Writer::open(&txn)?;
             let value = op(&mut writer)?;
+            writer.flush_index()?;
             (value, std::mem::take(&mut writer.new_names))
         };
         // Names go in before the commit makes their numbers visible to readers.
@@ -216,19 +217,26 @@ impl Ledger {
             };
             let mut repo_numbers = BTreeMap::new();
             for (repo, t) in scanned {
-                let existed = w.repo_number(repo)?.is_some();
-                let n = w.upsert_scanned_repo(repo, store::rows::truncate(t), actor, now)?;
-                summary.repositories_created += u64::from(!existed);
+                let (n, created) =
+                    w.upsert_scanned_repo(repo, store::rows::truncate(t), actor, now)?;
+                summary.repositories_created += u64::from(created);
                 repo_numbers.insert(repo, n);
             }
-            for (tag, mut writes) in by_tag {
-                writes.sort_unstable();
+            // Numbers first (in name order, the order of `tag_keys`), then the
+            // logs in number order: the move log, references and tag rows are
+            // keyed by number, so their inserts go in key order.
+            let mut tags = Vec::with_capacity(by_tag.len());
+            for (tag, writes) in by_tag {
                 let repo = repo_numbers.get(tag.repository()).copied().ok_or_else(|| {
                     Error::Corrupt(format!("repository of {tag} was not interned"))
                 })?;
-                let created = w.tag_number(tag)?.is_none();
-                let (n, mut row) = w.ensure_tag(tag, repo, actor, now)?;
+                let (n, row, created) = w.ensure_tag(tag, repo, actor, now)?;
                 summary.tags_created += u64::from(created);
+                tags.push((n, row, writes));
+            }
+            tags.sort_unstable_by_key(|t| t.0);
+            for (n, mut row, mut writes) in tags {
+                writes.sort_unstable();
                 add(&mut summary, w.apply(n, &mut row, &writes, actor, now)?);
             }
             Ok(summary)

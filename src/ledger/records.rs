@@ -188,7 +188,7 @@ impl Ledger {
                     what: "repository",
                     id: id.repository().to_string(),
                 })?;
-            let (n, mut row) = w.ensure_tag(&id, repo, actor, now)?;
+            let (n, mut row, _) = w.ensure_tag(&id, repo, actor, now)?;
             if row.current.is_some() {
                 return Err(Error::Conflict {
                     what: "tag",
@@ -299,8 +299,7 @@ impl Ledger {
     ) -> Result<Page<Tag>> {
         let limit = clamp(limit);
         let snap = self.snapshot()?;
-        let repo = snap
-            .repo_number(repository)?
+        snap.repo_number(repository)?
             .ok_or_else(|| Error::NotFound {
                 what: "repository",
                 id: repository.to_string(),
@@ -309,7 +308,7 @@ impl Ledger {
         let mut after = cursor.map(str::to_owned);
         // Deleted tags are skipped, so a page may need more than one scan.
         loop {
-            let batch = snap.repo_tag_page(repo, after.as_deref(), limit)?;
+            let batch = snap.repo_tag_page(repository, after.as_deref(), limit)?;
             let exhausted = batch.len() < limit;
             for (name, n) in batch {
                 after = Some(name.clone());

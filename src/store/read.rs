@@ -9,8 +9,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 use super::packed;
 use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
 use super::{
-    DIGEST_INDEX, MOVES, NameCache, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS,
-    TAGS,
+    DIGEST_INDEX, MOVES, NameCache, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
 };
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
@@ -26,10 +25,8 @@ pub struct Snapshot {
     repos: ReadOnlyTable<u32, &'static [u8]>,
     tag_keys: ReadOnlyTable<&'static str, u32>,
     tags: ReadOnlyTable<u32, &'static [u8]>,
-    repo_tags: ReadOnlyTable<(u32, &'static str), u32>,
     moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
-    ref_order: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     names: Arc<NameCache>,
 }
@@ -56,10 +53,8 @@ impl Snapshot {
             repos: txn.open_table(REPOS)?,
             tag_keys: txn.open_table(TAG_KEYS)?,
             tags: txn.open_table(TAGS)?,
-            repo_tags: txn.open_table(REPO_TAGS)?,
             moves: txn.open_table(MOVES)?,
             refs: txn.open_table(REFS)?,
-            ref_order: txn.open_table(REF_ORDER)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
             _txn: txn,
             names,
@@ -81,14 +76,20 @@ impl Snapshot {
         };
         let bytes = value.value();
         let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
+        let names = self.names.read();
         for e in packed::decode(bytes)? {
+            let tag = match names.get(e.tag as usize) {
+                Some(name) => Arc::clone(name),
+                None => self.tag_name_from_table(e.tag)?,
+            };
             out.push(TagMatch {
-                tag: self.tag_name(e.tag)?,
+                tag,
                 current: e.until == OPEN,
                 since: from_micros(e.since)?,
                 until: if e.until == OPEN { None } else { Some(from_micros(e.until)?) },
             });
         }
+        drop(names);
         out.sort_by(|a, b| {
             b.current
                 .cmp(&a.current)
@@ -98,11 +99,9 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The tag ID of tag number `n`.
-    fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
-        if let Some(id) = self.names.get(n) {
-            return Ok(id);
-        }
+    /// The tag ID of tag number `n` when the name cache does not have it
+    /// (it always should: see [`NameCache`]): a scan of `tag_keys`.
+    fn tag_name_from_table(&self, n: u32) -> Result<Arc<TagId>> {
         for entry in self.tag_keys.iter()? {
             let (k, v) = entry?;
             if v.value() == n {
@@ -163,22 +162,33 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// Tag numbers and names of repository `repo` after tag name `after`, at most `limit`.
+    /// Tag names and numbers of `repository` after tag name `after`, in
+    /// name order, at most `limit`.
+    ///
+    /// The keys of `tag_keys` are canonical tag IDs `<repository>:<tag>`, so
+    /// one repository's tags are the contiguous key range from `<repository>:`
+    /// up to `<repository>;` (`;` is the byte after `:`).
     pub(crate) fn repo_tag_page(
         &self,
-        repo: u32,
+        repository: &RepositoryId,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, u32)>> {
         use std::ops::Bound::{Excluded, Included};
-        let start = match after {
-            Some(name) => Excluded((repo, name)),
-            None => Included((repo, "")),
+        let prefix = format!("{repository}:");
+        let first = after.map(|name| format!("{prefix}{name}"));
+        let end = format!("{repository};");
+        let start = match &first {
+            Some(key) => Excluded(key.as_str()),
+            None => Included(prefix.as_str()),
         };
         let mut out = Vec::new();
-        for entry in self.repo_tags.range((start, Excluded((repo + 1, ""))))? {
+        for entry in self.tag_keys.range::<&str>((start, Excluded(end.as_str())))? {
             let (k, v) = entry?;
-            out.push((k.value().1.to_owned(), v.value()));
+            let name = k.value().strip_prefix(&prefix).ok_or_else(|| {
+                Error::Corrupt(format!("tag key {:?} is not in repository {repository}", k.value()))
+            })?;
+            out.push((name.to_owned(), v.value()));
             if out.len() == limit {
                 break;
             }
@@ -224,35 +234,40 @@ impl Snapshot {
         }
     }
 
-    /// Tag `n`'s references newest first (by first observation), strictly
-    /// older than `before` (an instant and compact digest), at most `limit`.
+    /// Tag `n`'s references newest first (by first observation, then
+    /// compact digest), strictly older than `before` (an instant and compact
+    /// digest), at most `limit`.
+    ///
+    /// Reads all of the tag's `refs` rows (one range) and orders them in
+    /// memory: O(references of the tag) per page. Schema 1 kept an ordering
+    /// table for this instead, one more key (~95 file bytes) per reference
+    /// and one more insert per new reference; paging a tag's references is
+    /// not on a hot path, and a tag has at most a few thousand.
     pub(crate) fn reference_page(
         &self,
         n: u32,
         before: Option<(i64, &[u8])>,
         limit: usize,
     ) -> Result<Vec<(i64, Digest)>> {
-        use std::ops::Bound::{Excluded, Included};
-        let end = match before {
-            Some((t, d)) => Excluded((n, t, d)),
-            None => Excluded((n + 1, i64::MIN, &[][..])),
-        };
-        let mut out = Vec::new();
-        for entry in self
-            .ref_order
-            .range((Included((n, i64::MIN, &[][..])), end))?
-            .rev()
-        {
-            let (k, ()) = (entry?.0, ());
-            let (_, t, d) = k.value();
-            let digest = Digest::from_compact(d)
-                .map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
-            out.push((t, digest));
-            if out.len() == limit {
-                break;
+        let mut all: Vec<(i64, Digest)> = Vec::new();
+        for entry in self.refs.range((n, &[][..])..(n + 1, &[][..]))? {
+            let (k, v) = entry?;
+            let (_, compact) = k.value();
+            let row: RefRow = rows::decode("refs", v.value())?;
+            if let Some((t, d)) = before
+                && (row.first_observed, compact) >= (t, d)
+            {
+                continue;
             }
+            let digest = Digest::from_compact(compact)
+                .map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
+            all.push((row.first_observed, digest));
         }
-        Ok(out)
+        // Compact forms sort like the digests themselves (the algorithm bytes
+        // are alphabetical), so this is the cursor's order.
+        all.sort_unstable_by(|a, b| b.cmp(a));
+        all.truncate(limit);
+        Ok(all)
     }
 
     /// Row counts of the main tables.

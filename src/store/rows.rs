@@ -76,7 +76,8 @@ pub(crate) struct TagRow {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RefRow {
-    /// The earliest instant the pair was observed (the key of its `ref_order` entry).
+    /// The earliest instant the pair was observed: the reference's place in
+    /// its tag's order (`Snapshot::reference_page`).
     pub first_observed: i64,
     pub audit: AuditRow,
 }

@@ -9,7 +9,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::packed::{self, IndexEntry};
 use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, micros};
 use super::{
-    DIGEST_INDEX, MOVES, OPEN, REF_ORDER, REFS, REPO_KEYS, REPO_TAGS, REPOS, TAG_KEYS, TAGS,
+    DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
 };
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
@@ -36,10 +36,8 @@ pub(crate) struct Writer<'t> {
     repos: Table<'t, u32, &'static [u8]>,
     tag_keys: Table<'t, &'static str, u32>,
     tags: Table<'t, u32, &'static [u8]>,
-    repo_tags: Table<'t, (u32, &'static str), u32>,
     moves: Table<'t, (u32, i64, &'static [u8]), ()>,
     refs: Table<'t, (u32, &'static [u8]), &'static [u8]>,
-    ref_order: Table<'t, (u32, i64, &'static [u8]), ()>,
     digest_index: Table<'t, &'static [u8], &'static [u8]>,
     next_repo: u32,
     next_tag: u32,
@@ -48,6 +46,37 @@ pub(crate) struct Writer<'t> {
     /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
     /// is known to be empty, so it is not read.
     unapplied: HashSet<u32>,
+    /// Digest-index changes of this transaction, applied by
+    /// [`Writer::flush_index`] in key order: a batch's digests are random, and
+    /// redb rewrites a page once per transaction however many of its keys
+    /// change, so sorted writes touch each page once while it is hot.
+    index_changes: BTreeMap<Digest, IndexDelta>,
+}
+
+/// The net change to one digest's index entries within a transaction: an
+/// entry added and removed again (two `apply`s of one tag) cancels out.
+#[derive(Debug, Default)]
+struct IndexDelta {
+    removed: Vec<IndexEntry>,
+    added: Vec<IndexEntry>,
+}
+
+impl IndexDelta {
+    fn remove(&mut self, e: IndexEntry) {
+        if let Some(i) = self.added.iter().position(|a| *a == e) {
+            self.added.swap_remove(i);
+        } else {
+            self.removed.push(e);
+        }
+    }
+
+    fn add(&mut self, e: IndexEntry) {
+        if let Some(i) = self.removed.iter().position(|r| *r == e) {
+            self.removed.swap_remove(i);
+        } else {
+            self.added.push(e);
+        }
+    }
 }
 
 fn compact(d: Option<&Digest>) -> ([u8; Digest::MAX_COMPACT_LEN], usize) {
@@ -65,15 +94,14 @@ impl<'t> Writer<'t> {
             repos,
             tag_keys: txn.open_table(TAG_KEYS)?,
             tags,
-            repo_tags: txn.open_table(REPO_TAGS)?,
             moves: txn.open_table(MOVES)?,
             refs: txn.open_table(REFS)?,
-            ref_order: txn.open_table(REF_ORDER)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
             next_repo,
             next_tag,
             new_names: Vec::new(),
             unapplied: HashSet::new(),
+            index_changes: BTreeMap::new(),
         })
     }
 
@@ -105,15 +133,16 @@ impl<'t> Writer<'t> {
         Ok(n)
     }
 
-    /// The repository's number, creating it (by `actor`, scanned at `scanned`)
-    /// if needed; an existing one gets `last_scanned_on = max(old, scanned)`.
+    /// The repository's number and whether it was created (by `actor`,
+    /// scanned at `scanned`); an existing one gets
+    /// `last_scanned_on = max(old, scanned)`.
     pub fn upsert_scanned_repo(
         &mut self,
         id: &RepositoryId,
         scanned: Timestamp,
         actor: &str,
         now: Timestamp,
-    ) -> Result<u32> {
+    ) -> Result<(u32, bool)> {
         if let Some(n) = self.repo_number(id)? {
             let mut row = self.repo(n)?;
             if micros(scanned) > row.last_scanned_on {
@@ -121,7 +150,7 @@ impl<'t> Writer<'t> {
                 row.audit.touch(actor, now);
                 self.put_repo(n, &row)?;
             }
-            return Ok(n);
+            return Ok((n, false));
         }
         let row = RepoRow {
             id: id.as_str().to_owned(),
@@ -131,7 +160,7 @@ impl<'t> Writer<'t> {
             packages: None,
             audit: AuditRow::new(actor, now),
         };
-        self.create_repo(id, &row)
+        Ok((self.create_repo(id, &row)?, true))
     }
 
     pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
@@ -155,16 +184,17 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// The tag's number and row, creating an empty (not yet pointing) tag if needed.
+    /// The tag's number and row, creating an empty (not yet pointing) tag if
+    /// needed, and whether it did.
     pub fn ensure_tag(
         &mut self,
         id: &TagId,
         repo: u32,
         actor: &str,
         now: Timestamp,
-    ) -> Result<(u32, TagRow)> {
+    ) -> Result<(u32, TagRow, bool)> {
         if let Some(n) = self.tag_number(id)? {
-            return Ok((n, self.tag(n)?));
+            return Ok((n, self.tag(n)?, false));
         }
         let n = self.next_tag;
         self.next_tag = n
@@ -177,11 +207,10 @@ impl<'t> Writer<'t> {
             audit: AuditRow::new(actor, now),
         };
         self.tag_keys.insert(id.to_string().as_str(), n)?;
-        self.repo_tags.insert((repo, id.tag()), n)?;
         // The row itself is written by `apply`, which every caller runs next.
         self.unapplied.insert(n);
         self.new_names.push((n, id.clone()));
-        Ok((n, row))
+        Ok((n, row, true))
     }
 
 
@@ -222,7 +251,7 @@ impl<'t> Writer<'t> {
             }
         }
         let after = interval_set(&log);
-        self.reindex(n, &before, &after)?;
+        self.reindex(n, &before, &after);
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
             row.current = current;
@@ -233,30 +262,43 @@ impl<'t> Writer<'t> {
         Ok(summary)
     }
 
-    /// Makes tag `n`'s entries in the digest index go from `before` to
-    /// `after`: one read-modify-write of each digest whose intervals changed.
-    fn reindex(&mut self, n: u32, before: &BTreeSet<(Digest, Interval)>, after: &BTreeSet<(Digest, Interval)>) -> Result<()> {
+    /// Records that tag `n`'s entries in the digest index go from `before`
+    /// to `after`; [`Writer::flush_index`] writes them.
+    fn reindex(
+        &mut self,
+        n: u32,
+        before: &BTreeSet<(Digest, Interval)>,
+        after: &BTreeSet<(Digest, Interval)>,
+    ) {
         let entry = |iv: &Interval| IndexEntry {
             tag: n,
             since: micros(iv.since),
             until: iv.until.map_or(OPEN, micros),
         };
-        let mut changes: BTreeMap<Digest, (Vec<IndexEntry>, Vec<IndexEntry>)> = BTreeMap::new();
         for (d, iv) in before.difference(after) {
-            changes.entry(*d).or_default().0.push(entry(iv));
+            self.index_changes.entry(*d).or_default().remove(entry(iv));
         }
         for (d, iv) in after.difference(before) {
-            changes.entry(*d).or_default().1.push(entry(iv));
+            self.index_changes.entry(*d).or_default().add(entry(iv));
         }
-        for (d, (removed, added)) in changes {
+    }
+
+    /// Writes the digest-index changes recorded so far, in key order: one
+    /// read-modify-write per digest whose entries changed. The ledger calls
+    /// it once, before the commit.
+    pub fn flush_index(&mut self) -> Result<()> {
+        for (d, delta) in std::mem::take(&mut self.index_changes) {
+            if delta.removed.is_empty() && delta.added.is_empty() {
+                continue;
+            }
             let (buf, len) = d.compact_array();
             let key = &buf[..len];
             let mut entries: Vec<IndexEntry> = match self.digest_index.get(key)? {
                 Some(v) => packed::decode(v.value())?.collect(),
                 None => Vec::new(),
             };
-            entries.retain(|e| !removed.contains(e));
-            entries.extend(added);
+            entries.retain(|e| !delta.removed.contains(e));
+            entries.extend(delta.added);
             entries.sort_unstable();
             if entries.is_empty() {
                 self.digest_index.remove(key)?;
@@ -288,14 +330,11 @@ impl<'t> Writer<'t> {
             None => None,
         };
         let Some(mut row) = old else {
-            self.ref_order.insert((n, t, digest), ())?;
             return Ok(true);
         };
         if t < row.first_observed {
-            // An out-of-order observation found the pair earlier: only the
-            // ordering key moves; the record itself is never rewritten.
-            self.ref_order.remove((n, row.first_observed, digest))?;
-            self.ref_order.insert((n, t, digest), ())?;
+            // An out-of-order observation found the pair earlier: only its
+            // place in the order moves; the audit is never rewritten.
             row.first_observed = t;
         }
         self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
@@ -310,4 +349,29 @@ fn interval_set(log: &[TagWrite]) -> BTreeSet<(Digest, Interval)> {
     )
     .into_iter()
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IndexDelta, IndexEntry};
+
+    fn e(tag: u32, since: i64) -> IndexEntry {
+        IndexEntry { tag, since, until: since + 1 }
+    }
+
+    /// Guards the deferred digest index: two `apply`s of one tag in a
+    /// transaction must compose, so an entry added then removed (or removed
+    /// then added back) leaves no trace in the delta.
+    #[test]
+    fn an_entry_added_and_removed_in_one_transaction_cancels_out() {
+        let mut d = IndexDelta::default();
+        d.add(e(1, 10));
+        d.remove(e(1, 10));
+        d.remove(e(2, 20));
+        d.add(e(2, 20));
+        assert!(d.added.is_empty() && d.removed.is_empty(), "{d:?}");
+        d.remove(e(3, 30));
+        d.add(e(3, 31));
+        assert_eq!((d.removed, d.added), (vec![e(3, 30)], vec![e(3, 31)]));
+    }
 }
