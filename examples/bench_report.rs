@@ -209,8 +209,8 @@ fn main() {
 
     // Sizes on disk.
     let _ = writeln!(md, "\n### file sizes\n");
-    let _ = writeln!(md, "| references | observations | intervals | tags | ociledger file | B / reference | digest_index table (stored + metadata + fragmented) | B / interval | raw.redb | sqlite.db | ledger build (ingest) |");
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "| references | observations | intervals | tags | ociledger file as ingested | after `compact` | B / reference (compacted) | digest_index table (stored + metadata + fragmented) | B / interval | raw.redb | sqlite.db | ledger build (ingest) |");
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let stats = set_stats();
     for (s, v) in &stats {
         let u = |k: &str| v[k].as_u64().unwrap_or(0);
@@ -221,11 +221,12 @@ fn main() {
             .map_or(0, |t| t["stored_bytes"].as_u64().unwrap_or(0) + t["metadata_bytes"].as_u64().unwrap_or(0) + t["fragmented_bytes"].as_u64().unwrap_or(0));
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.1} | {} | {:.1} | {} | {} | {:.1} s ({:.0} obs/s) |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.1} | {} | {} | {:.1} s ({:.0} obs/s) |",
             label(*s),
             u("observations"),
             u("ledger_intervals"),
             u("ledger_tags"),
+            u("ledger_bytes_ingested"),
             u("ledger_bytes"),
             u("ledger_bytes") as f64 / refs as f64,
             idx,

@@ -33,6 +33,7 @@ pub use error::{Error, Result};
 mod ledger;
 
 pub use ledger::{
-    Classification, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats, classify_with,
+    Classification, Compaction, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats,
+    classify_with,
 };
 pub use store::{Counts, SCHEMA_VERSION, Snapshot};

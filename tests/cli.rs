@@ -767,6 +767,20 @@ fn classify_dash_reads_json_lines_and_answers_one_line_each() {
     assert_eq!(v[5]["kind"], "current");
 }
 
+/// Guards `compact`: its output shape, that the size it reports is the size
+/// of the closed file, and that compacting changes no count.
+#[test]
+fn compact_prints_the_sizes_and_keeps_every_count() {
+    let db = imported();
+    let counts = db.counts();
+    let c = db.ok(&["compact"], "");
+    assert_eq!(keys(&c), set(&["file_bytes_before", "file_bytes_after"]));
+    let after = c["file_bytes_after"].as_u64().unwrap();
+    assert!(after <= c["file_bytes_before"].as_u64().unwrap(), "{c}");
+    assert_eq!(after, std::fs::metadata(&db.path).unwrap().len());
+    assert_eq!(db.counts(), counts);
+}
+
 #[test]
 fn stats_prints_counts_and_file_size() {
     let db = imported();

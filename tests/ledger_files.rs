@@ -592,3 +592,60 @@ fn a_batch_with_many_tags_applies_all_of_them() {
         assert_eq!(l.get_repository(&repo).unwrap().last_scanned_on, day(2));
     }
 }
+
+/// Guards `Ledger::compact`: it must shrink a file that many write
+/// transactions left with free pages, change no answer, keep the file a
+/// ledger that reopens, and refuse (changing nothing) while a snapshot is
+/// open. redb 4.1's compaction left the file so full that closing it doubled
+/// it (redb issue 1165); the reopen below catches that kind of growth.
+#[test]
+fn compaction_shrinks_the_file_and_changes_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("compact.redb");
+    let tags: Vec<String> = (0..40).map(|i| format!("example.com/app{}:v{i}", i % 7)).collect();
+    {
+        let l = Ledger::create(&path).unwrap();
+        // Many small transactions: each copies the pages it changes.
+        for round in 0..60u32 {
+            let batch: Vec<Observation> = tags
+                .iter()
+                .enumerate()
+                .map(|(i, tag)| obs(tag, d(round * 100 + u32::try_from(i).unwrap() % 3), day(i64::from(round) + 1)))
+                .collect();
+            l.ingest("scanner", &batch).unwrap();
+        }
+    }
+    let answers = |l: &Ledger| {
+        let snap = l.snapshot().unwrap();
+        let lookups: Vec<_> = (0..60u32)
+            .flat_map(|r| (0..3).map(move |k| r * 100 + k))
+            .map(|n| snap.tags_for_digest(&d(n)).unwrap())
+            .collect();
+        let history: Vec<_> = tags
+            .iter()
+            .map(|t| l.references(&tag_id(t), None, 1000).unwrap())
+            .collect();
+        (counts(l), format!("{lookups:?}"), format!("{history:?}"))
+    };
+    let mut l = Ledger::open(&path).unwrap();
+    let before = answers(&l);
+    let size_before = std::fs::metadata(&path).unwrap().len();
+
+    let snap = l.snapshot().unwrap();
+    assert!(l.compact().is_err(), "compaction must wait for open snapshots");
+    drop(snap);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), size_before);
+
+    let c = l.compact().unwrap();
+    assert_eq!(c.file_bytes_before, size_before);
+    assert!(
+        c.file_bytes_after < c.file_bytes_before,
+        "60 transactions leave free pages to give back: {c:?}"
+    );
+    assert_eq!(answers(&l), before);
+    drop(l);
+    let closed = std::fs::metadata(&path).unwrap().len();
+    assert!(closed < size_before, "closing grew the file back: {closed} >= {size_before}");
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(answers(&l), before);
+}

@@ -42,7 +42,7 @@ use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
 use serde::{Deserialize, Serialize};
 
 /// Bump when the generated data change, so old caches are not reused.
-pub const GENERATOR_VERSION: u32 = 5;
+pub const GENERATOR_VERSION: u32 = 6;
 /// Observations per `ingest` call (and per transaction in the alternatives).
 pub const BATCH: usize = 10_000;
 /// The actor of every bench write.
@@ -520,7 +520,11 @@ pub struct SetStats {
     pub ledger_repositories: u64,
     pub rows: u64,
     pub distinct_digests: u64,
+    /// The ledger file after `Ledger::compact` (the lookups run on it).
     pub ledger_bytes: u64,
+    /// The ledger file as the batches of `ingest` left it, before compacting.
+    #[serde(default)]
+    pub ledger_bytes_ingested: u64,
     pub raw_bytes: u64,
     pub sqlite_bytes: u64,
     pub ledger_build_seconds: f64,
@@ -742,6 +746,11 @@ impl DataSet {
         stats.ledger_intervals = counts.moves;
         stats.ledger_tags = counts.tags;
         stats.ledger_repositories = counts.repositories;
+        stats.ledger_bytes_ingested = file_len(&self.ledger);
+        let compaction = Ledger::open(&self.ledger)
+            .and_then(|mut l| l.compact())
+            .expect("compact the ledger");
+        eprintln!("[bench-data] compacted the ledger: {compaction:?}");
         stats.ledger_bytes = file_len(&self.ledger);
         stats.raw_bytes = file_len(&self.raw);
         stats.sqlite_bytes = file_len(&self.sqlite);
@@ -758,11 +767,12 @@ impl DataSet {
         .expect("write stats.json");
         fs::write(self.dir.join("complete"), b"").expect("marker");
         eprintln!(
-            "[bench-data] {} references ready in {:.1?}: ledger {} B ({:.1} B/ref), raw {} B, sqlite {} B",
+            "[bench-data] {} references ready in {:.1?}: ledger {} B ({:.1} B/ref; {} B before compacting), raw {} B, sqlite {} B",
             stats.ledger_references,
             total.elapsed(),
             stats.ledger_bytes,
             stats.ledger_bytes as f64 / stats.ledger_references.max(1) as f64,
+            stats.ledger_bytes_ingested,
             stats.raw_bytes,
             stats.sqlite_bytes
         );

@@ -92,6 +92,8 @@ enum Command {
     Ref(records::RefCommand),
     /// Counts of repositories, tags, references, moves, and the file size.
     Stats,
+    /// Give the file's free space back (after a large import): file sizes before and after.
+    Compact,
 }
 
 fn main() -> ExitCode {
@@ -116,7 +118,8 @@ fn main() -> ExitCode {
             with_ledger(&cli.db, cmd.writes(), |l| records::tag(l, &cli.actor, cmd))
         }
         Command::Ref(cmd) => with_ledger(&cli.db, false, |l| records::reference(l, &cmd)),
-        Command::Stats => with_ledger(&cli.db, false, query::stats),
+        Command::Stats => query::stats(&cli.db),
+        Command::Compact => query::compact(&cli.db),
     };
     output::exit(result)
 }

@@ -139,7 +139,27 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
     })
 }
 
-pub fn stats(ledger: &Ledger) -> Result<ExitCode, Error> {
-    print(&ledger.stats()?)?;
+/// Counts, and the file's size once closed: redb writes its allocator state
+/// when the database closes, which can grow the file by a few pages.
+pub fn stats(db: &std::path::Path) -> Result<ExitCode, Error> {
+    let ledger = Ledger::open(db)?;
+    let mut stats = ledger.stats()?;
+    drop(ledger);
+    if let Ok(meta) = std::fs::metadata(db) {
+        stats.file_bytes = meta.len();
+    }
+    print(&stats)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Compacts, and reports the file's size once closed (see [`stats`]).
+pub fn compact(db: &std::path::Path) -> Result<ExitCode, Error> {
+    let mut ledger = Ledger::open(db)?;
+    let mut compaction = ledger.compact()?;
+    drop(ledger);
+    if let Ok(meta) = std::fs::metadata(db) {
+        compaction.file_bytes_after = meta.len();
+    }
+    print(&compaction)?;
     Ok(ExitCode::SUCCESS)
 }
