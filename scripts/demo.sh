@@ -21,6 +21,9 @@ for f in "${events[@]}"; do
   "$bin" --db "$db" --actor demo import "$f"
 done
 
+echo "== compact (give back the pages copy-on-write left free during the import)"
+"$bin" --db "$db" compact
+
 echo "== stats"
 "$bin" --db "$db" stats
 

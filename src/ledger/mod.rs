@@ -159,7 +159,7 @@ impl Ledger {
     /// # Errors
     /// Storage errors.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::new(self.db.begin_read()?, Arc::clone(&self.names))
+        Snapshot::new(self.db.begin_read()?, &self.names)
     }
 
     fn now(&self) -> Timestamp {

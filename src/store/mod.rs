@@ -8,18 +8,20 @@
 //!   empty slice in the move log is a deletion;
 //! - instants are `i64` microseconds since the epoch.
 
+mod names;
 mod packed;
 mod read;
 pub(crate) mod rows;
 mod write;
 
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::Arc;
 
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 
+pub(crate) use names::{NameCache, Names};
 pub use read::{Counts, Snapshot};
 pub(crate) use write::{TagWrite, WriteSummary, Writer};
 
@@ -57,42 +59,6 @@ pub(crate) const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::
 
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
-
-/// Tag numbers → tag IDs, kept in memory so a digest lookup returns names
-/// without a second B-tree descent per match. redb lets one process hold the
-/// file, and every write goes through the [`crate::Ledger`] that owns this
-/// cache, so it never misses a tag; readers fall back to the table if it does.
-#[derive(Debug, Default)]
-pub(crate) struct NameCache(RwLock<Vec<Arc<TagId>>>);
-
-impl NameCache {
-    /// The names, read-locked: a lookup with several matches takes the lock
-    /// once, not once per match.
-    pub fn read(&self) -> RwLockReadGuard<'_, Vec<Arc<TagId>>> {
-        self.0.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.read().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
-    /// Appends names for tag numbers `len..`; called before commit.
-    pub fn extend(&self, new: Vec<(u32, TagId)>) {
-        let mut names = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        for (n, id) in new {
-            debug_assert_eq!(n as usize, names.len(), "tag numbers are dense");
-            names.push(Arc::new(id));
-        }
-    }
-
-    /// Undoes [`NameCache::extend`] after a failed commit.
-    pub fn truncate(&self, len: usize) {
-        self.0
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .truncate(len);
-    }
-}
 
 /// Writes the format record and creates every table in a new file, or checks
 /// the format and version of an existing one.
@@ -198,7 +164,7 @@ pub(crate) fn load_names(db: &Database) -> Result<Arc<NameCache>> {
         .enumerate()
         .map(|(n, id)| id.map(Arc::new).ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name"))))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Arc::new(NameCache(RwLock::new(names))))
+    Ok(Arc::new(NameCache::new(names)))
 }
 
 /// A move-log key's digest part: empty for a deletion, else a compact digest.

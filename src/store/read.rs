@@ -9,7 +9,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 use super::packed;
 use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
 use super::{
-    DIGEST_INDEX, MOVES, NameCache, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
+    DIGEST_INDEX, MOVES, NameCache, Names, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
 };
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
@@ -28,7 +28,9 @@ pub struct Snapshot {
     moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
     digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    names: Arc<NameCache>,
+    /// The tag names as they were when the snapshot was made (it cannot see
+    /// later tags anyway): read with no lock.
+    names: Arc<Names>,
 }
 
 /// Row counts, for `stats`.
@@ -47,7 +49,7 @@ pub struct Counts {
 }
 
 impl Snapshot {
-    pub(crate) fn new(txn: ReadTransaction, names: Arc<NameCache>) -> Result<Self> {
+    pub(crate) fn new(txn: ReadTransaction, names: &NameCache) -> Result<Self> {
         Ok(Self {
             repo_keys: txn.open_table(REPO_KEYS)?,
             repos: txn.open_table(REPOS)?,
@@ -57,7 +59,7 @@ impl Snapshot {
             refs: txn.open_table(REFS)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
             _txn: txn,
-            names,
+            names: names.current(),
         })
     }
 
@@ -76,9 +78,8 @@ impl Snapshot {
         };
         let bytes = value.value();
         let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
-        let names = self.names.read();
         for e in packed::decode(bytes)? {
-            let tag = match names.get(e.tag as usize) {
+            let tag = match self.names.get(e.tag) {
                 Some(name) => Arc::clone(name),
                 None => self.tag_name_from_table(e.tag)?,
             };
@@ -89,7 +90,6 @@ impl Snapshot {
                 until: if e.until == OPEN { None } else { Some(from_micros(e.until)?) },
             });
         }
-        drop(names);
         out.sort_by(|a, b| {
             b.current
                 .cmp(&a.current)
