@@ -9,7 +9,7 @@
 //!   (WAL, `synchronous = FULL`, durable like redb's default): repository
 //!   upsert per repository in the batch, then per tag its row (looked up, or
 //!   inserted), and per observation the move-log row, the reference upsert
-//!   (with its ordering index), and the digest-index rows (close the open
+//!   (no ordering index: ledger schema 2 has none either), and the digest-index rows (close the open
 //!   interval, open the new one), and the tag's current digest.
 //!   It handles observations in time order only (an older observation is logged
 //!   and referenced but does not re-derive intervals), so it does a little less
@@ -87,7 +87,6 @@ CREATE TABLE moves(tag INTEGER NOT NULL, at INTEGER NOT NULL, digest BLOB NOT NU
 CREATE TABLE refs(tag INTEGER NOT NULL, digest BLOB NOT NULL, first_observed INTEGER NOT NULL,
     created_by TEXT NOT NULL, created_on INTEGER NOT NULL, last_modified_by TEXT NOT NULL, last_modified_on INTEGER NOT NULL,
     PRIMARY KEY (tag, digest)) WITHOUT ROWID;
-CREATE INDEX ref_order ON refs(tag, first_observed, digest);
 CREATE TABLE digest_index(digest BLOB NOT NULL, tag INTEGER NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,
     PRIMARY KEY (digest, tag, since)) WITHOUT ROWID;
 ";

@@ -1,12 +1,12 @@
 //! Renders the ledger benchmark results: reads criterion's estimates
 //! (`target/criterion/{digest_lookup,digest_lookup_breakdown,ingest,classify}`)
 //! and the figures the benches leave in `target/bench-data/`, prints the
-//! markdown tables for `docs/benchmarks-ledger.md`, and writes the lookup plot
+//! markdown tables for `docs/benchmarks.md`, and writes the lookup plot
 //! (time per lookup against size, log–log, the four contenders) as SVG.
 //!
 //! ```text
 //! cargo bench --bench lookup --bench ingest --bench classify
-//! cargo run --example bench_report -- docs/benchmarks-ledger-lookup.svg
+//! cargo run --example bench_report -- docs/benchmarks-lookup.svg
 //! ```
 
 use std::collections::BTreeMap;
@@ -92,7 +92,7 @@ fn set_stats() -> BTreeMap<u64, Value> {
 }
 
 fn main() {
-    let svg_path = std::env::args().nth(1).unwrap_or_else(|| "docs/benchmarks-ledger-lookup.svg".to_owned());
+    let svg_path = std::env::args().nth(1).unwrap_or_else(|| "docs/benchmarks-lookup.svg".to_owned());
     let sizes = sizes_of("digest_lookup", "ociledger");
     let mut md = String::new();
 
