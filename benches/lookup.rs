@@ -419,6 +419,32 @@ fn lookup(c: &mut Criterion) {
             });
         });
         group.finish();
+
+        // Several classifier threads, each on its own snapshot of one ledger:
+        // time per lookup per thread. Equal to one thread's when nothing is
+        // shared that every lookup writes (such as a lock word).
+        let mut group = c.benchmark_group("digest_lookup_threads");
+        for threads in [1usize, 2] {
+            group.bench_function(BenchmarkId::new(format!("ociledger_{threads}_threads"), size), |b| {
+                b.iter_custom(|iters| {
+                    let start = std::time::Instant::now();
+                    std::thread::scope(|s| {
+                        for t in 0..threads {
+                            let (ledger, digests) = (&ledger, &digests);
+                            s.spawn(move || {
+                                let snap = ledger.snapshot().expect("snapshot");
+                                for i in 0..iters {
+                                    let d = &digests[(i as usize + t * 500) % n];
+                                    black_box(snap.tags_for_digest(black_box(d)).expect("lookup"));
+                                }
+                            });
+                        }
+                    });
+                    start.elapsed()
+                });
+            });
+        }
+        group.finish();
     }
 }
 
