@@ -3,8 +3,8 @@
 use super::{Ledger, Page, check_actor};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ReferenceId, RepositoryId, TagId};
-use crate::model::{Reference, Repository, RepositoryBody, Tag, TagBody};
-use crate::store::Snapshot;
+use crate::model::{Reference, Repository, RepositoryBody, Tag, TagBody, Timestamp};
+use crate::store::{Snapshot, Writer};
 use crate::store::rows::{AuditRow, RepoRow, TagRow, from_micros, micros};
 
 /// Listings return at most this many items per page, whatever is asked.
@@ -197,16 +197,7 @@ impl Ledger {
             }
             // A deleted tag that is created again starts a new life.
             row.audit = AuditRow::new(actor, now);
-            w.apply(
-                n,
-                &mut row,
-                &[(micros(now), Some(body.artifact))],
-                actor,
-                now,
-            )?;
-            if row.current != Some(body.artifact.to_compact()) {
-                return Err(stale_clock(&id));
-            }
+            point_now(w, (n, &mut row), &id, body.artifact, actor, now)?;
             tag_record(&id, &row)?.ok_or_else(|| stale_clock(&id))
         })
     }
@@ -225,24 +216,10 @@ impl Ledger {
         }
         let now = self.now();
         self.write(|w| {
-            let (n, mut row) = live_tag(
-                w.tag_number(id)?
-                    .map(|n| w.tag(n).map(|r| (n, r)))
-                    .transpose()?,
-                id,
-            )?;
-            w.apply(
-                n,
-                &mut row,
-                &[(micros(now), Some(body.artifact))],
-                actor,
-                now,
-            )?;
-            if row.current != Some(body.artifact.to_compact()) {
-                return Err(stale_clock(id));
-            }
+            let (n, mut row) = live_tag(w, id)?;
+            // Touched first: `apply` writes the row back, so one write does.
             row.audit.touch(actor, now);
-            w.put_tag(n, &row)?;
+            point_now(w, (n, &mut row), id, body.artifact, actor, now)?;
             tag_record(id, &row)?.ok_or_else(|| stale_clock(id))
         })
     }
@@ -256,12 +233,7 @@ impl Ledger {
         check_actor(actor)?;
         let now = self.now();
         self.write(|w| {
-            let (n, mut row) = live_tag(
-                w.tag_number(id)?
-                    .map(|n| w.tag(n).map(|r| (n, r)))
-                    .transpose()?,
-                id,
-            )?;
+            let (n, mut row) = live_tag(w, id)?;
             w.apply(n, &mut row, &[(micros(now), None)], actor, now)?;
             if row.current.is_some() {
                 // The clock is behind the tag's last observation: the deletion
@@ -363,7 +335,9 @@ pub(super) fn reference_record(
     }))
 }
 
-fn live_tag(found: Option<(u32, TagRow)>, id: &TagId) -> Result<(u32, TagRow)> {
+/// Tag `id`'s number and row, if it exists and is not deleted.
+fn live_tag(w: &Writer<'_>, id: &TagId) -> Result<(u32, TagRow)> {
+    let found = w.tag_number(id)?.map(|n| w.tag(n).map(|r| (n, r))).transpose()?;
     match found {
         Some((n, row)) if row.current.is_some() => Ok((n, row)),
         _ => Err(Error::NotFound {
@@ -371,6 +345,24 @@ fn live_tag(found: Option<(u32, TagRow)>, id: &TagId) -> Result<(u32, TagRow)> {
             id: id.to_string(),
         }),
     }
+}
+
+/// Points tag `n` at `artifact` from `now` on (appending to its history if
+/// the digest changes); fails if the clock is behind the tag's last
+/// observation, because then the write would land in the past.
+fn point_now(
+    w: &mut Writer<'_>,
+    (n, row): (u32, &mut TagRow),
+    id: &TagId,
+    artifact: Digest,
+    actor: &str,
+    now: Timestamp,
+) -> Result<()> {
+    w.apply(n, row, &[(micros(now), Some(artifact))], actor, now)?;
+    if row.current != Some(artifact.to_compact()) {
+        return Err(stale_clock(id));
+    }
+    Ok(())
 }
 
 fn stale_clock(id: &TagId) -> Error {

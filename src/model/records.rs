@@ -203,7 +203,10 @@ impl Tag {
 }
 
 /// The body of a tag create or update: where the tag points. Audit fields
-/// and `$schema` are accepted and ignored, as for [`RepositoryBody`].
+/// and `$schema` are accepted and ignored, as for [`RepositoryBody`]. (The
+/// five ignored fields are repeated in each body rather than shared through
+/// `#[serde(flatten)]`, because serde does not support `flatten` together
+/// with `deny_unknown_fields`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TagBody {

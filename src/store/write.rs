@@ -179,7 +179,7 @@ impl<'t> Writer<'t> {
         rows::decode("tags", row.value())
     }
 
-    pub fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
+    fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
         self.tags.insert(n, rows::encode(row)?.as_slice())?;
         Ok(())
     }
