@@ -1,23 +1,29 @@
-//! The ledger's one error type, and its mapping to problem+json.
+//! The ledger's one error type.
+//!
+//! Every failure is a variant of [`Error`] that says what went wrong and
+//! where. The storage engine's own errors are wrapped in the opaque
+//! [`StorageError`], so an upgrade of the engine never changes this crate's
+//! public signatures. The HTTP / problem+json rendering lives in
+//! [`crate::problem`], for servers and the command line.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use thiserror::Error;
 
 use crate::id::IdError;
-use crate::model::{ErrorDetail, ErrorModel};
 
 /// Everything a ledger operation can fail with.
 ///
-/// A failed write changes nothing: every write runs in one redb transaction
-/// that is committed only when the whole operation succeeded.
+/// A failed write changes nothing: every write runs in one transaction that
+/// is committed only when the whole operation succeeded.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The record does not exist (an update, get or delete of a missing record).
     #[error("{what} {id} not found")]
     NotFound {
-        /// "repository", "tag", "reference".
+        /// "repository", "tag", "reference", "ledger file".
         what: &'static str,
         /// The ID asked for.
         id: String,
@@ -58,27 +64,132 @@ pub enum Error {
         /// Why not.
         reason: String,
     },
+    /// The file is in an older storage-engine format that must be upgraded
+    /// with the engine's own tools before this ociledger can open it.
+    #[error(
+        "{path}: storage format {format} is too old for this ociledger; upgrade the file first"
+    )]
+    UpgradeRequired {
+        /// The file.
+        path: PathBuf,
+        /// The engine's file-format number found.
+        format: u8,
+    },
+    /// The file was not closed cleanly and needs a repair that a read-only
+    /// open cannot make: open it once for writing.
+    #[error("{path} needs a repair (it was not closed cleanly); open it once for writing")]
+    RepairRequired {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Another process holds the file for writing: a ledger has one writer
+    /// process at a time (and any number of readers).
+    #[error("{path} is in use by another writer{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    InUse {
+        /// The file.
+        path: PathBuf,
+        /// The writing process, when it left its process ID beside the file.
+        pid: Option<u32>,
+    },
+    /// A write on a ledger opened with [`crate::Ledger::open_read_only`].
+    #[error("{path} is open read-only: {operation} needs a ledger opened for writing")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// What was attempted: "ingest", "compact", …
+        operation: &'static str,
+    },
+    /// The operation cannot run now because of other work in this process
+    /// (for example compaction while snapshots are open); retry once it is done.
+    #[error("{operation} cannot run now: {reason}")]
+    Busy {
+        /// What was attempted.
+        operation: &'static str,
+        /// What stands in its way.
+        reason: String,
+    },
     /// A stored value could not be decoded: the file is damaged.
     #[error("corrupt ledger: {0}")]
     Corrupt(String),
-    /// The storage engine failed (I/O, a damaged file, …).
+    /// Reading or writing a file or stream outside the ledger (an import's
+    /// input, standard output) failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being read or written.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The storage engine failed (I/O on the ledger file, a damaged page, …).
     #[error("storage: {0}")]
-    Storage(#[from] redb::Error),
+    Storage(#[source] StorageError),
 }
 
 /// Shorthand for results of ledger operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-macro_rules! from_redb {
+/// A failure inside the storage engine, kept opaque: its message for people,
+/// and the engine's error as [`std::error::Error::source`] for diagnostics.
+/// Nothing in this crate's API names the engine's types.
+pub struct StorageError {
+    message: String,
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl StorageError {
+    fn new(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: source.to_string(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Whether the engine reported an I/O error from the operating system.
+    #[must_use]
+    pub fn is_io(&self) -> bool {
+        self.source
+            .downcast_ref::<redb::Error>()
+            .is_some_and(|e| matches!(e, redb::Error::Io(_)))
+            || self
+                .source
+                .downcast_ref::<redb::StorageError>()
+                .is_some_and(|e| matches!(e, redb::StorageError::Io(_)))
+    }
+}
+
+impl fmt::Debug for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageError")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+// Crate-private conversions: `?` on an engine call inside the crate. These
+// impls are not visible to users, who see only `Error::Storage`.
+macro_rules! from_engine {
     ($($ty:ty),*) => {$(
         impl From<$ty> for Error {
             fn from(e: $ty) -> Self {
-                Error::Storage(e.into())
+                Error::Storage(StorageError::new(e))
             }
         }
     )*};
 }
-from_redb!(
+from_engine!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -98,54 +209,39 @@ impl Error {
         }
     }
 
-    /// The HTTP status the Chkk API would answer with.
+    /// An [`Error::Io`] for `context` ("reading standard input", "writing
+    /// /tmp/x"): for tools built on the ledger that fail outside it.
+    #[must_use]
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The HTTP status a server would answer with: 400 invalid input, 404
+    /// not found, 409 conflict or busy, 423 in use by another writer, 500
+    /// the file or the engine.
+    ///
+    /// ```
+    /// let err = ociledger::Error::NotFound { what: "tag", id: "docker.io/library/nginx:x".into() };
+    /// assert_eq!(err.status(), 404);
+    /// ```
     #[must_use]
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound { .. } => 404,
-            Self::Conflict { .. } => 409,
+            Self::Conflict { .. } | Self::Busy { .. } => 409,
             Self::Invalid { .. } => 400,
+            Self::InUse { .. } => 423,
+            Self::ReadOnly { .. } => 405,
             Self::Version { .. }
             | Self::NotALedger { .. }
+            | Self::UpgradeRequired { .. }
+            | Self::RepairRequired { .. }
             | Self::Corrupt(_)
+            | Self::Io { .. }
             | Self::Storage(_) => 500,
-        }
-    }
-
-    /// The problem+json body for this error, in the seeds' `ErrorModel` shape.
-    ///
-    /// ```
-    /// let err = ociledger::Error::NotFound { what: "tag", id: "docker.io/library/nginx:x".into() };
-    /// let problem = err.to_problem();
-    /// assert_eq!((problem.status, problem.title.as_str()), (404, "Not Found"));
-    /// ```
-    #[must_use]
-    pub fn to_problem(&self) -> ErrorModel {
-        let status = self.status();
-        let title = match status {
-            404 => "Not Found",
-            409 => "Conflict",
-            400 => "Bad Request",
-            _ => "Internal Server Error",
-        };
-        let errors = match self {
-            Self::Invalid {
-                location,
-                message,
-                value,
-            } => Some(vec![ErrorDetail {
-                location: location.clone(),
-                message: message.clone(),
-                value: value.clone().map(serde_json::Value::String),
-            }]),
-            _ => None,
-        };
-        ErrorModel {
-            status,
-            title: title.to_owned(),
-            detail: self.to_string(),
-            errors,
-            kind: "about:blank".to_owned(),
         }
     }
 }

@@ -5,35 +5,46 @@
 //! container runs digest D — which repository:tag is it, now or in the past?*
 //!
 //! Mutable tags (`latest`, `1.25`) move, so ociledger keeps every digest each
-//! tag ever pointed to, append-only, and indexes it by digest.
-//!
-//! The [`id`] module parses and normalizes every identifier a registry or a
-//! cluster shows:
+//! tag ever pointed to, append-only, in one file, indexed by digest.
 //!
 //! ```
-//! use ociledger::id::{ImageRef, TagId};
+//! use ociledger::{Ledger, MatchKind, model::Observation};
 //!
-//! let tag: TagId = "index.docker.io/nginx:1.25".parse()?;
-//! assert_eq!(tag.to_string(), "docker.io/library/nginx:1.25");
+//! let ledger = Ledger::in_memory()?; // or Ledger::create("tags.redb")?
+//! let seen: Observation = serde_json::from_str(r#"{"repository": "nginx", "tag": "1.25",
+//!     "digest": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+//!     "observed_at": "2024-01-01T00:00:00Z"}"#).unwrap();
+//! ledger.ingest("scanner", &[seen])?;
 //!
-//! let running: ImageRef = "docker-pullable://nginx@sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".parse()?;
-//! assert_eq!(running.repository(), Some(tag.repository()));
-//! # Ok::<(), ociledger::id::IdError>(())
+//! // A classifier, usually another process: Ledger::open_read_only("tags.redb")?
+//! let snap = ledger.snapshot()?;
+//! let answer = snap.classify("docker-pullable://nginx:1.25",
+//!     Some(&"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".parse()?))?;
+//! assert_eq!(answer.kind, MatchKind::Current);
+//! assert_eq!(answer.matches[0].tag.to_string(), "docker.io/library/nginx:1.25");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! - [`id`]: parse and normalize every identifier a registry or a cluster
+//!   shows (`nginx` = `docker.io/library/nginx`), with errors that say where.
+//! - [`model`]: the records, with exactly the source documents' JSON.
+//! - [`Ledger`] opens a file (one writer process, any number of reader
+//!   processes), ingests and writes; [`Snapshot`] answers queries.
+//! - [`problem`]: errors as problem+json, for servers and tools.
 #![deny(missing_docs)]
 #![deny(clippy::pedantic)]
 #![forbid(unsafe_code)]
 
 pub mod error;
 pub mod id;
+mod ledger;
 pub mod model;
+pub mod problem;
 mod store;
 
-pub use error::{Error, Result};
-mod ledger;
-
+pub use error::{Error, Result, StorageError};
 pub use ledger::{
-    Classification, Compaction, HistoryEntry, IngestSummary, Ledger, MatchKind, Page, Stats,
-    classify_with,
+    Classification, Compaction, HistoryEntry, IngestSummary, Ledger, MAX_PAGE, MatchKind, Page,
+    Snapshot, Stats,
 };
-pub use store::{Counts, SCHEMA_VERSION, Snapshot};
+pub use store::{Counts, SCHEMA_VERSION};

@@ -382,7 +382,7 @@ fn import_of_a_jsonl_file_prints_the_summary() {
     let c = db.counts();
     assert_eq!(
         c,
-        json!({"repositories": 2, "tags": 3, "references": 4, "observations": 5, "moves": 5})
+        json!({"repositories": 2, "tags": 3, "references": 4, "observations": 5, "intervals": 5})
     );
 }
 
@@ -792,7 +792,7 @@ fn stats_prints_counts_and_file_size() {
             "tags",
             "references",
             "observations",
-            "moves",
+            "intervals",
             "file_bytes"
         ])
     );
@@ -805,7 +805,7 @@ fn stats_prints_counts_and_file_size() {
         (Some(2), Some(3), Some(4))
     );
     assert_eq!(
-        (s["observations"].as_u64(), s["moves"].as_u64()),
+        (s["observations"].as_u64(), s["intervals"].as_u64()),
         (Some(5), Some(5))
     );
     assert_eq!(

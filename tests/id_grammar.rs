@@ -699,16 +699,19 @@ fn digest_of_matches_known_vectors() {
 #[test]
 fn compact_form_round_trips_and_keeps_its_algorithm_bytes() {
     assert_eq!(
-        Algorithm::ALL.map(Algorithm::tag),
+        Algorithm::ALL.map(Algorithm::compact_byte),
         [1, 2, 3],
         "algorithm bytes are part of the file format"
     );
     for algorithm in Algorithm::ALL {
-        assert_eq!(Algorithm::from_tag(algorithm.tag()), Some(algorithm));
+        assert_eq!(
+            Algorithm::from_compact_byte(algorithm.compact_byte()),
+            Some(algorithm)
+        );
         let d = Digest::of(algorithm, b"x");
         let compact = d.to_compact();
         assert_eq!(compact.len(), 1 + algorithm.digest_len());
-        assert_eq!(compact[0], algorithm.tag());
+        assert_eq!(compact[0], algorithm.compact_byte());
         assert_eq!(&compact[1..], d.as_bytes());
         assert_eq!(Digest::from_compact(&compact).unwrap(), d);
         let (array, len) = d.compact_array();
@@ -718,14 +721,14 @@ fn compact_form_round_trips_and_keeps_its_algorithm_bytes() {
         assert_eq!(&out[1..], &compact[..]);
         assert_eq!(Digest::from_raw(algorithm, d.as_bytes()).unwrap(), d);
     }
-    assert_eq!(Algorithm::from_tag(0), None);
-    assert_eq!(Algorithm::from_tag(4), None);
+    assert_eq!(Algorithm::from_compact_byte(0), None);
+    assert_eq!(Algorithm::from_compact_byte(4), None);
 }
 
 // A truncated or foreign key must fail, never decode as some other digest.
 #[test]
 fn from_compact_rejects_empty_unknown_and_wrong_length_input() {
-    let sha256 = Algorithm::Sha256.tag();
+    let sha256 = Algorithm::Sha256.compact_byte();
     let cases: &[(Vec<u8>, &str)] = &[
         (vec![], "invalid binary digest: empty input"),
         (
@@ -753,11 +756,11 @@ fn from_compact_rejects_empty_unknown_and_wrong_length_input() {
             "invalid binary digest: sha256 needs 32 raw bytes, got 33",
         ),
         (
-            [&[Algorithm::Sha512.tag()][..], &[0; 32]].concat(),
+            [&[Algorithm::Sha512.compact_byte()][..], &[0; 32]].concat(),
             "invalid binary digest: sha512 needs 64 raw bytes, got 32",
         ),
         (
-            [&[Algorithm::Blake3.tag()][..], &[0; 64]].concat(),
+            [&[Algorithm::Blake3.compact_byte()][..], &[0; 64]].concat(),
             "invalid binary digest: blake3 needs 32 raw bytes, got 64",
         ),
     ];

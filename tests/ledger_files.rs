@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
 use ociledger::model::{Clock, FixedClock, Observation, RepositoryBody, TagBody, Timestamp};
+use ociledger::problem::ErrorModel;
 use ociledger::{Counts, Error, Ledger, SCHEMA_VERSION};
 use redb::{Database, ReadableDatabase, TableDefinition};
 
@@ -241,7 +242,7 @@ fn a_file_of_random_bytes_is_not_a_ledger_and_is_left_unchanged() {
             bytes,
             "{len} bytes: file unchanged"
         );
-        assert_eq!(err.to_problem().status, 500);
+        assert_eq!(ErrorModel::from(&err).status, 500);
     }
 }
 
@@ -573,7 +574,7 @@ fn a_batch_with_many_tags_applies_all_of_them() {
             c.tags,
             c.references,
             c.observations,
-            c.moves
+            c.intervals
         ),
         (40, 1000, 2000, 2000, 2000)
     );
@@ -602,7 +603,9 @@ fn a_batch_with_many_tags_applies_all_of_them() {
 fn compaction_shrinks_the_file_and_changes_no_answer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("compact.redb");
-    let tags: Vec<String> = (0..40).map(|i| format!("example.com/app{}:v{i}", i % 7)).collect();
+    let tags: Vec<String> = (0..40)
+        .map(|i| format!("example.com/app{}:v{i}", i % 7))
+        .collect();
     {
         let l = Ledger::create(&path).unwrap();
         // Many small transactions: each copies the pages it changes.
@@ -610,7 +613,13 @@ fn compaction_shrinks_the_file_and_changes_no_answer() {
             let batch: Vec<Observation> = tags
                 .iter()
                 .enumerate()
-                .map(|(i, tag)| obs(tag, d(round * 100 + u32::try_from(i).unwrap() % 3), day(i64::from(round) + 1)))
+                .map(|(i, tag)| {
+                    obs(
+                        tag,
+                        d(round * 100 + u32::try_from(i).unwrap() % 3),
+                        day(i64::from(round) + 1),
+                    )
+                })
                 .collect();
             l.ingest("scanner", &batch).unwrap();
         }
@@ -632,7 +641,10 @@ fn compaction_shrinks_the_file_and_changes_no_answer() {
     let size_before = std::fs::metadata(&path).unwrap().len();
 
     let snap = l.snapshot().unwrap();
-    assert!(l.compact().is_err(), "compaction must wait for open snapshots");
+    assert!(
+        l.compact().is_err(),
+        "compaction must wait for open snapshots"
+    );
     drop(snap);
     assert_eq!(std::fs::metadata(&path).unwrap().len(), size_before);
 
@@ -645,7 +657,10 @@ fn compaction_shrinks_the_file_and_changes_no_answer() {
     assert_eq!(answers(&l), before);
     drop(l);
     let closed = std::fs::metadata(&path).unwrap().len();
-    assert!(closed < size_before, "closing grew the file back: {closed} >= {size_before}");
+    assert!(
+        closed < size_before,
+        "closing grew the file back: {closed} >= {size_before}"
+    );
     let l = Ledger::open(&path).unwrap();
     assert_eq!(answers(&l), before);
 }

@@ -101,7 +101,7 @@ fn a_b_a_gives_three_intervals_and_two_references() {
     );
     assert_eq!(l.get_tag(&tag).unwrap().artifact, d(1));
     let c = l.stats().unwrap().counts;
-    assert_eq!((c.references, c.moves), (2, 3));
+    assert_eq!((c.references, c.intervals), (2, 3));
 }
 
 #[test]
@@ -396,8 +396,8 @@ fn observing_the_in_force_digest_again_adds_nothing() {
     assert_eq!(s.recorded, 0, "an exact repeat is not even recorded");
     let after = l.stats().unwrap().counts;
     assert_eq!(
-        (after.moves, after.references, after.tags),
-        (counts.moves, counts.references, counts.tags)
+        (after.intervals, after.references, after.tags),
+        (counts.intervals, counts.references, counts.tags)
     );
     assert_eq!(
         (
@@ -565,7 +565,7 @@ fn same_instant_loser_does_not_split_the_interval_already_in_force() {
         spans(&l, &tag),
         [(lo, day(2), Some(day(2))), (hi, day(1), None)]
     );
-    assert_eq!(l.stats().unwrap().counts.moves, 2);
+    assert_eq!(l.stats().unwrap().counts.intervals, 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -705,7 +705,7 @@ fn delete_ends_the_current_interval_at_the_delete_time() {
         l.get_reference(&ReferenceId::new(tag.clone(), d(2)))
             .is_ok()
     );
-    assert_eq!(l.stats().unwrap().counts.moves, 2);
+    assert_eq!(l.stats().unwrap().counts.intervals, 2);
 }
 
 #[test]

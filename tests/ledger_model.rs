@@ -505,7 +505,7 @@ fn check(l: &Ledger, m: &Model) {
         m.tags.values().map(|t| t.log.len() as u64).sum::<u64>()
     );
     assert_eq!(
-        counts.moves,
+        counts.intervals,
         m.tags
             .values()
             .map(|t| t.intervals().len() as u64)

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
 use ociledger::model::{
-    ErrorModel, FixedClock, Observation, Reference, Repository, RepositoryBody, Tag, TagBody,
-    Timestamp,
+    FixedClock, Observation, Reference, Repository, RepositoryBody, Tag, TagBody, Timestamp,
 };
+use ociledger::problem::ErrorModel;
 use ociledger::{Counts, Error, Ledger};
 use serde_json::{Value, json};
 
@@ -353,7 +353,7 @@ fn create_tag_needs_its_repository() {
             tags: 0,
             references: 0,
             observations: 0,
-            moves: 0
+            intervals: 0
         }
     );
 }
@@ -531,7 +531,7 @@ fn update_tag_with_the_same_digest_changes_no_history_but_sets_last_modified() {
     let (l, clock, tag) = ledger_with_tag();
     let history_before = l.history(&tag, None, 10).unwrap();
     let refs_before = l.references(&tag, None, 10).unwrap();
-    let moves_before = counts(&l).moves;
+    let moves_before = counts(&l).intervals;
     clock.advance(Duration::hours(3));
     let updated = l
         .update_tag("bob", &tag, &TagBody::new(&tag, d(1)))
@@ -549,7 +549,7 @@ fn update_tag_with_the_same_digest_changes_no_history_but_sets_last_modified() {
     assert_eq!(l.history(&tag, None, 10).unwrap(), history_before);
     assert_eq!(l.references(&tag, None, 10).unwrap(), refs_before);
     let after = counts(&l);
-    assert_eq!((after.moves, after.references), (moves_before, 1));
+    assert_eq!((after.intervals, after.references), (moves_before, 1));
     let m = l.tags_for_digest(&d(1)).unwrap();
     assert_eq!((m.len(), m[0].since, m[0].current), (1, t(T0), true));
 }
@@ -645,9 +645,9 @@ fn tag_listing_holds_only_the_repositorys_own_tags_when_names_share_a_prefix() {
         .iter()
         .enumerate()
         .flat_map(|(i, r)| {
-            ["1", "1.0", "latest", "z"].into_iter().map(move |tag| {
-                obs(&format!("{r}:{tag}"), d(u8::try_from(i).unwrap()), T0)
-            })
+            ["1", "1.0", "latest", "z"]
+                .into_iter()
+                .map(move |tag| obs(&format!("{r}:{tag}"), d(u8::try_from(i).unwrap()), T0))
         })
         .collect();
     l.ingest("scanner", &observations).unwrap();
@@ -1152,14 +1152,14 @@ fn timestamps_with_offsets_are_read_as_utc_and_written_with_z() {
 // ---------------------------------------------------------------------------
 
 fn problem_json(err: &Error) -> Value {
-    serde_json::to_value(err.to_problem()).unwrap()
+    serde_json::to_value(ErrorModel::from(err)).unwrap()
 }
 
 #[test]
 fn not_found_maps_to_404_problem_json() {
     let (l, _) = ledger();
     let err = l.get_tag(&tag_id("nginx:x")).unwrap_err();
-    let p = err.to_problem();
+    let p = ErrorModel::from(&err);
     assert_eq!((p.status, p.title.as_str()), (404, "Not Found"));
     assert!(
         p.detail.contains("docker.io/library/nginx:x"),
@@ -1188,7 +1188,7 @@ fn conflict_maps_to_409_problem_json() {
     let (l, _) = ledger();
     l.create_repository("a", &repo_body("nginx")).unwrap();
     let err = l.create_repository("a", &repo_body("nginx")).unwrap_err();
-    let p = err.to_problem();
+    let p = ErrorModel::from(&err);
     assert_eq!((p.status, p.title.as_str()), (409, "Conflict"));
     assert!(p.detail.contains("docker.io/library/nginx"), "{}", p.detail);
     assert_eq!(problem_json(&err)["status"], 409);
@@ -1235,9 +1235,9 @@ fn problem_json_reads_back_as_the_error_model() {
         message: "bad".into(),
         value: Some("x y".into()),
     };
-    let text = serde_json::to_string(&err.to_problem()).unwrap();
+    let text = serde_json::to_string(&ErrorModel::from(&err)).unwrap();
     let back: ErrorModel = serde_json::from_str(&text).unwrap();
-    assert_eq!(back, err.to_problem());
+    assert_eq!(back, ErrorModel::from(&err));
     assert_eq!(back.errors.unwrap()[0].value, Some(json!("x y")));
     assert_eq!(err.status(), 400);
 }

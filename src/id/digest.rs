@@ -49,7 +49,7 @@ impl Algorithm {
     /// follow the names' alphabetical order, so compact forms sort exactly
     /// as canonical strings do (the ledger's same-instant tie rule relies on it).
     #[must_use]
-    pub const fn tag(self) -> u8 {
+    pub const fn compact_byte(self) -> u8 {
         match self {
             Self::Blake3 => 1,
             Self::Sha256 => 2,
@@ -57,10 +57,10 @@ impl Algorithm {
         }
     }
 
-    /// The algorithm for a compact-form tag byte.
+    /// The algorithm for a compact-form algorithm byte.
     #[must_use]
-    pub const fn from_tag(tag: u8) -> Option<Self> {
-        match tag {
+    pub const fn from_compact_byte(byte: u8) -> Option<Self> {
+        match byte {
             1 => Some(Self::Blake3),
             2 => Some(Self::Sha256),
             3 => Some(Self::Sha512),
@@ -167,7 +167,7 @@ impl Digest {
         s
     }
 
-    /// The compact binary form: the algorithm byte ([`Algorithm::tag`]) then
+    /// The compact binary form: the algorithm byte ([`Algorithm::compact_byte`]) then
     /// the raw bytes. Used for storage keys: 33 bytes for SHA-256 instead of 71.
     #[must_use]
     pub fn to_compact(&self) -> Vec<u8> {
@@ -178,7 +178,7 @@ impl Digest {
 
     /// Appends the compact form to `out` (no allocation when `out` has room).
     pub fn write_compact(&self, out: &mut Vec<u8>) {
-        out.push(self.algorithm.tag());
+        out.push(self.algorithm.compact_byte());
         out.extend_from_slice(self.as_bytes());
     }
 
@@ -186,7 +186,7 @@ impl Digest {
     #[must_use]
     pub fn compact_array(&self) -> ([u8; Self::MAX_COMPACT_LEN], usize) {
         let mut buf = [0u8; Self::MAX_COMPACT_LEN];
-        buf[0] = self.algorithm.tag();
+        buf[0] = self.algorithm.compact_byte();
         let n = self.algorithm.digest_len();
         buf[1..=n].copy_from_slice(self.as_bytes());
         (buf, 1 + n)
@@ -197,14 +197,15 @@ impl Digest {
     /// # Errors
     /// [`IdError::InvalidBinaryDigest`] for an unknown algorithm byte or a wrong length.
     pub fn from_compact(bytes: &[u8]) -> Result<Self, IdError> {
-        let (&tag, raw) = bytes
+        let (&byte, raw) = bytes
             .split_first()
             .ok_or_else(|| IdError::InvalidBinaryDigest {
                 reason: "empty input".to_owned(),
             })?;
-        let algorithm = Algorithm::from_tag(tag).ok_or_else(|| IdError::InvalidBinaryDigest {
-            reason: format!("unknown algorithm byte {tag}"),
-        })?;
+        let algorithm =
+            Algorithm::from_compact_byte(byte).ok_or_else(|| IdError::InvalidBinaryDigest {
+                reason: format!("unknown algorithm byte {byte}"),
+            })?;
         Self::from_raw(algorithm, raw)
     }
 

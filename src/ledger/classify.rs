@@ -2,11 +2,10 @@
 
 use serde::Serialize;
 
-use super::Ledger;
+use super::{Ledger, Snapshot};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ImageRef, TagId};
 use crate::model::TagMatch;
-use crate::store::Snapshot;
 
 /// How an image was matched, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -58,63 +57,57 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] for an image string that does not parse; storage errors.
     pub fn classify(&self, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
-        classify_with(&self.snapshot()?, image, image_digest)
+        self.snapshot()?.classify(image, image_digest)
     }
 }
 
-/// [`Ledger::classify`] on a snapshot, so a batch shares one read transaction.
-///
-/// # Errors
-/// As [`Ledger::classify`].
-pub fn classify_with(
-    snap: &Snapshot,
-    image: &str,
-    image_digest: Option<&Digest>,
-) -> Result<Classification> {
-    let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
-    let digest = image_digest.or(image.digest()).copied();
-    let tag = image.effective_tag_id();
-    let tag_current = match &tag {
-        Some(t) => match snap.tag_number(t)? {
-            Some(n) => snap
-                .tag_row(n)?
-                .current
-                .map(|c| Digest::from_compact(&c))
-                .transpose()
-                .map_err(|e| Error::Corrupt(format!("tag {t}: {e}")))?,
+impl Snapshot {
+    /// [`Ledger::classify`] on this snapshot, so a batch shares one read transaction.
+    ///
+    /// # Errors
+    /// As [`Ledger::classify`].
+    pub fn classify(&self, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
+        let snap = self;
+        let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
+        let digest = image_digest.or(image.digest()).copied();
+        let tag = image.effective_tag_id();
+        let tag_current = match &tag {
+            Some(t) => match snap.view.tag_number(t)? {
+                Some(n) => snap.view.tag_current(n)?,
+                None => None,
+            },
             None => None,
-        },
-        None => None,
-    };
-    let mut matches = match &digest {
-        Some(d) => snap.tags_for_digest(d)?,
-        None => Vec::new(),
-    };
-    // The named tag's intervals first (stable: the store's order is kept otherwise).
-    if let Some(t) = &tag {
-        matches.sort_by_key(|m| *m.tag != *t);
+        };
+        let mut matches = match &digest {
+            Some(d) => snap.tags_for_digest(d)?,
+            None => Vec::new(),
+        };
+        // The named tag's intervals first (stable: the store's order is kept otherwise).
+        if let Some(t) = &tag {
+            matches.sort_by_key(|m| *m.tag != *t);
+        }
+        let named = |current: bool| {
+            tag.as_ref()
+                .is_some_and(|t| matches.iter().any(|m| *m.tag == *t && m.current == current))
+        };
+        let kind = if named(true) {
+            MatchKind::Current
+        } else if named(false) {
+            MatchKind::Historical
+        } else if !matches.is_empty() {
+            MatchKind::OtherTags
+        } else if tag_current.is_some() {
+            MatchKind::TagOnly
+        } else {
+            MatchKind::Unknown
+        };
+        Ok(Classification {
+            image,
+            digest,
+            tag,
+            kind,
+            tag_current,
+            matches,
+        })
     }
-    let named = |current: bool| {
-        tag.as_ref()
-            .is_some_and(|t| matches.iter().any(|m| *m.tag == *t && m.current == current))
-    };
-    let kind = if named(true) {
-        MatchKind::Current
-    } else if named(false) {
-        MatchKind::Historical
-    } else if !matches.is_empty() {
-        MatchKind::OtherTags
-    } else if tag_current.is_some() {
-        MatchKind::TagOnly
-    } else {
-        MatchKind::Unknown
-    };
-    Ok(Classification {
-        image,
-        digest,
-        tag,
-        kind,
-        tag_current,
-        matches,
-    })
 }

@@ -2,12 +2,11 @@
 
 use serde::Serialize;
 
-use super::records::{MAX_PAGE, reference_record};
-use super::{Ledger, Page};
+use super::records::MAX_PAGE;
+use super::{Ledger, Page, Snapshot};
 use crate::error::{Error, Result};
 use crate::id::{Digest, TagId};
 use crate::model::{Reference, TagMatch, Timestamp};
-use crate::store::rows::micros;
 
 /// One interval of a tag's history: it pointed to `artifact` over `[since, until)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,34 +21,33 @@ pub struct HistoryEntry {
     pub until: Option<Timestamp>,
 }
 
-/// Cursor text `<micros>/<digest>`: the position of the last item returned.
-fn parse_cursor(cursor: &str) -> Result<(i64, Digest)> {
+/// Cursor text `<microseconds since the epoch>/<digest>`: the position of
+/// the last item returned.
+fn parse_cursor(cursor: &str) -> Result<(Timestamp, Digest)> {
     let invalid = || Error::Invalid {
         location: "cursor".to_owned(),
         message: "not a cursor returned by this listing".to_owned(),
         value: Some(cursor.to_owned()),
     };
     let (t, d) = cursor.split_once('/').ok_or_else(invalid)?;
-    Ok((
-        t.parse().map_err(|_| invalid())?,
-        d.parse().map_err(|_| invalid())?,
-    ))
+    let t = t
+        .parse()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(invalid)?;
+    Ok((t, d.parse().map_err(|_| invalid())?))
 }
 
-fn make_cursor(t: i64, d: &Digest) -> String {
-    format!("{t}/{d}")
+fn make_cursor(t: Timestamp, d: &Digest) -> String {
+    format!("{}/{d}", t.timestamp_micros())
 }
 
-impl Ledger {
-    /// Every tag that points or pointed to `digest`, one [`TagMatch`] per
-    /// interval: current ones first, then newest first. Unknown digests give
-    /// an empty list. For many lookups in a row, use [`Ledger::snapshot`] and
-    /// [`crate::Snapshot::tags_for_digest`] to skip opening a transaction each time.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
-        self.snapshot()?.tags_for_digest(digest)
+impl Snapshot {
+    fn tag_number(&self, tag: &TagId) -> Result<u32> {
+        self.view.tag_number(tag)?.ok_or_else(|| Error::NotFound {
+            what: "tag",
+            id: tag.to_string(),
+        })
     }
 
     /// The digest `tag` pointed to at `t`, with that interval; `None` before
@@ -58,17 +56,14 @@ impl Ledger {
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen.
     pub fn tag_at(&self, tag: &TagId, t: Timestamp) -> Result<Option<HistoryEntry>> {
-        let snap = self.snapshot()?;
-        let n = snap.tag_number(tag)?.ok_or_else(|| Error::NotFound {
-            what: "tag",
-            id: tag.to_string(),
-        })?;
-        let Some(digest) = snap.in_force(n, t)? else {
+        let n = self.tag_number(tag)?;
+        let Some(digest) = self.view.in_force(n, t)? else {
             return Ok(None);
         };
         // The interval that holds t (the last one starting at or before t:
         // empty same-instant intervals of losing digests are skipped).
-        let entry = snap
+        let entry = self
+            .view
             .intervals(n)?
             .into_iter()
             .rev()
@@ -83,8 +78,8 @@ impl Ledger {
     }
 
     /// A tag's history, newest interval first, after `cursor` (from a previous
-    /// page's `next`), at most `limit`. A tag that went A → B → A shows three
-    /// entries. Deleted tags keep their history.
+    /// page's `next`), at most `limit` (1 to [`MAX_PAGE`]). A tag that went
+    /// A → B → A shows three entries. Deleted tags keep their history.
     ///
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen; [`Error::Invalid`] for a bad cursor.
@@ -96,16 +91,13 @@ impl Ledger {
     ) -> Result<Page<HistoryEntry>> {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.map(parse_cursor).transpose()?;
-        let snap = self.snapshot()?;
-        let n = snap.tag_number(tag)?.ok_or_else(|| Error::NotFound {
-            what: "tag",
-            id: tag.to_string(),
-        })?;
-        let mut items: Vec<HistoryEntry> = snap
+        let n = self.tag_number(tag)?;
+        let mut items: Vec<HistoryEntry> = self
+            .view
             .intervals(n)?
             .into_iter()
             .rev()
-            .filter(|(d, iv)| after.is_none_or(|(t, cd)| (micros(iv.since), *d) < (t, cd)))
+            .filter(|(d, iv)| after.is_none_or(|(t, cd)| (iv.since, *d) < (t, cd)))
             .take(limit + 1)
             .map(|(artifact, iv)| HistoryEntry {
                 artifact,
@@ -116,9 +108,7 @@ impl Ledger {
             .collect();
         let next = if items.len() > limit {
             items.truncate(limit);
-            items
-                .last()
-                .map(|e| make_cursor(micros(e.since), &e.artifact))
+            items.last().map(|e| make_cursor(e.since, &e.artifact))
         } else {
             None
         };
@@ -126,9 +116,9 @@ impl Ledger {
     }
 
     /// A tag's references (seed 003), newest first by when the pair was
-    /// first observed, after `cursor`, at most `limit`. The cursor names a
-    /// position, so references appended meanwhile (newer ones) do not shift
-    /// the pages that follow it.
+    /// first observed, after `cursor`, at most `limit` (1 to [`MAX_PAGE`]).
+    /// The cursor names a position, so references appended meanwhile (newer
+    /// ones) do not shift the pages that follow it.
     ///
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen; [`Error::Invalid`] for a bad cursor.
@@ -140,23 +130,14 @@ impl Ledger {
     ) -> Result<Page<Reference>> {
         let limit = limit.clamp(1, MAX_PAGE);
         let before = cursor.map(parse_cursor).transpose()?;
-        let snap = self.snapshot()?;
-        let n = snap.tag_number(tag)?.ok_or_else(|| Error::NotFound {
-            what: "tag",
-            id: tag.to_string(),
-        })?;
-        let before_key = before.map(|(t, d)| (t, d.to_compact()));
-        let rows = snap.reference_page(
-            n,
-            before_key.as_ref().map(|(t, d)| (*t, d.as_slice())),
-            limit,
-        )?;
+        let n = self.tag_number(tag)?;
+        let rows = self.view.reference_page(n, before, limit)?;
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|(t, d)| make_cursor(*t, d)))
             .flatten();
         let mut items = Vec::with_capacity(rows.len());
         for (_, digest) in rows {
-            let record = reference_record(&snap, tag, &digest)?.ok_or_else(|| {
+            let record = self.view.reference_record(tag, &digest)?.ok_or_else(|| {
                 Error::Corrupt(format!(
                     "reference {tag}@{digest} is ordered but has no record"
                 ))
@@ -164,5 +145,50 @@ impl Ledger {
             items.push(record);
         }
         Ok(Page { items, next })
+    }
+}
+
+impl Ledger {
+    /// [`Snapshot::tags_for_digest`] on a new snapshot. For many lookups in
+    /// a row, take one [`Ledger::snapshot`] and ask it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
+        self.snapshot()?.tags_for_digest(digest)
+    }
+
+    /// [`Snapshot::tag_at`] on a new snapshot.
+    ///
+    /// # Errors
+    /// As [`Snapshot::tag_at`].
+    pub fn tag_at(&self, tag: &TagId, t: Timestamp) -> Result<Option<HistoryEntry>> {
+        self.snapshot()?.tag_at(tag, t)
+    }
+
+    /// [`Snapshot::history`] on a new snapshot.
+    ///
+    /// # Errors
+    /// As [`Snapshot::history`].
+    pub fn history(
+        &self,
+        tag: &TagId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<HistoryEntry>> {
+        self.snapshot()?.history(tag, cursor, limit)
+    }
+
+    /// [`Snapshot::references`] on a new snapshot.
+    ///
+    /// # Errors
+    /// As [`Snapshot::references`].
+    pub fn references(
+        &self,
+        tag: &TagId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Reference>> {
+        self.snapshot()?.references(tag, cursor, limit)
     }
 }

@@ -4,21 +4,23 @@
 mod classify;
 mod history;
 mod records;
+mod snapshot;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase};
 use serde::Serialize;
 
-pub use classify::{Classification, MatchKind, classify_with};
+pub use classify::{Classification, MatchKind};
 pub use history::HistoryEntry;
+pub use records::MAX_PAGE;
+pub use snapshot::Snapshot;
 
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};
 use crate::model::{Clock, Observation, SystemClock, Timestamp};
-use crate::store::{self, NameCache, Snapshot, TagWrite, WriteSummary, Writer};
+use crate::store::{self, Store, TagWrite, WriteSummary, Writer};
 
 /// One page of a listing, and the cursor for the next (`None` at the end).
 ///
@@ -56,16 +58,21 @@ pub struct IngestSummary {
 pub struct Stats {
     /// Row counts.
     #[serde(flatten)]
-    pub counts: store::Counts,
+    pub counts: crate::Counts,
     /// File size in bytes (0 in memory).
     pub file_bytes: u64,
 }
 
 /// An ociledger database: one redb file.
 ///
+/// Open it for writing ([`Ledger::create`], [`Ledger::open`]) in the one
+/// process that writes, and read-only ([`Ledger::open_read_only`]) in any
+/// number of other processes at the same time: readers follow the writer's
+/// commits, one whole batch at a time.
+///
 /// Writes run one at a time, each in its own transaction; reads never wait
-/// for them. All methods take `&self`, so one `Ledger` can be shared across
-/// threads (`Arc<Ledger>`).
+/// for them. All methods take `&self`, and `Ledger` is `Send + Sync`, so one
+/// `Arc<Ledger>` can serve every thread.
 ///
 /// ```
 /// use ociledger::{Ledger, model::Observation};
@@ -84,47 +91,63 @@ pub struct Stats {
 /// # Ok::<(), ociledger::Error>(())
 /// ```
 pub struct Ledger {
-    db: Database,
-    path: PathBuf,
+    store: Store,
     clock: Arc<dyn Clock>,
-    names: Arc<NameCache>,
 }
 
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
-            .field("path", &self.path)
+            .field("path", &self.store.path())
+            .field("read_only", &self.store.is_read_only())
             .finish_non_exhaustive()
     }
 }
 
 impl Ledger {
-    /// Opens the ledger at `path`, creating the file if it does not exist.
+    /// Opens the ledger at `path` for writing, creating the file if it does
+    /// not exist. One process at a time may hold a ledger for writing.
     ///
     /// # Errors
+    /// [`Error::InUse`] while another process writes to the file,
     /// [`Error::NotALedger`] for a file that is not an ociledger database,
     /// [`Error::Version`] for one of another schema version, storage errors.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let db = Database::create(path).map_err(|e| open_error(path, e))?;
-        Self::from_db(db, path)
+        Ok(Self::from_store(Store::create(path.as_ref())?))
     }
 
-    /// Opens an existing ledger; a missing file is an error, not a new ledger.
+    /// Opens an existing ledger for writing; a missing file is an error, not
+    /// a new ledger. Opening never writes to the file.
     ///
     /// # Errors
     /// As [`Ledger::create`], and [`Error::NotFound`] when there is no file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        if !path.exists() {
-            return Err(Error::NotFound {
-                what: "ledger file",
-                id: path.display().to_string(),
-            });
-        }
-        let db = Database::open(path).map_err(|e| open_error(path, e))?;
-        store::check(&db, path)?;
-        Self::from_db(db, path)
+        Ok(Self::from_store(Store::open(path.as_ref())?))
+    }
+
+    /// Opens an existing ledger for reading only: nothing is ever written to
+    /// the file (a read-only file works), any number of processes may do so
+    /// while one process writes, and each [`Ledger::snapshot`] sees the
+    /// writer's last whole commit. Writes fail with [`Error::ReadOnly`].
+    ///
+    /// ```
+    /// # fn main() -> ociledger::Result<()> {
+    /// # let dir = std::env::temp_dir().join(format!("ociledger-doc-ro-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).ok();
+    /// let path = dir.join("tags.redb");
+    /// let writer = ociledger::Ledger::create(&path)?;
+    /// let reader = ociledger::Ledger::open_read_only(&path)?; // usually another process
+    /// assert_eq!(reader.stats()?.counts.tags, 0);
+    /// assert!(reader.ingest("me", &[]).is_err());
+    /// # drop((reader, writer)); std::fs::remove_dir_all(&dir).ok();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no file, [`Error::NotALedger`],
+    /// [`Error::Version`], storage errors.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::from_store(Store::open_read_only(path.as_ref())?))
     }
 
     /// A ledger that lives in memory only: for tests and one-off tools.
@@ -132,19 +155,14 @@ impl Ledger {
     /// # Errors
     /// Storage errors.
     pub fn in_memory() -> Result<Self> {
-        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
-        Self::from_db(db, Path::new(":memory:"))
+        Ok(Self::from_store(Store::in_memory()?))
     }
 
-    fn from_db(db: Database, path: &Path) -> Result<Self> {
-        store::initialize(&db, path)?;
-        let names = store::load_names(&db)?;
-        Ok(Self {
-            db,
-            path: path.to_owned(),
+    fn from_store(store: Store) -> Self {
+        Self {
+            store,
             clock: Arc::new(SystemClock),
-            names,
-        })
+        }
     }
 
     /// Replaces the clock that stamps writes (`created_on`, API tag moves).
@@ -154,35 +172,33 @@ impl Ledger {
         self
     }
 
-    /// A consistent read-only view, for many queries in a row.
+    /// The file this ledger was opened from (`:memory:` in memory).
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// A consistent read-only view, for many queries in a row: one read
+    /// transaction that sees the last commit and nothing after it. Take a
+    /// new one to see later writes.
     ///
     /// # Errors
     /// Storage errors.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::new(self.db.begin_read()?, &self.names)
+        Ok(Snapshot::new(self.store.view()?))
     }
 
     fn now(&self) -> Timestamp {
-        store::rows::truncate(self.clock.now())
+        store::truncate(self.clock.now())
     }
 
     /// Runs `op` in one write transaction; commits only if it succeeds.
-    fn write<T>(&self, op: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_write()?;
-        let (value, new_names) = {
-            let mut writer = Writer::open(&txn)?;
-            let value = op(&mut writer)?;
-            writer.flush_index()?;
-            (value, std::mem::take(&mut writer.new_names))
-        };
-        // Names go in before the commit makes their numbers visible to readers.
-        let before = self.names.len();
-        self.names.extend(new_names);
-        if let Err(e) = txn.commit() {
-            self.names.truncate(before);
-            return Err(e.into());
-        }
-        Ok(value)
+    fn write<T>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.store.write(operation, op)
     }
 
     /// Applies a batch of scan observations in one transaction.
@@ -206,19 +222,18 @@ impl Ledger {
             by_tag
                 .entry(&o.tag)
                 .or_default()
-                .push((store::rows::micros(o.observed_at), Some(o.digest)));
+                .push((o.observed_at, Some(o.digest)));
             let latest = scanned.entry(o.tag.repository()).or_insert(o.observed_at);
             *latest = (*latest).max(o.observed_at);
         }
-        self.write(|w| {
+        self.write("ingest", |w| {
             let mut summary = IngestSummary {
                 observations: batch.len() as u64,
                 ..IngestSummary::default()
             };
             let mut repo_numbers = BTreeMap::new();
             for (repo, t) in scanned {
-                let (n, created) =
-                    w.upsert_scanned_repo(repo, store::rows::truncate(t), actor, now)?;
+                let (n, created) = w.upsert_scanned_repo(repo, store::truncate(t), actor, now)?;
                 summary.repositories_created += u64::from(created);
                 repo_numbers.insert(repo, n);
             }
@@ -230,14 +245,14 @@ impl Ledger {
                 let repo = repo_numbers.get(tag.repository()).copied().ok_or_else(|| {
                     Error::Corrupt(format!("repository of {tag} was not interned"))
                 })?;
-                let (n, row, created) = w.ensure_tag(tag, repo, actor, now)?;
+                let (state, created) = w.ensure_tag(tag, repo, actor, now)?;
                 summary.tags_created += u64::from(created);
-                tags.push((n, row, writes));
+                tags.push((state, writes));
             }
-            tags.sort_unstable_by_key(|t| t.0);
-            for (n, mut row, mut writes) in tags {
+            tags.sort_unstable_by_key(|t| Writer::tag_order(&t.0));
+            for (mut state, mut writes) in tags {
                 writes.sort_unstable();
-                add(&mut summary, w.apply(n, &mut row, &writes, actor, now)?);
+                add(&mut summary, w.apply(&mut state, &writes, actor, now)?);
             }
             Ok(summary)
         })
@@ -250,7 +265,7 @@ impl Ledger {
     pub fn stats(&self) -> Result<Stats> {
         Ok(Stats {
             counts: self.snapshot()?.counts()?,
-            file_bytes: self.file_bytes(),
+            file_bytes: self.store.file_bytes(),
         })
     }
 
@@ -263,14 +278,15 @@ impl Ledger {
     /// `docs/benchmarks.md`); compacting moves the live pages down and
     /// truncates the file. Nothing in the ledger changes.
     ///
-    /// Takes `&mut self`, and fails while any [`Snapshot`] of this ledger is
-    /// alive, because it rewrites pages readers would see.
+    /// Works through a shared handle (`Arc<Ledger>`): it waits for a write
+    /// in progress, and refuses with [`Error::Busy`] while a [`Snapshot`] of
+    /// this ledger is alive, because it moves pages that snapshot reads.
     ///
     /// ```
     /// # fn main() -> ociledger::Result<()> {
     /// # let dir = std::env::temp_dir().join(format!("ociledger-doc-compact-{}", std::process::id()));
     /// # std::fs::create_dir_all(&dir).ok();
-    /// let mut ledger = ociledger::Ledger::create(dir.join("tags.redb"))?;
+    /// let ledger = ociledger::Ledger::create(dir.join("tags.redb"))?;
     /// let c = ledger.compact()?;
     /// assert!(c.file_bytes_after <= c.file_bytes_before);
     /// # drop(ledger); std::fs::remove_dir_all(&dir).ok();
@@ -278,20 +294,15 @@ impl Ledger {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Storage`] when a snapshot is still open or the file cannot be
-    /// written.
-    pub fn compact(&mut self) -> Result<Compaction> {
-        let file_bytes_before = self.file_bytes();
-        // Each call moves what it can; repeat until nothing moves.
-        while self.db.compact()? {}
+    /// [`Error::Busy`] while a snapshot is open, [`Error::ReadOnly`] on a
+    /// read-only ledger, storage errors.
+    pub fn compact(&self) -> Result<Compaction> {
+        let file_bytes_before = self.store.file_bytes();
+        self.store.compact()?;
         Ok(Compaction {
             file_bytes_before,
-            file_bytes_after: self.file_bytes(),
+            file_bytes_after: self.store.file_bytes(),
         })
-    }
-
-    fn file_bytes(&self) -> u64 {
-        std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
 }
 
@@ -319,28 +330,4 @@ fn check_actor(actor: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
-    match e {
-        // redb reads a file whose header it does not know as invalid data.
-        redb::DatabaseError::Storage(redb::StorageError::Io(io))
-            if io.kind() == std::io::ErrorKind::InvalidData =>
-        {
-            Error::NotALedger {
-                path: path.to_owned(),
-                reason: format!("not a redb database ({io})"),
-            }
-        }
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
-            Error::Storage(redb::Error::Io(io))
-        }
-        redb::DatabaseError::DatabaseAlreadyOpen => {
-            Error::Storage(redb::Error::DatabaseAlreadyOpen)
-        }
-        other => Error::NotALedger {
-            path: path.to_owned(),
-            reason: other.to_string(),
-        },
-    }
 }

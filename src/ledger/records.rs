@@ -1,51 +1,13 @@
 //! Create, update, get, list and delete of the seeds' records.
 
-use super::{Ledger, Page, check_actor};
+use super::{Ledger, Page, Snapshot, check_actor};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ReferenceId, RepositoryId, TagId};
 use crate::model::{Reference, Repository, RepositoryBody, Tag, TagBody, Timestamp};
-use crate::store::{Snapshot, Writer};
-use crate::store::rows::{AuditRow, RepoRow, TagRow, from_micros, micros};
+use crate::store::{TagState, Writer};
 
 /// Listings return at most this many items per page, whatever is asked.
 pub const MAX_PAGE: usize = 1000;
-
-fn repository_record(id: &RepositoryId, row: &RepoRow) -> Result<Repository> {
-    let audit = row.audit.to_audit()?;
-    Ok(Repository {
-        schema: None,
-        registry: id.registry().to_owned(),
-        namespace: id.namespace().to_owned(),
-        last_scanned_on: from_micros(row.last_scanned_on)?,
-        projects: row.projects.clone(),
-        project_components: row.project_components.clone(),
-        packages: row.packages.clone(),
-        created_by: audit.created_by,
-        created_on: audit.created_on,
-        last_modified_by: audit.last_modified_by,
-        last_modified_on: audit.last_modified_on,
-    })
-}
-
-/// The tag record, or `None` for a deleted tag (its row stays for history).
-fn tag_record(id: &TagId, row: &TagRow) -> Result<Option<Tag>> {
-    let Some(current) = &row.current else {
-        return Ok(None);
-    };
-    let artifact =
-        Digest::from_compact(current).map_err(|e| Error::Corrupt(format!("tag {id}: {e}")))?;
-    let audit = row.audit.to_audit()?;
-    Ok(Some(Tag {
-        schema: None,
-        artifact,
-        repository: id.repository().clone(),
-        tag: id.tag().to_owned(),
-        created_by: audit.created_by,
-        created_on: audit.created_on,
-        last_modified_by: audit.last_modified_by,
-        last_modified_on: audit.last_modified_on,
-    }))
-}
 
 fn body_repository(body: &RepositoryBody) -> Result<RepositoryId> {
     RepositoryId::from_registry_namespace(&body.registry, &body.namespace).map_err(|e| {
@@ -73,6 +35,100 @@ fn clamp(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE)
 }
 
+fn not_found(what: &'static str, id: &impl ToString) -> Error {
+    Error::NotFound {
+        what,
+        id: id.to_string(),
+    }
+}
+
+impl Snapshot {
+    /// The repository record.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if it does not exist.
+    pub fn repository(&self, id: &RepositoryId) -> Result<Repository> {
+        self.view
+            .repository(id)?
+            .ok_or_else(|| not_found("repository", id))
+    }
+
+    /// Repositories in ID order, after `cursor` (a repository ID from a
+    /// previous page's `next`), at most `limit` (1 to [`MAX_PAGE`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn repositories(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Repository>> {
+        let limit = clamp(limit);
+        let rows = self.view.repo_page(cursor, limit)?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|(id, _)| id.to_string()))
+            .flatten();
+        Ok(Page {
+            items: rows.into_iter().map(|(_, r)| r).collect(),
+            next,
+        })
+    }
+
+    /// The tag record: where it points now.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if it does not exist or was deleted.
+    pub fn tag(&self, id: &TagId) -> Result<Tag> {
+        self.view
+            .tag_record(id)?
+            .ok_or_else(|| not_found("tag", id))
+    }
+
+    /// A repository's live tags in name order, after `cursor` (a tag name
+    /// from a previous page's `next`), at most `limit` (1 to [`MAX_PAGE`]).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the repository does not exist.
+    pub fn tags(
+        &self,
+        repository: &RepositoryId,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<Tag>> {
+        let limit = clamp(limit);
+        if self.view.repository(repository)?.is_none() {
+            return Err(not_found("repository", repository));
+        }
+        let mut items = Vec::new();
+        let mut after = cursor.map(str::to_owned);
+        // Deleted tags are skipped, so a page may need more than one scan.
+        loop {
+            let batch = self
+                .view
+                .repo_tag_page(repository, after.as_deref(), limit)?;
+            let exhausted = batch.len() < limit;
+            for (name, record) in batch {
+                after = Some(name);
+                if let Some(tag) = record {
+                    items.push(tag);
+                    if items.len() == limit {
+                        return Ok(Page { items, next: after });
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(Page { items, next: None });
+            }
+        }
+    }
+
+    /// The reference record for a (tag, digest) pair.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if the tag never pointed to the digest.
+    pub fn reference(&self, id: &ReferenceId) -> Result<Reference> {
+        self.view
+            .reference_record(id.tag(), id.digest())?
+            .ok_or_else(|| not_found("reference", id))
+    }
+}
+
 impl Ledger {
     /// Creates a repository from `body`.
     ///
@@ -83,23 +139,8 @@ impl Ledger {
         check_actor(actor)?;
         let id = body_repository(body)?;
         let now = self.now();
-        let row = RepoRow {
-            id: id.as_str().to_owned(),
-            last_scanned_on: micros(body.last_scanned_on),
-            projects: body.projects.clone(),
-            project_components: body.project_components.clone(),
-            packages: body.packages.clone(),
-            audit: AuditRow::new(actor, now),
-        };
-        self.write(|w| {
-            if w.repo_number(&id)?.is_some() {
-                return Err(Error::Conflict {
-                    what: "repository",
-                    id: id.to_string(),
-                });
-            }
-            w.create_repo(&id, &row)?;
-            repository_record(&id, &row)
+        self.write("create repository", |w| {
+            w.create_repository(&id, body, actor, now)
         })
     }
 
@@ -120,56 +161,25 @@ impl Ledger {
             return Err(mismatch("body.registry", id.as_str(), body_id.as_str()));
         }
         let now = self.now();
-        self.write(|w| {
-            let n = w.repo_number(id)?.ok_or_else(|| Error::NotFound {
-                what: "repository",
-                id: id.to_string(),
-            })?;
-            let mut row = w.repo(n)?;
-            row.last_scanned_on = micros(body.last_scanned_on);
-            row.projects.clone_from(&body.projects);
-            row.project_components.clone_from(&body.project_components);
-            row.packages.clone_from(&body.packages);
-            row.audit.touch(actor, now);
-            w.put_repo(n, &row)?;
-            repository_record(id, &row)
+        self.write("update repository", |w| {
+            w.update_repository(id, body, actor, now)
         })
     }
 
-    /// The repository record.
+    /// [`Snapshot::repository`] on a new snapshot.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if it does not exist.
+    /// As [`Snapshot::repository`].
     pub fn get_repository(&self, id: &RepositoryId) -> Result<Repository> {
-        let snap = self.snapshot()?;
-        let n = snap.repo_number(id)?.ok_or_else(|| Error::NotFound {
-            what: "repository",
-            id: id.to_string(),
-        })?;
-        repository_record(id, &snap.repo_row(n)?)
+        self.snapshot()?.repository(id)
     }
 
-    /// Repositories in ID order, after `cursor` (a repository ID from a
-    /// previous page's `next`), at most `limit` (capped at [`MAX_PAGE`]).
+    /// [`Snapshot::repositories`] on a new snapshot.
     ///
     /// # Errors
-    /// Storage errors.
+    /// As [`Snapshot::repositories`].
     pub fn repositories(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Repository>> {
-        let limit = clamp(limit);
-        let rows = self.snapshot()?.repo_page(cursor, limit)?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(k, _)| k.clone()))
-            .flatten();
-        let items = rows
-            .iter()
-            .map(|(k, row)| {
-                let id: RepositoryId = k
-                    .parse()
-                    .map_err(|e| Error::Corrupt(format!("repository key {k:?}: {e}")))?;
-                repository_record(&id, row)
-            })
-            .collect::<Result<_>>()?;
-        Ok(Page { items, next })
+        self.snapshot()?.repositories(cursor, limit)
     }
 
     /// Creates a tag pointing at `body.artifact`, observed now. Its repository must exist.
@@ -181,24 +191,21 @@ impl Ledger {
         check_actor(actor)?;
         let id = body_tag(body)?;
         let now = self.now();
-        self.write(|w| {
+        self.write("create tag", |w| {
             let repo = w
                 .repo_number(id.repository())?
-                .ok_or_else(|| Error::NotFound {
-                    what: "repository",
-                    id: id.repository().to_string(),
-                })?;
-            let (n, mut row, _) = w.ensure_tag(&id, repo, actor, now)?;
-            if row.current.is_some() {
+                .ok_or_else(|| not_found("repository", id.repository()))?;
+            let (mut tag, _) = w.ensure_tag(&id, repo, actor, now)?;
+            if tag.is_live() {
                 return Err(Error::Conflict {
                     what: "tag",
                     id: id.to_string(),
                 });
             }
             // A deleted tag that is created again starts a new life.
-            row.audit = AuditRow::new(actor, now);
-            point_now(w, (n, &mut row), &id, body.artifact, actor, now)?;
-            tag_record(&id, &row)?.ok_or_else(|| stale_clock(&id))
+            Writer::restart_tag(&mut tag, actor, now);
+            point_now(w, &mut tag, &id, body.artifact, actor, now)?;
+            tag.to_record(&id)?.ok_or_else(|| stale_clock(&id))
         })
     }
 
@@ -215,12 +222,12 @@ impl Ledger {
             return Err(mismatch("body.tag", &id.to_string(), &body_id.to_string()));
         }
         let now = self.now();
-        self.write(|w| {
-            let (n, mut row) = live_tag(w, id)?;
+        self.write("update tag", |w| {
+            let mut tag = live_tag(w, id)?;
             // Touched first: `apply` writes the row back, so one write does.
-            row.audit.touch(actor, now);
-            point_now(w, (n, &mut row), id, body.artifact, actor, now)?;
-            tag_record(id, &row)?.ok_or_else(|| stale_clock(id))
+            Writer::touch_tag(&mut tag, actor, now);
+            point_now(w, &mut tag, id, body.artifact, actor, now)?;
+            tag.to_record(id)?.ok_or_else(|| stale_clock(id))
         })
     }
 
@@ -232,10 +239,10 @@ impl Ledger {
     pub fn delete_tag(&self, actor: &str, id: &TagId) -> Result<()> {
         check_actor(actor)?;
         let now = self.now();
-        self.write(|w| {
-            let (n, mut row) = live_tag(w, id)?;
-            w.apply(n, &mut row, &[(micros(now), None)], actor, now)?;
-            if row.current.is_some() {
+        self.write("delete tag", |w| {
+            let mut tag = live_tag(w, id)?;
+            w.apply(&mut tag, &[(now, None)], actor, now)?;
+            if tag.is_live() {
                 // The clock is behind the tag's last observation: the deletion
                 // went into the past and did not end the current interval.
                 return Err(stale_clock(id));
@@ -244,122 +251,57 @@ impl Ledger {
         })
     }
 
-    /// The tag record: where it points now.
+    /// [`Snapshot::tag`] on a new snapshot.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if it does not exist or was deleted.
+    /// As [`Snapshot::tag`].
     pub fn get_tag(&self, id: &TagId) -> Result<Tag> {
-        let snap = self.snapshot()?;
-        let not_found = || Error::NotFound {
-            what: "tag",
-            id: id.to_string(),
-        };
-        let n = snap.tag_number(id)?.ok_or_else(not_found)?;
-        tag_record(id, &snap.tag_row(n)?)?.ok_or_else(not_found)
+        self.snapshot()?.tag(id)
     }
 
-    /// A repository's live tags in name order, after `cursor` (a tag name
-    /// from a previous page's `next`), at most `limit`.
+    /// [`Snapshot::tags`] on a new snapshot.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if the repository does not exist.
+    /// As [`Snapshot::tags`].
     pub fn tags(
         &self,
         repository: &RepositoryId,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Tag>> {
-        let limit = clamp(limit);
-        let snap = self.snapshot()?;
-        snap.repo_number(repository)?
-            .ok_or_else(|| Error::NotFound {
-                what: "repository",
-                id: repository.to_string(),
-            })?;
-        let mut items = Vec::new();
-        let mut after = cursor.map(str::to_owned);
-        // Deleted tags are skipped, so a page may need more than one scan.
-        loop {
-            let batch = snap.repo_tag_page(repository, after.as_deref(), limit)?;
-            let exhausted = batch.len() < limit;
-            for (name, n) in batch {
-                after = Some(name.clone());
-                let id = TagId::new(repository.clone(), &name)
-                    .map_err(|e| Error::Corrupt(e.to_string()))?;
-                if let Some(tag) = tag_record(&id, &snap.tag_row(n)?)? {
-                    items.push(tag);
-                    if items.len() == limit {
-                        return Ok(Page { items, next: after });
-                    }
-                }
-            }
-            if exhausted {
-                return Ok(Page { items, next: None });
-            }
-        }
+        self.snapshot()?.tags(repository, cursor, limit)
     }
 
-    /// The reference record for a (tag, digest) pair.
+    /// [`Snapshot::reference`] on a new snapshot.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if the tag never pointed to the digest.
+    /// As [`Snapshot::reference`].
     pub fn get_reference(&self, id: &ReferenceId) -> Result<Reference> {
-        let snap = self.snapshot()?;
-        reference_record(&snap, id.tag(), id.digest())?.ok_or_else(|| Error::NotFound {
-            what: "reference",
-            id: id.to_string(),
-        })
+        self.snapshot()?.reference(id)
     }
 }
 
-pub(super) fn reference_record(
-    snap: &Snapshot,
-    tag: &TagId,
-    digest: &Digest,
-) -> Result<Option<Reference>> {
-    let Some(n) = snap.tag_number(tag)? else {
-        return Ok(None);
-    };
-    let Some(row) = snap.reference_row(n, digest)? else {
-        return Ok(None);
-    };
-    let audit = row.audit.to_audit()?;
-    Ok(Some(Reference {
-        schema: None,
-        tag: tag.clone(),
-        artifact: *digest,
-        created_by: audit.created_by,
-        created_on: audit.created_on,
-        last_modified_by: audit.last_modified_by,
-        last_modified_on: audit.last_modified_on,
-    }))
-}
-
-/// Tag `id`'s number and row, if it exists and is not deleted.
-fn live_tag(w: &Writer<'_>, id: &TagId) -> Result<(u32, TagRow)> {
-    let found = w.tag_number(id)?.map(|n| w.tag(n).map(|r| (n, r))).transpose()?;
-    match found {
-        Some((n, row)) if row.current.is_some() => Ok((n, row)),
-        _ => Err(Error::NotFound {
-            what: "tag",
-            id: id.to_string(),
-        }),
+/// Tag `id`, if it exists and is not deleted.
+fn live_tag(w: &Writer<'_>, id: &TagId) -> Result<TagState> {
+    match w.tag_state(id)? {
+        Some(tag) if tag.is_live() => Ok(tag),
+        _ => Err(not_found("tag", id)),
     }
 }
 
-/// Points tag `n` at `artifact` from `now` on (appending to its history if
+/// Points the tag at `artifact` from `now` on (appending to its history if
 /// the digest changes); fails if the clock is behind the tag's last
 /// observation, because then the write would land in the past.
 fn point_now(
     w: &mut Writer<'_>,
-    (n, row): (u32, &mut TagRow),
+    tag: &mut TagState,
     id: &TagId,
     artifact: Digest,
     actor: &str,
     now: Timestamp,
 ) -> Result<()> {
-    w.apply(n, row, &[(micros(now), Some(artifact))], actor, now)?;
-    if row.current != Some(artifact.to_compact()) {
+    w.apply(tag, &[(now, Some(artifact))], actor, now)?;
+    if tag.current()? != Some(artifact) {
         return Err(stale_clock(id));
     }
     Ok(())

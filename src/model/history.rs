@@ -94,7 +94,13 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
         let in_force = running.map(|i| out[i].0);
         for &loser in losers.iter().flatten() {
             if Some(loser) != in_force {
-                out.push((loser, Interval { since: t, until: Some(t) }));
+                out.push((
+                    loser,
+                    Interval {
+                        since: t,
+                        until: Some(t),
+                    },
+                ));
             }
         }
         if winner != in_force {
@@ -102,7 +108,13 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
                 out[i].1.until = Some(t);
             }
             if let Some(w) = winner {
-                out.push((w, Interval { since: t, until: None }));
+                out.push((
+                    w,
+                    Interval {
+                        since: t,
+                        until: None,
+                    },
+                ));
                 running = Some(out.len() - 1);
             }
         }

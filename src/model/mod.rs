@@ -8,11 +8,9 @@
 mod clock;
 mod history;
 mod observation;
-mod problem;
 mod records;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use history::{Interval, TagMatch, coalesce};
 pub use observation::Observation;
-pub use problem::{ErrorDetail, ErrorModel};
-pub use records::{Audit, Reference, Repository, RepositoryBody, Tag, TagBody};
+pub use records::{Reference, Repository, RepositoryBody, Tag, TagBody};

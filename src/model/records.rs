@@ -11,38 +11,6 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::Timestamp;
 use crate::id::{Digest, RepositoryId, TagId};
 
-/// Who wrote a record and when: the four audit fields every record carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Audit {
-    /// Who created the record.
-    pub created_by: String,
-    /// When the record was created.
-    pub created_on: Timestamp,
-    /// Who last modified the record.
-    pub last_modified_by: String,
-    /// When the record was last modified.
-    pub last_modified_on: Timestamp,
-}
-
-impl Audit {
-    /// A new record's audit: created and last modified now, by `actor`.
-    #[must_use]
-    pub fn new(actor: &str, now: Timestamp) -> Self {
-        Self {
-            created_by: actor.to_owned(),
-            created_on: now,
-            last_modified_by: actor.to_owned(),
-            last_modified_on: now,
-        }
-    }
-
-    /// Marks a modification: keeps `created_*`, sets `last_modified_*`.
-    pub fn touch(&mut self, actor: &str, now: Timestamp) {
-        actor.clone_into(&mut self.last_modified_by);
-        self.last_modified_on = now;
-    }
-}
-
 /// A field the schema requires that may be `null`: serde would otherwise read
 /// a missing `Option` as `None`, so this makes "missing" an error.
 fn required_nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(

@@ -9,9 +9,9 @@
 //! only the list of chunks and the last chunk ([`CHUNK`] names), never the
 //! whole list.
 //!
-//! redb lets one process hold the file, and every write goes through the
-//! [`crate::Ledger`] that owns the cache, so it never misses a committed tag;
-//! readers fall back to the `tag_keys` table if it does.
+//! The writer process extends its cache before each commit; a reader
+//! process learns the tags another process created when a new view finds
+//! more rows in `tags` than it has names (see `Store::view`).
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -68,14 +68,6 @@ impl Names {
 pub(crate) struct NameCache(RwLock<Arc<Names>>);
 
 impl NameCache {
-    pub fn new(names: Vec<Arc<TagId>>) -> Self {
-        let mut list = Names::default();
-        for id in names {
-            list.push(id);
-        }
-        Self(RwLock::new(Arc::new(list)))
-    }
-
     /// The names as they are now, for a snapshot to read without locking.
     pub fn current(&self) -> Arc<Names> {
         Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
@@ -85,20 +77,26 @@ impl NameCache {
         self.0.read().unwrap_or_else(PoisonError::into_inner).len()
     }
 
-    /// Appends names for tag numbers `len..`; called before commit.
-    pub fn extend(&self, new: Vec<(u32, TagId)>) {
+    /// Appends the names of tag numbers `first..`, skipping those the cache
+    /// already has (another thread of this process may have added them
+    /// meanwhile); called before a commit, and by views that find tags
+    /// another process created.
+    pub fn extend_from(&self, first: usize, new: Vec<(u32, TagId)>) {
         if new.is_empty() {
             return;
         }
         let mut guard = self.0.write().unwrap_or_else(PoisonError::into_inner);
         let names = Arc::make_mut(&mut guard);
-        for (n, id) in new {
-            debug_assert_eq!(n as usize, names.len(), "tag numbers are dense");
-            names.push(Arc::new(id));
+        for (i, (n, id)) in new.into_iter().enumerate() {
+            let n = n as usize;
+            debug_assert_eq!(n, first + i, "tag numbers are dense");
+            if n == names.len() {
+                names.push(Arc::new(id));
+            }
         }
     }
 
-    /// Undoes [`NameCache::extend`] after a failed commit.
+    /// Undoes [`NameCache::extend_from`] after a failed commit.
     pub fn truncate(&self, len: usize) {
         let mut guard = self.0.write().unwrap_or_else(PoisonError::into_inner);
         if len < guard.len() {
@@ -122,11 +120,15 @@ mod tests {
     #[test]
     fn a_taken_list_stays_as_it_was_while_the_cache_grows_and_shrinks() {
         let cache = NameCache::default();
-        let first: Vec<_> = (0..CHUNK + 3).map(|n| (u32::try_from(n).unwrap(), id(n))).collect();
-        cache.extend(first);
+        let first: Vec<_> = (0..CHUNK + 3)
+            .map(|n| (u32::try_from(n).unwrap(), id(n)))
+            .collect();
+        cache.extend_from(0, first);
         let taken = cache.current();
-        let more: Vec<_> = ((CHUNK + 3)..=(2 * CHUNK)).map(|n| (u32::try_from(n).unwrap(), id(n))).collect();
-        cache.extend(more);
+        let more: Vec<_> = ((CHUNK + 3)..=(2 * CHUNK))
+            .map(|n| (u32::try_from(n).unwrap(), id(n)))
+            .collect();
+        cache.extend_from(CHUNK + 3, more);
         assert_eq!(cache.len(), 2 * CHUNK + 1);
         assert_eq!(taken.len(), CHUNK + 3);
         assert!(taken.get(u32::try_from(CHUNK + 3).unwrap()).is_none());
@@ -136,12 +138,23 @@ mod tests {
         }
         cache.truncate(CHUNK - 1);
         assert_eq!(cache.len(), CHUNK - 1);
-        assert!(cache.current().get(u32::try_from(CHUNK - 1).unwrap()).is_none());
-        assert_eq!(**taken.get(u32::try_from(CHUNK + 2).unwrap()).unwrap(), id(CHUNK + 2));
-        assert_eq!(**now.get(u32::try_from(2 * CHUNK).unwrap()).unwrap(), id(2 * CHUNK));
+        assert!(
+            cache
+                .current()
+                .get(u32::try_from(CHUNK - 1).unwrap())
+                .is_none()
+        );
+        assert_eq!(
+            **taken.get(u32::try_from(CHUNK + 2).unwrap()).unwrap(),
+            id(CHUNK + 2)
+        );
+        assert_eq!(
+            **now.get(u32::try_from(2 * CHUNK).unwrap()).unwrap(),
+            id(2 * CHUNK)
+        );
         cache.truncate(0);
         assert_eq!(cache.len(), 0);
-        cache.extend(vec![(0, id(7))]);
+        cache.extend_from(0, vec![(0, id(7))]);
         assert_eq!(**cache.current().get(0).unwrap(), id(7));
     }
 }

@@ -19,7 +19,10 @@ pub(crate) struct IndexEntry {
 /// means a damaged file.
 pub(crate) fn decode(bytes: &[u8]) -> Result<impl Iterator<Item = IndexEntry> + '_> {
     if !bytes.len().is_multiple_of(ENTRY) {
-        return Err(Error::Corrupt(format!("digest index value of {} bytes", bytes.len())));
+        return Err(Error::Corrupt(format!(
+            "digest index value of {} bytes",
+            bytes.len()
+        )));
     }
     Ok(bytes.chunks_exact(ENTRY).map(|c| {
         let (tag, rest) = c.split_at(4);
@@ -50,8 +53,16 @@ mod tests {
     #[test]
     fn packed_entries_round_trip_and_reject_partial_values() {
         let entries = [
-            IndexEntry { tag: 1, since: -5, until: 7 },
-            IndexEntry { tag: u32::MAX, since: i64::MIN, until: i64::MAX },
+            IndexEntry {
+                tag: 1,
+                since: -5,
+                until: 7,
+            },
+            IndexEntry {
+                tag: u32::MAX,
+                since: i64::MIN,
+                until: i64::MAX,
+            },
         ];
         let bytes = encode(&entries);
         assert_eq!(bytes.len(), 2 * ENTRY);

@@ -1,25 +1,22 @@
-//! Reads: a [`Snapshot`] is one redb read transaction with its tables open,
-//! so a classifier can answer many questions from one consistent view without
-//! reopening anything. Writers never block it (MVCC).
+//! Reads: a [`View`] is one redb read transaction with its tables open, so a
+//! classifier can answer many questions from one consistent view without
+//! reopening anything. Writers never block it (MVCC). The public
+//! [`crate::Snapshot`] wraps one.
 
 use std::sync::Arc;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+use super::names::{NameCache, Names};
 use super::packed;
-use super::rows::{self, RefRow, RepoRow, TagRow, from_micros};
-use super::{
-    DIGEST_INDEX, MOVES, NameCache, Names, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
-};
+use super::rows::{self, RefRow, RepoRow, TagRow, from_micros, micros};
+use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Interval, TagMatch, Timestamp, coalesce};
+use crate::model::{Interval, Reference, Repository, Tag, TagMatch, Timestamp, coalesce};
 
-/// A consistent, read-only view of the ledger at one instant.
-///
-/// Get one from [`crate::Ledger::snapshot`]. Holding it keeps the view (and
-/// the pages it uses) alive: take a new one to see later writes.
-pub struct Snapshot {
+/// A consistent, read-only view of the file at one commit.
+pub(crate) struct View {
     _txn: ReadTransaction,
     repo_keys: ReadOnlyTable<&'static str, u32>,
     repos: ReadOnlyTable<u32, &'static [u8]>,
@@ -33,7 +30,7 @@ pub struct Snapshot {
     names: Arc<Names>,
 }
 
-/// Row counts, for `stats`.
+/// Row counts, for `stats`: what the file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     /// Repositories.
@@ -45,10 +42,10 @@ pub struct Counts {
     /// Distinct observations in the move logs.
     pub observations: u64,
     /// Intervals (digest-index entries): each time a tag started pointing somewhere.
-    pub moves: u64,
+    pub intervals: u64,
 }
 
-impl Snapshot {
+impl View {
     pub(crate) fn new(txn: ReadTransaction, names: &NameCache) -> Result<Self> {
         Ok(Self {
             repo_keys: txn.open_table(REPO_KEYS)?,
@@ -64,14 +61,9 @@ impl Snapshot {
     }
 
     /// Every tag that points or pointed to `digest`, one match per interval:
-    /// current ones first, then newest first.
-    ///
-    /// One B-tree descent into the digest index and a scan of its entries for
-    /// this digest; names come from memory.
-    ///
-    /// # Errors
-    /// Storage errors only; an unknown digest is an empty answer.
-    pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
+    /// current ones first, then newest first. One B-tree point get into the
+    /// digest index and a decode of its packed value; names come from memory.
+    pub(crate) fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
         let (buf, len) = digest.compact_array();
         let Some(value) = self.digest_index.get(&buf[..len])? else {
             return Ok(Vec::new());
@@ -79,15 +71,16 @@ impl Snapshot {
         let bytes = value.value();
         let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
         for e in packed::decode(bytes)? {
-            let tag = match self.names.get(e.tag) {
-                Some(name) => Arc::clone(name),
-                None => self.tag_name_from_table(e.tag)?,
-            };
+            let tag = self.tag_name(e.tag)?;
             out.push(TagMatch {
                 tag,
                 current: e.until == OPEN,
                 since: from_micros(e.since)?,
-                until: if e.until == OPEN { None } else { Some(from_micros(e.until)?) },
+                until: if e.until == OPEN {
+                    None
+                } else {
+                    Some(from_micros(e.until)?)
+                },
             });
         }
         out.sort_by(|a, b| {
@@ -99,20 +92,14 @@ impl Snapshot {
         Ok(out)
     }
 
-    /// The tag ID of tag number `n` when the name cache does not have it
-    /// (it always should: see [`NameCache`]): a scan of `tag_keys`.
-    fn tag_name_from_table(&self, n: u32) -> Result<Arc<TagId>> {
-        for entry in self.tag_keys.iter()? {
-            let (k, v) = entry?;
-            if v.value() == n {
-                return k
-                    .value()
-                    .parse()
-                    .map(Arc::new)
-                    .map_err(|e| Error::Corrupt(format!("tag key: {e}")));
-            }
-        }
-        Err(Error::Corrupt(format!("tag number {n} has no name")))
+    /// The name of tag number `n`. The view's name list holds every tag its
+    /// transaction can see (`Store::view` reads new rows first), so a
+    /// number beyond it can only come from a damaged file.
+    fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
+        self.names
+            .get(n)
+            .cloned()
+            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name")))
     }
 
     pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
@@ -122,7 +109,7 @@ impl Snapshot {
             .map(|v| v.value()))
     }
 
-    pub(crate) fn tag_row(&self, n: u32) -> Result<TagRow> {
+    fn tag_row(&self, n: u32) -> Result<TagRow> {
         let row = self
             .tags
             .get(n)?
@@ -130,11 +117,24 @@ impl Snapshot {
         rows::decode("tags", row.value())
     }
 
-    pub(crate) fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
+    /// Where tag `n` points now; `None` once deleted.
+    pub(crate) fn tag_current(&self, n: u32) -> Result<Option<Digest>> {
+        self.tag_row(n)?.current_digest(n)
+    }
+
+    /// The tag record; `None` for a tag never seen or deleted.
+    pub(crate) fn tag_record(&self, id: &TagId) -> Result<Option<Tag>> {
+        match self.tag_number(id)? {
+            Some(n) => self.tag_row(n)?.to_record(id),
+            None => Ok(None),
+        }
+    }
+
+    fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
         Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
     }
 
-    pub(crate) fn repo_row(&self, n: u32) -> Result<RepoRow> {
+    fn repo_row(&self, n: u32) -> Result<RepoRow> {
         let row = self
             .repos
             .get(n)?
@@ -142,12 +142,20 @@ impl Snapshot {
         rows::decode("repos", row.value())
     }
 
-    /// Repository rows in ID order, after `cursor`, at most `limit`.
+    /// The repository record, if it exists.
+    pub(crate) fn repository(&self, id: &RepositoryId) -> Result<Option<Repository>> {
+        match self.repo_number(id)? {
+            Some(n) => self.repo_row(n)?.to_record(id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Repositories in ID order, after the ID `after`, at most `limit`.
     pub(crate) fn repo_page(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<(String, RepoRow)>> {
+    ) -> Result<Vec<(RepositoryId, Repository)>> {
         let mut out = Vec::new();
         let iter = match after {
             Some(c) => self
@@ -157,13 +165,18 @@ impl Snapshot {
         };
         for entry in iter.take(limit) {
             let (k, v) = entry?;
-            out.push((k.value().to_owned(), self.repo_row(v.value())?));
+            let id: RepositoryId = k
+                .value()
+                .parse()
+                .map_err(|e| Error::Corrupt(format!("repository key {:?}: {e}", k.value())))?;
+            let record = self.repo_row(v.value())?.to_record(&id)?;
+            out.push((id, record));
         }
         Ok(out)
     }
 
-    /// Tag names and numbers of `repository` after tag name `after`, in
-    /// name order, at most `limit`.
+    /// Tags of `repository` after tag name `after`, in name order, at most
+    /// `limit`: each name with its record (`None` for a deleted tag).
     ///
     /// The keys of `tag_keys` are canonical tag IDs `<repository>:<tag>`, so
     /// one repository's tags are the contiguous key range from `<repository>:`
@@ -173,7 +186,7 @@ impl Snapshot {
         repository: &RepositoryId,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<(String, u32)>> {
+    ) -> Result<Vec<(String, Option<Tag>)>> {
         use std::ops::Bound::{Excluded, Included};
         let prefix = format!("{repository}:");
         let first = after.map(|name| format!("{prefix}{name}"));
@@ -183,12 +196,21 @@ impl Snapshot {
             None => Included(prefix.as_str()),
         };
         let mut out = Vec::new();
-        for entry in self.tag_keys.range::<&str>((start, Excluded(end.as_str())))? {
+        for entry in self
+            .tag_keys
+            .range::<&str>((start, Excluded(end.as_str())))?
+        {
             let (k, v) = entry?;
             let name = k.value().strip_prefix(&prefix).ok_or_else(|| {
-                Error::Corrupt(format!("tag key {:?} is not in repository {repository}", k.value()))
+                Error::Corrupt(format!(
+                    "tag key {:?} is not in repository {repository}",
+                    k.value()
+                ))
             })?;
-            out.push((name.to_owned(), v.value()));
+            let id = TagId::new(repository.clone(), name)
+                .map_err(|e| Error::Corrupt(format!("tag key {:?}: {e}", k.value())))?;
+            let record = self.tag_row(v.value())?.to_record(&id)?;
+            out.push((name.to_owned(), record));
             if out.len() == limit {
                 break;
             }
@@ -211,11 +233,7 @@ impl Snapshot {
 
     /// The entry in force at `t` (the last with instant ≤ t): one descent.
     pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
-        let upper = (
-            n,
-            rows::micros(t),
-            &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..],
-        );
+        let upper = (n, micros(t), &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]);
         let Some(entry) = self
             .moves
             .range((n, i64::MIN, &[][..])..=upper)?
@@ -226,10 +244,20 @@ impl Snapshot {
         super::log_digest(n, entry?.0.value().2)
     }
 
-    pub(crate) fn reference_row(&self, n: u32, digest: &Digest) -> Result<Option<RefRow>> {
+    /// The reference record of (tag, digest), if the tag ever pointed there.
+    pub(crate) fn reference_record(
+        &self,
+        tag: &TagId,
+        digest: &Digest,
+    ) -> Result<Option<Reference>> {
+        let Some(n) = self.tag_number(tag)? else {
+            return Ok(None);
+        };
         let (buf, len) = digest.compact_array();
         match self.refs.get((n, &buf[..len]))? {
-            Some(v) => Ok(Some(rows::decode("refs", v.value())?)),
+            Some(v) => rows::decode::<RefRow>("refs", v.value())?
+                .to_record(tag, digest)
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -246,16 +274,20 @@ impl Snapshot {
     pub(crate) fn reference_page(
         &self,
         n: u32,
-        before: Option<(i64, &[u8])>,
+        before: Option<(Timestamp, Digest)>,
         limit: usize,
-    ) -> Result<Vec<(i64, Digest)>> {
+    ) -> Result<Vec<(Timestamp, Digest)>> {
+        let before = before.map(|(t, d)| (micros(t), d.to_compact()));
         let mut all: Vec<(i64, Digest)> = Vec::new();
-        for entry in self.refs.range((n, &[][..])..(n + 1, &[][..]))? {
+        for entry in self
+            .refs
+            .range((n, &[][..])..=(n, &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]))?
+        {
             let (k, v) = entry?;
             let (_, compact) = k.value();
             let row: RefRow = rows::decode("refs", v.value())?;
-            if let Some((t, d)) = before
-                && (row.first_observed, compact) >= (t, d)
+            if let Some((t, d)) = &before
+                && (row.first_observed, compact) >= (*t, d.as_slice())
             {
                 continue;
             }
@@ -267,20 +299,19 @@ impl Snapshot {
         // are alphabetical), so this is the cursor's order.
         all.sort_unstable_by(|a, b| b.cmp(a));
         all.truncate(limit);
-        Ok(all)
+        all.into_iter()
+            .map(|(t, d)| Ok((from_micros(t)?, d)))
+            .collect()
     }
 
     /// Row counts of the main tables.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub fn counts(&self) -> Result<Counts> {
+    pub(crate) fn counts(&self) -> Result<Counts> {
         Ok(Counts {
             repositories: self.repos.len()?,
             tags: self.tags.len()?,
             references: self.refs.len()?,
             observations: self.moves.len()?,
-            moves: self.interval_count()?,
+            intervals: self.interval_count()?,
         })
     }
 

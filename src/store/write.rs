@@ -7,17 +7,42 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::packed::{self, IndexEntry};
-use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, micros};
-use super::{
-    DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS,
-};
+use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, from_micros, micros};
+use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Interval, Timestamp, coalesce};
+use crate::model::{Interval, Repository, RepositoryBody, Tag, Timestamp, coalesce};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
-pub(crate) type TagWrite = (i64, Option<Digest>);
+pub(crate) type TagWrite = (Timestamp, Option<Digest>);
+
+/// A move-log entry as stored: microseconds and digest.
+type LogEntry = (i64, Option<Digest>);
+
+/// A tag as a write transaction holds it: its number and its row, written
+/// back by [`Writer::apply`].
+pub(crate) struct TagState {
+    n: u32,
+    row: TagRow,
+}
+
+impl TagState {
+    /// Whether the tag exists and is not deleted.
+    pub fn is_live(&self) -> bool {
+        self.row.current.is_some()
+    }
+
+    /// Where it points now; `None` once deleted (or not yet pointing).
+    pub fn current(&self) -> Result<Option<Digest>> {
+        self.row.current_digest(self.n)
+    }
+
+    /// The tag record; `None` while deleted.
+    pub fn to_record(&self, id: &TagId) -> Result<Option<Tag>> {
+        self.row.to_record(id)
+    }
+}
 
 /// What a write changed, for summaries and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +134,7 @@ impl<'t> Writer<'t> {
         Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
     }
 
-    pub fn repo(&self, n: u32) -> Result<RepoRow> {
+    fn repo(&self, n: u32) -> Result<RepoRow> {
         let row = self
             .repos
             .get(n)?
@@ -117,13 +142,13 @@ impl<'t> Writer<'t> {
         rows::decode("repos", row.value())
     }
 
-    pub fn put_repo(&mut self, n: u32, row: &RepoRow) -> Result<()> {
+    fn put_repo(&mut self, n: u32, row: &RepoRow) -> Result<()> {
         self.repos.insert(n, rows::encode(row)?.as_slice())?;
         Ok(())
     }
 
     /// Interns a new repository and stores its row.
-    pub fn create_repo(&mut self, id: &RepositoryId, row: &RepoRow) -> Result<u32> {
+    fn intern_repo(&mut self, id: &RepositoryId, row: &RepoRow) -> Result<u32> {
         let n = self.next_repo;
         self.next_repo = n
             .checked_add(1)
@@ -131,6 +156,60 @@ impl<'t> Writer<'t> {
         self.repo_keys.insert(id.as_str(), n)?;
         self.put_repo(n, row)?;
         Ok(n)
+    }
+
+    /// Creates repository `id` with `body`'s fields.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when it exists.
+    pub fn create_repository(
+        &mut self,
+        id: &RepositoryId,
+        body: &RepositoryBody,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Repository> {
+        if self.repo_number(id)?.is_some() {
+            return Err(Error::Conflict {
+                what: "repository",
+                id: id.to_string(),
+            });
+        }
+        let row = RepoRow {
+            id: id.as_str().to_owned(),
+            last_scanned_on: micros(body.last_scanned_on),
+            projects: body.projects.clone(),
+            project_components: body.project_components.clone(),
+            packages: body.packages.clone(),
+            audit: AuditRow::new(actor, now),
+        };
+        self.intern_repo(id, &row)?;
+        row.to_record(id)
+    }
+
+    /// Replaces repository `id`'s mutable fields with `body`'s.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist.
+    pub fn update_repository(
+        &mut self,
+        id: &RepositoryId,
+        body: &RepositoryBody,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<Repository> {
+        let n = self.repo_number(id)?.ok_or_else(|| Error::NotFound {
+            what: "repository",
+            id: id.to_string(),
+        })?;
+        let mut row = self.repo(n)?;
+        row.last_scanned_on = micros(body.last_scanned_on);
+        row.projects.clone_from(&body.projects);
+        row.project_components.clone_from(&body.project_components);
+        row.packages.clone_from(&body.packages);
+        row.audit.touch(actor, now);
+        self.put_repo(n, &row)?;
+        row.to_record(id)
     }
 
     /// The repository's number and whether it was created (by `actor`,
@@ -160,7 +239,7 @@ impl<'t> Writer<'t> {
             packages: None,
             audit: AuditRow::new(actor, now),
         };
-        Ok((self.create_repo(id, &row)?, true))
+        Ok((self.intern_repo(id, &row)?, true))
     }
 
     pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
@@ -171,7 +250,7 @@ impl<'t> Writer<'t> {
             .map(|v| v.value()))
     }
 
-    pub fn tag(&self, n: u32) -> Result<TagRow> {
+    fn tag(&self, n: u32) -> Result<TagRow> {
         let row = self
             .tags
             .get(n)?
@@ -184,17 +263,34 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// The tag's number and row, creating an empty (not yet pointing) tag if
-    /// needed, and whether it did.
+    /// Tag `id` as it is now, if it was ever seen (deleted tags included).
+    pub fn tag_state(&self, id: &TagId) -> Result<Option<TagState>> {
+        match self.tag_number(id)? {
+            Some(n) => Ok(Some(TagState {
+                n,
+                row: self.tag(n)?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// The tag, creating an empty (not yet pointing) one in repository number
+    /// `repo` if needed, and whether it did.
     pub fn ensure_tag(
         &mut self,
         id: &TagId,
         repo: u32,
         actor: &str,
         now: Timestamp,
-    ) -> Result<(u32, TagRow, bool)> {
+    ) -> Result<(TagState, bool)> {
         if let Some(n) = self.tag_number(id)? {
-            return Ok((n, self.tag(n)?, false));
+            return Ok((
+                TagState {
+                    n,
+                    row: self.tag(n)?,
+                },
+                false,
+            ));
         }
         let n = self.next_tag;
         self.next_tag = n
@@ -203,6 +299,7 @@ impl<'t> Writer<'t> {
             .ok_or_else(|| Error::Corrupt("tag numbers exhausted".to_owned()))?;
         let row = TagRow {
             repo,
+            name: id.tag().to_owned(),
             current: None,
             audit: AuditRow::new(actor, now),
         };
@@ -210,29 +307,46 @@ impl<'t> Writer<'t> {
         // The row itself is written by `apply`, which every caller runs next.
         self.unapplied.insert(n);
         self.new_names.push((n, id.clone()));
-        Ok((n, row, true))
+        Ok((TagState { n, row }, true))
     }
 
+    /// A deleted tag that is created again starts a new life: new audit.
+    pub fn restart_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
+        tag.row.audit = AuditRow::new(actor, now);
+    }
 
-    /// Adds `writes` to tag `n`'s move log (skipping exact repeats), creates the references they introduce, keeps the digest index
-    /// equal to the log's intervals, and updates the tag's current digest.
-    /// `row` is the tag's row as the caller holds it; it is written back.
+    /// Marks a modification of the tag (written by the next `apply`).
+    pub fn touch_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
+        tag.row.audit.touch(actor, now);
+    }
+
+    /// The tag number, for ordering a batch's writes.
+    pub fn tag_order(tag: &TagState) -> u32 {
+        tag.n
+    }
+
+    /// Adds `writes` to the tag's move log (skipping exact repeats), creates
+    /// the references they introduce, keeps the digest index equal to the
+    /// log's intervals, and updates the tag's current digest. `tag` is the
+    /// tag as the caller holds it; its row is written back.
     pub fn apply(
         &mut self,
-        n: u32,
-        row: &mut TagRow,
+        tag: &mut TagState,
         writes: &[TagWrite],
         actor: &str,
         now: Timestamp,
     ) -> Result<WriteSummary> {
+        let TagState { n, row } = tag;
+        let n = *n;
         let mut summary = WriteSummary::default();
         let mut log = if self.unapplied.remove(&n) {
             Vec::new()
         } else {
             super::read_log(&self.moves, n)?
         };
-        let before = interval_set(&log);
-        for &(t, digest) in writes {
+        let before = interval_set(&log)?;
+        for &(at, digest) in writes {
+            let t = micros(at);
             // Only an exact repeat (same instant, same digest) is dropped. A
             // repeat of the digest in force at a later instant is kept as
             // evidence: an older observation of another digest may still
@@ -250,7 +364,7 @@ impl<'t> Writer<'t> {
                 summary.references += u64::from(self.note_reference(n, key, t, actor, now)?);
             }
         }
-        let after = interval_set(&log);
+        let after = interval_set(&log)?;
         self.reindex(n, &before, &after);
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
@@ -303,7 +417,8 @@ impl<'t> Writer<'t> {
             if entries.is_empty() {
                 self.digest_index.remove(key)?;
             } else {
-                self.digest_index.insert(key, packed::encode(&entries).as_slice())?;
+                self.digest_index
+                    .insert(key, packed::encode(&entries).as_slice())?;
             }
         }
         Ok(())
@@ -325,7 +440,10 @@ impl<'t> Writer<'t> {
             first_observed: t,
             audit: AuditRow::new(actor, now),
         };
-        let old = match self.refs.insert((n, digest), rows::encode(&fresh)?.as_slice())? {
+        let old = match self
+            .refs
+            .insert((n, digest), rows::encode(&fresh)?.as_slice())?
+        {
             Some(v) => Some(rows::decode::<RefRow>("refs", v.value())?),
             None => None,
         };
@@ -337,18 +455,18 @@ impl<'t> Writer<'t> {
             // place in the order moves; the audit is never rewritten.
             row.first_observed = t;
         }
-        self.refs.insert((n, digest), rows::encode(&row)?.as_slice())?;
+        self.refs
+            .insert((n, digest), rows::encode(&row)?.as_slice())?;
         Ok(false)
     }
 }
 
-fn interval_set(log: &[TagWrite]) -> BTreeSet<(Digest, Interval)> {
-    coalesce(
-        log.iter()
-            .filter_map(|&(t, d)| Some((rows::from_micros(t).ok()?, d))),
-    )
-    .into_iter()
-    .collect()
+fn interval_set(log: &[LogEntry]) -> Result<BTreeSet<(Digest, Interval)>> {
+    let log = log
+        .iter()
+        .map(|&(t, d)| Ok((from_micros(t)?, d)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(coalesce(log).into_iter().collect())
 }
 
 #[cfg(test)]
@@ -356,7 +474,11 @@ mod tests {
     use super::{IndexDelta, IndexEntry};
 
     fn e(tag: u32, since: i64) -> IndexEntry {
-        IndexEntry { tag, since, until: since + 1 }
+        IndexEntry {
+            tag,
+            since,
+            until: since + 1,
+        }
     }
 
     /// Guards the deferred digest index: two `apply`s of one tag in a

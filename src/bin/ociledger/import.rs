@@ -13,7 +13,7 @@ use ociledger::model::Observation;
 use ociledger::{Error, IngestSummary, Ledger};
 use serde::Serialize;
 
-use crate::output::{io_error, print, problem};
+use crate::output::{print, problem};
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -95,7 +95,8 @@ pub fn run(
     let mut batch = Vec::with_capacity(batch_size);
     let mut bad = Vec::new();
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error)?;
+        let line =
+            line.map_err(|e| ociledger::Error::io(format!("reading {}", args.file.display()), e))?;
         report.lines += 1;
         if line.trim().is_empty() {
             continue;

@@ -99,7 +99,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Id(cmd) => return output::exit(id_cmd::run(&cmd).map_err(output::io_error)),
+        Command::Id(cmd) => {
+            return output::exit(id_cmd::run(&cmd).map_err(|e| ociledger::Error::io("id parse", e)));
+        }
         Command::Import(args) => import::open_input(&args).and_then(|input| {
             with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args, input))
         }),
@@ -124,16 +126,18 @@ fn main() -> ExitCode {
     output::exit(result)
 }
 
-/// Opens the ledger (creating it for writes) and runs `f`.
+/// Opens the ledger and runs `f`: for writes, creating the file if needed;
+/// for queries, read-only, so a query never changes the file, works on a
+/// read-only file, and runs beside a writing process.
 fn with_ledger(
     db: &std::path::Path,
-    create: bool,
+    writes: bool,
     f: impl FnOnce(&Ledger) -> Result<ExitCode, ociledger::Error>,
 ) -> Result<ExitCode, ociledger::Error> {
-    let ledger = if create {
+    let ledger = if writes {
         Ledger::create(db)?
     } else {
-        Ledger::open(db)?
+        Ledger::open_read_only(db)?
     };
     f(&ledger)
 }

@@ -3,31 +3,41 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use ociledger::problem::ErrorModel;
 use serde::Serialize;
 
 /// Prints one value as a JSON line on stdout.
 pub fn print<T: Serialize>(value: &T) -> Result<(), ociledger::Error> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    serde_json::to_writer(&mut out, value).map_err(|e| io_error(e.into()))?;
-    out.write_all(b"\n").map_err(io_error)
+    serde_json::to_writer(&mut out, value).map_err(|e| stdout_error(e.into()))?;
+    out.write_all(b"\n").map_err(stdout_error)
 }
 
 /// Prints a problem+json line on stderr.
 pub fn problem(err: &ociledger::Error) {
-    let body = serde_json::to_string(&err.to_problem())
+    let body = serde_json::to_string(&to_problem(err))
         .unwrap_or_else(|_| format!("{{\"detail\":{:?}}}", err.to_string()));
     eprintln!("{body}");
 }
 
-pub fn io_error(e: io::Error) -> ociledger::Error {
-    ociledger::Error::Storage(redb::Error::Io(e))
+/// The problem+json body of an error.
+pub fn to_problem(err: &ociledger::Error) -> ErrorModel {
+    ErrorModel::from(err)
+}
+
+pub fn stdout_error(e: io::Error) -> ociledger::Error {
+    ociledger::Error::io("writing standard output", e)
+}
+
+pub fn stdin_error(e: io::Error) -> ociledger::Error {
+    ociledger::Error::io("reading standard input", e)
 }
 
 /// Reads all of stdin as one JSON value.
 pub fn read_body<T: serde::de::DeserializeOwned>() -> Result<T, ociledger::Error> {
     let mut text = String::new();
-    io::Read::read_to_string(&mut io::stdin(), &mut text).map_err(io_error)?;
+    io::Read::read_to_string(&mut io::stdin(), &mut text).map_err(stdin_error)?;
     serde_json::from_str(&text).map_err(|e| ociledger::Error::Invalid {
         location: format!("body (line {}, column {})", e.line(), e.column()),
         message: e.to_string(),

@@ -105,7 +105,7 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
     let snap = ledger.snapshot()?;
     let one = |image: &str, digest: Option<&str>| -> Result<ociledger::Classification, Error> {
         let digest: Option<Digest> = digest.map(|d| parse("digest", d)).transpose()?;
-        ociledger::classify_with(&snap, image, digest.as_ref())
+        snap.classify(image, digest.as_ref())
     };
     if image != "-" {
         print(&one(image, digest)?)?;
@@ -113,7 +113,7 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
     }
     let mut failed = false;
     for (i, line) in io::stdin().lock().lines().enumerate() {
-        let line = line.map_err(output::io_error)?;
+        let line = line.map_err(output::stdin_error)?;
         if line.trim().is_empty() {
             continue;
         }
@@ -128,7 +128,7 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
             Ok(c) => print(&c)?,
             Err(e) => {
                 failed = true;
-                print(&serde_json::json!({ "line": i + 1, "error": e.to_problem() }))?;
+                print(&serde_json::json!({ "line": i + 1, "error": output::to_problem(&e) }))?;
             }
         }
     }
@@ -142,7 +142,7 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
 /// Counts, and the file's size once closed: redb writes its allocator state
 /// when the database closes, which can grow the file by a few pages.
 pub fn stats(db: &std::path::Path) -> Result<ExitCode, Error> {
-    let ledger = Ledger::open(db)?;
+    let ledger = Ledger::open_read_only(db)?;
     let mut stats = ledger.stats()?;
     drop(ledger);
     if let Ok(meta) = std::fs::metadata(db) {
@@ -154,7 +154,7 @@ pub fn stats(db: &std::path::Path) -> Result<ExitCode, Error> {
 
 /// Compacts, and reports the file's size once closed (see [`stats`]).
 pub fn compact(db: &std::path::Path) -> Result<ExitCode, Error> {
-    let mut ledger = Ledger::open(db)?;
+    let ledger = Ledger::open(db)?;
     let mut compaction = ledger.compact()?;
     drop(ledger);
     if let Ok(meta) = std::fs::metadata(db) {

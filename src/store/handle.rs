@@ -1,0 +1,417 @@
+//! The open file: one writer process (`Database` in redb's `SingleWriter`
+//! mode) or a reader beside it (`ReadOnlyDatabase` in the same mode), the
+//! format check, and the tag-name cache that both keep current.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use redb::{
+    Builder, ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
+    ReadableTableMetadata, TableHandle,
+};
+
+use super::names::NameCache;
+use super::read::View;
+use super::write::Writer;
+use super::{
+    DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, META, MOVES, REFS, REPO_KEYS, REPOS, SCHEMA_VERSION,
+    TAG_KEYS, TAGS, VERSION_KEY, rows,
+};
+use crate::error::{Error, Result};
+use crate::id::{RepositoryId, TagId};
+
+/// Byte-range locks let one writer process and many reader processes share
+/// the file (redb's `SingleWriter`). Where the platform has none, redb
+/// refuses that mode, so the file is locked whole instead: one process at a
+/// time, writer or readers (see `docs/architecture.md`).
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    windows
+))]
+const MODE: ConcurrencyMode = ConcurrencyMode::SingleWriter;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_vendor = "apple",
+    windows
+)))]
+const MODE: ConcurrencyMode = ConcurrencyMode::ExclusiveWriter;
+
+enum Handle {
+    /// The writing process. Behind a lock only so that `compact`, which
+    /// redb runs on `&mut Database`, works through a shared `&Store`: every
+    /// other use takes the read side for the instant it begins a transaction.
+    Writer(RwLock<Database>),
+    /// A reading process: no write can even be attempted.
+    Reader(ReadOnlyDatabase),
+}
+
+/// An open ledger file and its tag-name cache.
+pub(crate) struct Store {
+    handle: Handle,
+    path: PathBuf,
+    names: Arc<NameCache>,
+    /// The file beside the ledger where the writer leaves its process ID,
+    /// removed when it closes.
+    pid_file: Option<PathBuf>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pid_file {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn builder() -> Builder {
+    let mut b = Builder::new();
+    b.set_concurrency_mode(MODE);
+    b
+}
+
+/// `ledger.redb` → `ledger.redb.writer`: where the writer's pid goes.
+fn pid_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".writer");
+    PathBuf::from(name)
+}
+
+fn read_pid(path: &Path) -> Option<u32> {
+    std::fs::read_to_string(pid_path(path))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+impl Store {
+    /// Opens `path` for writing, creating a new ledger when the file does not
+    /// exist or is empty.
+    pub fn create(path: &Path) -> Result<Self> {
+        let db = builder().create(path).map_err(|e| open_error(path, e))?;
+        initialize(&db, path)?;
+        Self::writer(db, path)
+    }
+
+    /// Opens an existing ledger for writing.
+    pub fn open(path: &Path) -> Result<Self> {
+        must_exist(path)?;
+        let db = builder().open(path).map_err(|e| open_error(path, e))?;
+        check(&db.begin_read()?, path)?;
+        Self::writer(db, path)
+    }
+
+    /// Opens an existing ledger for reading only, beside the writer process
+    /// if there is one. Nothing is ever written to the file.
+    pub fn open_read_only(path: &Path) -> Result<Self> {
+        must_exist(path)?;
+        let db = builder()
+            .open_read_only(path)
+            .map_err(|e| open_error(path, e))?;
+        check(&db.begin_read()?, path)?;
+        let names = Arc::new(NameCache::default());
+        let store = Self {
+            handle: Handle::Reader(db),
+            path: path.to_owned(),
+            names,
+            pid_file: None,
+        };
+        store.view()?;
+        Ok(store)
+    }
+
+    /// A ledger in memory only.
+    pub fn in_memory() -> Result<Self> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        let path = Path::new(":memory:");
+        initialize(&db, path)?;
+        let names = Arc::new(NameCache::default());
+        let store = Self {
+            handle: Handle::Writer(RwLock::new(db)),
+            path: path.to_owned(),
+            names,
+            pid_file: None,
+        };
+        store.view()?;
+        Ok(store)
+    }
+
+    fn writer(db: Database, path: &Path) -> Result<Self> {
+        let pid_file = pid_path(path);
+        // Best effort: the pid only improves a second writer's error message.
+        let pid_file = std::fs::write(&pid_file, format!("{}\n", std::process::id()))
+            .is_ok()
+            .then_some(pid_file);
+        let store = Self {
+            handle: Handle::Writer(RwLock::new(db)),
+            path: path.to_owned(),
+            names: Arc::new(NameCache::default()),
+            pid_file,
+        };
+        store.view()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        matches!(self.handle, Handle::Reader(_))
+    }
+
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(match &self.handle {
+            Handle::Writer(db) => db
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .begin_read()?,
+            Handle::Reader(db) => db.begin_read()?,
+        })
+    }
+
+    /// A consistent view of the last commit. Tags created since the cache
+    /// last grew (by another process: this process's own writes extend it
+    /// before they commit) are named from their rows first.
+    pub fn view(&self) -> Result<View> {
+        let txn = self.begin_read()?;
+        let tags = txn.open_table(TAGS)?;
+        let known = self.names.len();
+        let in_file = usize::try_from(tags.len()?).unwrap_or(usize::MAX);
+        if in_file > known {
+            let repos = txn.open_table(REPOS)?;
+            let mut new = Vec::new();
+            let start = u32::try_from(known)
+                .map_err(|_| Error::Corrupt(format!("tag number {known} out of range")))?;
+            let mut repo_ids: Vec<(u32, RepositoryId)> = Vec::new();
+            for entry in tags.range(start..)? {
+                let (k, v) = entry?;
+                let n = k.value();
+                let expected = start as usize + new.len();
+                if n as usize != expected {
+                    return Err(Error::Corrupt(format!(
+                        "tag numbers are not dense: found {n} where {expected} was due"
+                    )));
+                }
+                let row: rows::TagRow = rows::decode("tags", v.value())?;
+                let repo = match repo_ids.iter().find(|(r, _)| *r == row.repo) {
+                    Some((_, id)) => id.clone(),
+                    None => {
+                        let id = rows::repository_id(&repos, row.repo)?;
+                        repo_ids.push((row.repo, id.clone()));
+                        id
+                    }
+                };
+                let id = TagId::new(repo, &row.name).map_err(|e| {
+                    Error::Corrupt(format!("tag number {n} has an invalid name: {e}"))
+                })?;
+                new.push((n, id));
+            }
+            self.names.extend_from(known, new);
+        }
+        drop(tags);
+        View::new(txn, &self.names)
+    }
+
+    /// Runs `op` in one write transaction; commits only if it succeeds.
+    pub fn write<T>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let Handle::Writer(db) = &self.handle else {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                operation,
+            });
+        };
+        let txn = db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .begin_write()?;
+        let (value, new_names) = {
+            let mut writer = Writer::open(&txn)?;
+            let value = op(&mut writer)?;
+            writer.flush_index()?;
+            (value, std::mem::take(&mut writer.new_names))
+        };
+        // Names go in before the commit makes their numbers visible to readers.
+        let before = self.names.len();
+        self.names.extend_from(before, new_names);
+        if let Err(e) = txn.commit() {
+            self.names.truncate(before);
+            return Err(e.into());
+        }
+        Ok(value)
+    }
+
+    /// Compacts the file; fails with [`Error::Busy`] while a view or a
+    /// write of this process is open.
+    pub fn compact(&self) -> Result<()> {
+        let Handle::Writer(db) = &self.handle else {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+                operation: "compact",
+            });
+        };
+        let mut db = db.write().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            match db.compact() {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(redb::CompactionError::TransactionInProgress) => {
+                    return Err(Error::Busy {
+                        operation: "compact",
+                        reason:
+                            "snapshots or a write of this ledger are still open; drop them first"
+                                .to_owned(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub fn file_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+}
+
+fn must_exist(path: &Path) -> Result<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(Error::NotFound {
+            what: "ledger file",
+            id: path.display().to_string(),
+        })
+    }
+}
+
+/// Writes the format record and creates every table in a new file, or checks
+/// the format and version of an existing one. Only a new file takes a write
+/// transaction.
+fn initialize(db: &Database, path: &Path) -> Result<()> {
+    {
+        let txn = db.begin_read()?;
+        let fresh = match txn.open_table(META) {
+            Ok(meta) => meta.is_empty()? && txn.list_tables()?.count() == 1,
+            Err(redb::TableError::TableDoesNotExist(_)) => txn.list_tables()?.next().is_none(),
+            Err(e) => return Err(foreign_meta(path, e)),
+        };
+        if !fresh {
+            return check(&txn, path);
+        }
+    }
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        meta.insert(FORMAT_KEY, FORMAT_NAME)?;
+        meta.insert(VERSION_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        txn.open_table(REPO_KEYS)?;
+        txn.open_table(REPOS)?;
+        txn.open_table(TAG_KEYS)?;
+        txn.open_table(TAGS)?;
+        txn.open_table(MOVES)?;
+        txn.open_table(REFS)?;
+        txn.open_table(DIGEST_INDEX)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// A `meta` table of other key/value types is someone else's table.
+fn foreign_meta(path: &Path, e: redb::TableError) -> Error {
+    match e {
+        redb::TableError::TableTypeMismatch { .. } | redb::TableError::TableIsMultimap(_) => {
+            Error::NotALedger {
+                path: path.to_owned(),
+                reason: format!("its meta table is not ociledger's ({e})"),
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// Checks that the file is an ociledger file of this schema version.
+fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
+    let not_ledger = |reason: &str| Error::NotALedger {
+        path: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let meta = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            let reason = if txn.list_tables()?.any(|t| t.name() != META.name()) {
+                "a redb database with tables of its own and no ociledger format record"
+            } else {
+                "it has no meta table"
+            };
+            return Err(not_ledger(reason));
+        }
+        Err(e) => return Err(foreign_meta(path, e)),
+    };
+    match meta.get(FORMAT_KEY)? {
+        Some(v) if v.value() == FORMAT_NAME => {}
+        _ => return Err(not_ledger("its meta table has no ociledger format record")),
+    }
+    let version = meta
+        .get(VERSION_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+        .map(u32::from_le_bytes)
+        .ok_or_else(|| not_ledger("its schema version record is missing or malformed"))?;
+    if version != SCHEMA_VERSION {
+        return Err(Error::Version {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    // Every table must be there: a file missing one was not written by this
+    // version, and a reader could not open it later.
+    for name in [
+        REPO_KEYS.name(),
+        REPOS.name(),
+        TAG_KEYS.name(),
+        TAGS.name(),
+        MOVES.name(),
+        REFS.name(),
+        DIGEST_INDEX.name(),
+    ] {
+        if !txn.list_tables()?.any(|t| t.name() == name) {
+            return Err(not_ledger(&format!("its {name} table is missing")));
+        }
+    }
+    Ok(())
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    match e {
+        // redb reads a file whose header it does not know as invalid data.
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            Error::NotALedger {
+                path: path.to_owned(),
+                reason: format!("not a redb database ({io})"),
+            }
+        }
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            Error::InUse {
+                path: path.to_owned(),
+                pid: read_pid(path),
+            }
+        }
+        redb::DatabaseError::UpgradeRequired(format) => Error::UpgradeRequired {
+            path: path.to_owned(),
+            format,
+        },
+        redb::DatabaseError::RepairAborted => Error::RepairRequired {
+            path: path.to_owned(),
+        },
+        other => other.into(),
+    }
+}
