@@ -1,0 +1,66 @@
+//! A classifier loop, as an embedder writes one: open the ledger read-only
+//! (beside the process that writes it), read running images from standard
+//! input, and answer each with one snapshot per batch.
+//!
+//! ```sh
+//! cargo run --example ingest -- target/example.redb data/sample-events.jsonl.gz
+//! printf '%s\n' 'nginx:latest sha256:…' 'docker-pullable://redis@sha256:…' \
+//!   | cargo run --example classifier -- target/example.redb
+//! ```
+//!
+//! Each input line is an image string as the cluster shows it, optionally
+//! followed by whitespace and the digest the container runs. Each output
+//! line is `kind<TAB>image<TAB>best tag`. A snapshot is one read
+//! transaction: taking one per batch keeps the answers of a batch
+//! consistent with each other and lets the next batch see the writer's
+//! newer commits.
+
+use std::io::{self, BufRead, BufWriter, Write};
+
+use ociledger::Ledger;
+use ociledger::id::Digest;
+
+/// Lines answered from one snapshot.
+const BATCH: usize = 1000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(path) = std::env::args_os().nth(1) else {
+        return Err("usage: classifier LEDGER_FILE < images".into());
+    };
+    let ledger = Ledger::open_read_only(path)?;
+    let stdin = io::stdin();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut lines = stdin.lock().lines();
+    loop {
+        let batch: Vec<String> = lines.by_ref().take(BATCH).collect::<Result<_, _>>()?;
+        if batch.is_empty() {
+            break;
+        }
+        let snap = ledger.snapshot()?;
+        for line in &batch {
+            let mut parts = line.split_whitespace();
+            let Some(image) = parts.next() else { continue };
+            let digest = match parts.next().map(str::parse::<Digest>).transpose() {
+                Ok(d) => d,
+                Err(e) => {
+                    writeln!(out, "error\t{image}\t{e}")?;
+                    continue;
+                }
+            };
+            match snap.classify(image, digest.as_ref()) {
+                Ok(answer) => {
+                    let best = answer
+                        .matches
+                        .first()
+                        .map(|m| m.tag.to_string())
+                        .unwrap_or_default();
+                    let kind = serde_json::to_value(answer.kind)?;
+                    writeln!(out, "{}\t{image}\t{best}", kind.as_str().unwrap_or("?"))?;
+                }
+                Err(e) => writeln!(out, "error\t{image}\t{e}")?,
+            }
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
