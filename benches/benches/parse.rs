@@ -1,3 +1,5 @@
+//! Run: `cargo bench -p ociledger-bench --bench parse` (from the repository root).
+//!
 //! Parsing 10,000 real image strings: the identifier parsers against a baseline
 //! that only splits the string (no validation, no normalization, no allocation).
 //!
@@ -5,7 +7,7 @@
 //! `../shared/data/` by `data/make-samples.py` (see `data/README.md`). The bundled
 //! file is used whether or not `../shared` is present, so every machine measures
 //! the same 10,000 strings; `OCILEDGER_PARSE_STRINGS=<file>` measures another list
-//! (one string per line).
+//! (one string per line; a relative path is taken from the repository root).
 //!
 //! Group `parse`, throughput in elements (strings):
 //! - `split_only`: `split_once('@')` + `rfind(':')` over all 10,000 strings (baseline);
@@ -15,8 +17,7 @@
 //! - `digest`: `Digest::from_str` over the digest part, as written, of every string
 //!   that has one (`sha256:…` or bare 64-hex).
 //!
-//! Full run: `cargo bench --bench parse`.
-//! Quick run (CI smoke, ~15 s): `cargo bench --bench parse -- --quick --noplot`.
+//! Quick run (CI smoke, ~15 s): `cargo bench -p ociledger-bench --bench parse -- --quick --noplot`.
 //!
 //! Counting mode, for instruction counts that do not depend on machine load
 //! (`valgrind --tool=callgrind`): `OCILEDGER_PARSE_PASSES=<function>:<n>` makes the
@@ -28,6 +29,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group};
 use ociledger::id::{Digest, ImageRef, TagId};
+use ociledger_bench::paths;
 
 /// The three lists the functions run over.
 struct Inputs {
@@ -40,16 +42,16 @@ const FUNCTIONS: [&str; 4] = ["split_only", "image_ref", "tag_id", "digest"];
 
 impl Inputs {
     fn load() -> Self {
-        let path = std::env::var("OCILEDGER_PARSE_STRINGS").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/data/image-strings.txt").to_owned()
-        });
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let path = paths::from_env("OCILEDGER_PARSE_STRINGS")
+            .unwrap_or_else(|| paths::repo_root().join("data/image-strings.txt"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let all: Vec<String> = text
             .lines()
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        assert!(!all.is_empty(), "{path} has no strings");
+        assert!(!all.is_empty(), "{} has no strings", path.display());
         // The parts of each string as written, chosen with the parsers (outside
         // the timed loops), so every timed call succeeds.
         let mut tags = Vec::new();

@@ -1,9 +1,13 @@
-//! The classifier's question end to end: `classify_with` on one snapshot, over a
-//! batch of image strings as clusters show them, with the running digests.
+//! Run: `cargo bench -p ociledger-bench --bench classify` (from the repository root).
 //!
-//! Group `classify`, function `classify_with`, parameter = references in the
+//! The classifier's question end to end: `Snapshot::classify` on one snapshot,
+//! over a batch of image strings as clusters show them, with the running digests.
+//!
+//! Group `classify`, function `classify_with` (the name of the free function
+//! this measured before it became `Snapshot::classify`, kept so that results
+//! and saved baselines stay comparable), parameter = references in the
 //! data set (10k and 1M; 10k in quick mode). One iteration classifies the
-//! whole batch (Throughput::Elements = images). The batch is built from the
+//! whole batch (`Throughput::Elements` = images). The batch is built from the
 //! data set's fixed query list, in five forms that rotate:
 //! - a current hit as `nginx:1.13` (familiar) + running digest → `current`;
 //! - a historical hit as `docker.io/library/nginx:1.13@sha256:…` (digest in the string) → `historical`;
@@ -14,15 +18,14 @@
 //! The kinds the ledger answers are counted before timing and written to
 //! `target/bench-data/report/classify-<size>.json`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
-use common::DataSet;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ociledger::Ledger;
 use ociledger::id::{Algorithm, Digest};
-use ociledger::{Ledger, classify_with};
+use ociledger_bench::dataset::DataSet;
+use ociledger_bench::{report, settings};
 
 fn inputs(set: &DataSet) -> Vec<(String, Option<Digest>)> {
     let queries = set.load_queries();
@@ -52,7 +55,7 @@ fn inputs(set: &DataSet) -> Vec<(String, Option<Digest>)> {
 }
 
 fn classify(c: &mut Criterion) {
-    let sizes: Vec<u64> = common::sizes()
+    let sizes: Vec<u64> = settings::sizes()
         .into_iter()
         .filter(|&s| s <= 1_000_000)
         .collect();
@@ -64,17 +67,18 @@ fn classify(c: &mut Criterion) {
         let snap = ledger.snapshot().expect("snapshot");
         let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
         for (image, digest) in &batch {
-            let answer = classify_with(&snap, image, digest.as_ref()).expect("classify");
+            let answer = snap.classify(image, digest.as_ref()).expect("classify");
             *kinds.entry(format!("{:?}", answer.kind)).or_default() += 1;
         }
         eprintln!("[classify {size}] {} images: {kinds:?}", batch.len());
-        common::write_report(&format!("classify-{size}"), &kinds);
+        report::write(&format!("classify-{size}"), &kinds);
         group.throughput(Throughput::Elements(batch.len() as u64));
         group.bench_function(BenchmarkId::new("classify_with", size), |b| {
             b.iter(|| {
                 for (image, digest) in &batch {
                     black_box(
-                        classify_with(&snap, black_box(image), digest.as_ref()).expect("classify"),
+                        snap.classify(black_box(image), digest.as_ref())
+                            .expect("classify"),
                     );
                 }
             });
@@ -85,7 +89,7 @@ fn classify(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = settings::criterion();
     targets = classify
 }
 criterion_main!(benches);

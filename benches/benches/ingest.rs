@@ -1,10 +1,12 @@
+//! Run: `cargo bench -p ociledger-bench --bench ingest` (from the repository root).
+//!
 //! The scanner's path: observations per second, in batches of 10k, one
 //! transaction per batch.
 //!
-//! Group `ingest` (Throughput::Elements = observations):
+//! Group `ingest` (`Throughput::Elements` = observations):
 //! - `ociledger`: `Ledger::ingest`;
 //! - `redb_raw`: one row per observation (compact digest → tag number, tags
-//!   interned in a HashMap) in one redb write transaction per batch: the engine's limit;
+//!   interned in a `HashMap`) in one redb write transaction per batch: the engine's limit;
 //! - `sqlite`: the same work as `ingest` in one SQLite transaction per batch
 //!   (WAL, `synchronous = FULL`, durable like redb's default): repository
 //!   upsert per repository in the batch, then per tag its row (looked up, or
@@ -16,27 +18,26 @@
 //!   than `ingest`, which re-derives the tag's intervals from its whole log.
 //!
 //! Every contender starts from an empty file in `target/bench-data/tmp/` and
-//! consumes the same endless stream: the real histories replayed under new
-//! names (see `common`), in observed-time order, so batches mix new tags and
-//! moves of tags seen in earlier batches. Each iteration is one batch, timed
-//! alone (the batch is built before the clock starts).
+//! consumes the same endless stream (`ociledger_bench::stream`): the real
+//! histories replayed under new names, in observed-time order, so batches mix
+//! new tags and moves of tags seen in earlier batches. Each iteration is one
+//! batch, timed alone (the batch is built before the clock starts).
 //!
 //! `OCILEDGER_BENCH_PROFILE=<ociledger|redb_raw|sqlite>` ingests 10 batches
 //! through that contender and nothing else, for `valgrind --tool=callgrind`.
-
-mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{ACTOR, BATCH, Stream};
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use ociledger::Ledger;
 use ociledger::id::{Digest, TagId};
 use ociledger::model::Observation;
+use ociledger_bench::stream::Stream;
+use ociledger_bench::{ACTOR, BATCH, paths, settings};
 use rusqlite::{OptionalExtension, params};
 
 const RAW_INGEST: redb::TableDefinition<&[u8], u64> = redb::TableDefinition::new("observations");
@@ -91,6 +92,9 @@ CREATE TABLE digest_index(digest BLOB NOT NULL, tag INTEGER NOT NULL, since INTE
     PRIMARY KEY (digest, tag, since)) WITHOUT ROWID;
 ";
 
+// One transaction: nine prepared statements and the loops that use them, in the
+// order `ingest` does the same work; split up, it reads worse.
+#[allow(clippy::too_many_lines)]
 fn sqlite_apply(conn: &mut rusqlite::Connection, batch: &[Observation], now: i64) {
     let mut scanned: BTreeMap<&str, i64> = BTreeMap::new();
     let mut by_tag: BTreeMap<&TagId, Vec<(i64, Digest)>> = BTreeMap::new();
@@ -214,7 +218,7 @@ fn sqlite_apply(conn: &mut rusqlite::Connection, batch: &[Observation], now: i64
 fn ingest(c: &mut Criterion) {
     if let Ok(who) = std::env::var("OCILEDGER_BENCH_PROFILE") {
         // For callgrind: 10 batches through `who`, nothing else.
-        let dir = common::scratch_dir();
+        let dir = paths::scratch_dir();
         let mut stream = Stream::new();
         let batches: Vec<Vec<Observation>> = (0..10).map(|_| stream.next_batch()).collect();
         match who.as_str() {
@@ -225,7 +229,8 @@ fn ingest(c: &mut Criterion) {
                 }
             }
             "sqlite" => {
-                let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
+                let mut conn =
+                    rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
                 conn.execute_batch(SQLITE_SCHEMA).expect("schema");
                 for b in &batches {
                     sqlite_apply(&mut conn, b, 0);
@@ -247,13 +252,13 @@ fn ingest(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(10);
-    if !common::quick() {
+    if !settings::quick() {
         group.measurement_time(Duration::from_secs(10));
     }
     let param = BATCH;
 
     group.bench_function(BenchmarkId::new("ociledger", param), |b| {
-        let dir = common::scratch_dir();
+        let dir = paths::scratch_dir();
         let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
         let mut stream = Stream::new();
         b.iter_custom(|iters| {
@@ -264,7 +269,7 @@ fn ingest(c: &mut Criterion) {
     });
 
     group.bench_function(BenchmarkId::new("redb_raw", param), |b| {
-        let dir = common::scratch_dir();
+        let dir = paths::scratch_dir();
         let mut raw = RawRedb {
             db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
             tags: HashMap::new(),
@@ -274,14 +279,14 @@ fn ingest(c: &mut Criterion) {
     });
 
     group.bench_function(BenchmarkId::new("sqlite", param), |b| {
-        let dir = common::scratch_dir();
+        let dir = paths::scratch_dir();
         let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
         conn.execute_batch(SQLITE_SCHEMA).expect("schema");
         let now = chrono::Utc::now().timestamp_micros();
         let mut stream = Stream::new();
         b.iter_custom(|iters| {
             timed(&mut stream, iters, |batch| {
-                sqlite_apply(&mut conn, batch, now)
+                sqlite_apply(&mut conn, batch, now);
             })
         });
     });
@@ -290,7 +295,7 @@ fn ingest(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = settings::criterion();
     targets = ingest
 }
 criterion_main!(benches);

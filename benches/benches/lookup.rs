@@ -1,6 +1,8 @@
+//! Run: `cargo bench -p ociledger-bench --bench lookup` (from the repository root).
+//!
 //! digest → tags, the classifier's hot path: ociledger against the engine's
 //! limit (a plain redb point get), against SQLite in its best layout for the
-//! query, and against an in-memory HashMap, on the same rows and queries.
+//! query, and against an in-memory `HashMap`, on the same rows and queries.
 //!
 //! Group `digest_lookup`, functions `ociledger`, `redb_raw`, `sqlite`,
 //! `hashmap`, parameter = references (10k, 1M, 10M; 10k in quick mode).
@@ -27,7 +29,8 @@
 //! `OCILEDGER_BENCH_PROFILE=<contender>` runs 100 passes of that contender's
 //! lookups and nothing else, for `valgrind --tool=callgrind`.
 
-mod common;
+// Averages per lookup for the report: counts far below 2^52.
+#![allow(clippy::cast_precision_loss)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
@@ -35,11 +38,16 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{DataSet, OPEN, Query, RAW_INDEX, RAW_PACKED, RAW_TABLE, SQLITE_LOOKUP, micros_to_ts};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ociledger::Ledger;
 use ociledger::id::{Digest, TagId};
-use ociledger::model::TagMatch;
+use ociledger_bench::dataset::DataSet;
+use ociledger_bench::queries::Query;
+use ociledger_bench::raw_redb::{
+    Packed, RAW_INDEX, RAW_PACKED, RAW_TABLE, packed_lookup, range_count,
+};
+use ociledger_bench::sqlite::{self, SQLITE_LOOKUP, SqlMatch};
+use ociledger_bench::{report, settings};
 use redb::ReadableDatabase;
 use serde::Serialize;
 
@@ -52,7 +60,10 @@ struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static ALLOC_BYTES: AtomicU64 = AtomicU64::new(0);
 
+// The one unsafe item of the bench package (see Cargo.toml's [lints]): a global
+// allocator cannot be written without it.
 // SAFETY: forwards every call to the system allocator unchanged.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
@@ -98,74 +109,10 @@ fn count_allocs(f: impl FnOnce()) -> (u64, u64) {
 }
 
 // ---------------------------------------------------------------------------
-// The contenders
+// The HashMap contender (the others' lookups are in the library's `sqlite` and `raw_redb`)
 // ---------------------------------------------------------------------------
 
-/// SQLite's answer, in the same shape and order as `TagMatch` (name as text).
-#[derive(Debug, PartialEq, Eq)]
-struct SqlMatch {
-    tag: String,
-    current: bool,
-    since: i64,
-    until: Option<i64>,
-}
-
-fn sqlite_lookup(stmt: &mut rusqlite::Statement<'_>, d: &Digest) -> Vec<SqlMatch> {
-    let (buf, len) = d.compact_array();
-    let mut rows = stmt.query([&buf[..len]]).expect("query");
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().expect("row") {
-        let until: i64 = r.get(2).expect("until");
-        out.push(SqlMatch {
-            tag: r.get(0).expect("name"),
-            current: until == OPEN,
-            since: r.get(1).expect("since"),
-            until: (until != OPEN).then_some(until),
-        });
-    }
-    out.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.since.cmp(&a.since))
-            .then(a.tag.cmp(&b.tag))
-    });
-    out
-}
-
-fn to_sql(m: &TagMatch) -> SqlMatch {
-    SqlMatch {
-        tag: m.tag.to_string(),
-        current: m.current,
-        since: m.since.timestamp_micros(),
-        until: m.until.map(|u| u.timestamp_micros()),
-    }
-}
-
 type Map = HashMap<Digest, Vec<(u32, i64, i64)>>;
-
-type Packed = redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
-
-/// The one-row-per-digest prototype: one point get, decode, names from memory.
-fn packed_lookup(table: &Packed, names: &[Arc<TagId>], d: &Digest) -> Vec<TagMatch> {
-    let (buf, len) = d.compact_array();
-    let Some(v) = table.get(&buf[..len]).expect("get") else {
-        return Vec::new();
-    };
-    let bytes = v.value();
-    let mut out = Vec::with_capacity(bytes.len() / 20);
-    for e in bytes.chunks_exact(20) {
-        let tag = u32::from_le_bytes(e[..4].try_into().expect("4"));
-        let since = i64::from_le_bytes(e[4..12].try_into().expect("8"));
-        let until = i64::from_le_bytes(e[12..].try_into().expect("8"));
-        out.push(TagMatch {
-            tag: names[tag as usize].clone(),
-            current: until == OPEN,
-            since: micros_to_ts(since),
-            until: (until != OPEN).then(|| micros_to_ts(until)),
-        });
-    }
-    out
-}
 
 #[derive(Debug, Serialize)]
 struct AllocReport {
@@ -186,8 +133,12 @@ struct AllocReport {
     by_kind: Vec<(char, usize, f64)>,
 }
 
+// One size's setup, answer checks, allocation counts and three groups share a
+// dozen open handles (snapshot, tables, statements borrowing their connections);
+// split up, every part would take them all as arguments.
+#[allow(clippy::too_many_lines)]
 fn lookup(c: &mut Criterion) {
-    for size in common::sizes() {
+    for size in settings::sizes() {
         let set = DataSet::ensure(size);
         let queries: Vec<Query> = set.load_queries();
         let digests: Vec<Digest> = queries.iter().map(|q| q.digest).collect();
@@ -201,12 +152,12 @@ fn lookup(c: &mut Criterion) {
         let raw = raw_txn.open_table(RAW_TABLE).expect("raw table");
         let raw_index = raw_txn.open_table(RAW_INDEX).expect("raw index table");
         let packed: Packed = raw_txn.open_table(RAW_PACKED).expect("raw packed table");
-        let names: Vec<Arc<TagId>> = set.load_names();
+        let names: Vec<Arc<TagId>> = sqlite::load_names(&set.sqlite);
 
-        let conn = set.open_sqlite();
+        let conn = sqlite::open_read(&set.sqlite);
         conn.execute_batch("BEGIN").expect("begin read transaction");
         let mut stmt = conn.prepare(SQLITE_LOOKUP).expect("prepare");
-        let conn_auto = set.open_sqlite();
+        let conn_auto = sqlite::open_read(&set.sqlite);
         let mut stmt_auto = conn_auto.prepare(SQLITE_LOOKUP).expect("prepare");
 
         if let Ok(who) = std::env::var("OCILEDGER_BENCH_PROFILE") {
@@ -215,10 +166,14 @@ fn lookup(c: &mut Criterion) {
                 for d in &digests {
                     match who.as_str() {
                         "ociledger" => drop(black_box(snap.tags_for_digest(d).expect("lookup"))),
-                        "redb_raw" => drop(black_box(raw.get(&d.compact_array().0[..33]).expect("get"))),
+                        "redb_raw" => {
+                            drop(black_box(raw.get(&d.compact_array().0[..33]).expect("get")));
+                        }
                         "redb_packed" => drop(black_box(packed_lookup(&packed, &names, d))),
-                        "sqlite" => drop(black_box(sqlite_lookup(&mut stmt, d))),
-                        other => panic!("OCILEDGER_BENCH_PROFILE={other}: ociledger, redb_raw, redb_packed or sqlite"),
+                        "sqlite" => drop(black_box(sqlite::lookup(&mut stmt, d))),
+                        other => panic!(
+                            "OCILEDGER_BENCH_PROFILE={other}: ociledger, redb_raw, redb_packed or sqlite"
+                        ),
                     }
                 }
             }
@@ -226,7 +181,7 @@ fn lookup(c: &mut Criterion) {
         }
 
         let mut map: Map = HashMap::new();
-        for r in set.load_rows() {
+        for r in sqlite::load_rows(&set.sqlite) {
             map.entry(r.digest)
                 .or_default()
                 .push((r.tag, r.since, r.until));
@@ -236,7 +191,7 @@ fn lookup(c: &mut Criterion) {
         let mut total_matches = 0usize;
         for q in &queries {
             let ours = snap.tags_for_digest(&q.digest).expect("lookup");
-            let theirs = sqlite_lookup(&mut stmt, &q.digest);
+            let theirs = sqlite::lookup(&mut stmt, &q.digest);
             assert_eq!(
                 ours.len(),
                 q.expected,
@@ -250,8 +205,8 @@ fn lookup(c: &mut Criterion) {
                 v
             };
             assert_eq!(
-                by_text(ours.iter().map(to_sql).collect()),
-                by_text(sqlite_lookup(&mut stmt, &q.digest)),
+                by_text(ours.iter().map(SqlMatch::from).collect()),
+                by_text(sqlite::lookup(&mut stmt, &q.digest)),
                 "ociledger vs sqlite on {}",
                 q.digest
             );
@@ -274,7 +229,7 @@ fn lookup(c: &mut Criterion) {
                 q.digest
             );
             assert_eq!(
-                sqlite_lookup(&mut stmt_auto, &q.digest),
+                sqlite::lookup(&mut stmt_auto, &q.digest),
                 theirs,
                 "sqlite autocommit"
             );
@@ -293,7 +248,7 @@ fn lookup(c: &mut Criterion) {
             }
         });
         let result_allocs: usize = queries.iter().map(|q| usize::from(q.expected > 0)).sum();
-        let report = AllocReport {
+        let allocs = AllocReport {
             size,
             queries: n,
             matches_per_query: total_matches as f64 / n as f64,
@@ -318,12 +273,12 @@ fn lookup(c: &mut Criterion) {
             })),
             sqlite_autocommit_allocs_per_lookup: per(count_allocs(|| {
                 for d in &digests {
-                    black_box(sqlite_lookup(&mut stmt_auto, d));
+                    black_box(sqlite::lookup(&mut stmt_auto, d));
                 }
             })),
             sqlite_allocs_per_lookup: per(count_allocs(|| {
                 for d in &digests {
-                    black_box(sqlite_lookup(&mut stmt, d));
+                    black_box(sqlite::lookup(&mut stmt, d));
                 }
             })),
             hashmap_allocs_per_lookup: per(count_allocs(|| {
@@ -346,8 +301,8 @@ fn lookup(c: &mut Criterion) {
                 })
                 .collect(),
         };
-        eprintln!("[lookup {size}] allocations: {report:?}");
-        common::write_report(&format!("lookup-{size}"), &report);
+        eprintln!("[lookup {size}] allocations: {allocs:?}");
+        report::write(&format!("lookup-{size}"), &allocs);
 
         let mut group = c.benchmark_group("digest_lookup");
         group.bench_function(BenchmarkId::new("ociledger", size), |b| {
@@ -372,7 +327,7 @@ fn lookup(c: &mut Criterion) {
             b.iter(|| {
                 let d = &digests[i % n];
                 i += 1;
-                sqlite_lookup(&mut stmt, black_box(d))
+                sqlite::lookup(&mut stmt, black_box(d))
             });
         });
         group.bench_function(BenchmarkId::new("hashmap", size), |b| {
@@ -407,7 +362,7 @@ fn lookup(c: &mut Criterion) {
             b.iter(|| {
                 let d = &digests[i % n];
                 i += 1;
-                sqlite_lookup(&mut stmt_auto, black_box(d))
+                sqlite::lookup(&mut stmt_auto, black_box(d))
             });
         });
         group.bench_function(BenchmarkId::new("ociledger_txn_per_lookup", size), |b| {
@@ -425,52 +380,38 @@ fn lookup(c: &mut Criterion) {
         // shared that every lookup writes (such as a lock word).
         let mut group = c.benchmark_group("digest_lookup_threads");
         for threads in [1usize, 2] {
-            group.bench_function(BenchmarkId::new(format!("ociledger_{threads}_threads"), size), |b| {
-                b.iter_custom(|iters| {
-                    let start = std::time::Instant::now();
-                    std::thread::scope(|s| {
-                        for t in 0..threads {
-                            let (ledger, digests) = (&ledger, &digests);
-                            s.spawn(move || {
-                                let snap = ledger.snapshot().expect("snapshot");
-                                for i in 0..iters {
-                                    let d = &digests[(i as usize + t * 500) % n];
-                                    black_box(snap.tags_for_digest(black_box(d)).expect("lookup"));
-                                }
-                            });
-                        }
+            group.bench_function(
+                BenchmarkId::new(format!("ociledger_{threads}_threads"), size),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let start = std::time::Instant::now();
+                        std::thread::scope(|s| {
+                            for t in 0..threads {
+                                let (ledger, digests) = (&ledger, &digests);
+                                s.spawn(move || {
+                                    let snap = ledger.snapshot().expect("snapshot");
+                                    let iters = usize::try_from(iters).expect("fits");
+                                    for i in 0..iters {
+                                        let d = &digests[(i + t * 500) % n];
+                                        black_box(
+                                            snap.tags_for_digest(black_box(d)).expect("lookup"),
+                                        );
+                                    }
+                                });
+                            }
+                        });
+                        start.elapsed()
                     });
-                    start.elapsed()
-                });
-            });
+                },
+            );
         }
         group.finish();
     }
 }
 
-/// The ledger's range scan with nothing around it: entries for `d`, values read.
-fn range_count(
-    table: &redb::ReadOnlyTable<(&'static [u8], u32, i64), i64>,
-    d: &Digest,
-) -> (usize, i64) {
-    let (buf, len) = d.compact_array();
-    let key = &buf[..len];
-    let mut n = 0;
-    let mut acc = 0;
-    for e in table
-        .range((key, 0, i64::MIN)..=(key, u32::MAX, i64::MAX))
-        .expect("range")
-    {
-        let (k, v) = e.expect("entry");
-        acc ^= k.value().2 ^ v.value();
-        n += 1;
-    }
-    (n, acc)
-}
-
 criterion_group! {
     name = benches;
-    config = common::criterion();
+    config = settings::criterion();
     targets = lookup
 }
 criterion_main!(benches);

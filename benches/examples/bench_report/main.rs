@@ -1,0 +1,353 @@
+//! Renders the ledger benchmark results: reads criterion's estimates
+//! (`target/criterion/{digest_lookup,digest_lookup_breakdown,ingest,classify}`)
+//! and the figures the benches leave in `target/bench-data/`, prints the
+//! markdown tables for `docs/benchmarks.md`, and writes the lookup plot
+//! (time per lookup against size, log–log, the four contenders) as SVG.
+//!
+//! Run from the repository root, after the benches:
+//!
+//! ```text
+//! cargo bench -p ociledger-bench --bench lookup --bench ingest --bench classify
+//! cargo run -p ociledger-bench --profile bench --example bench_report -- docs/benchmarks-lookup.svg
+//! ```
+
+// Report math: counts and byte sizes far below 2^52 as f64.
+#![allow(clippy::cast_precision_loss)]
+
+mod plot;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use ociledger_bench::settings::size_label as label;
+use ociledger_bench::{paths, report};
+use serde_json::Value;
+
+const LOOKUP: [&str; 4] = ["ociledger", "redb_raw", "sqlite", "hashmap"];
+const BREAKDOWN: [&str; 4] = [
+    "redb_range",
+    "redb_packed",
+    "ociledger_txn_per_lookup",
+    "sqlite_autocommit",
+];
+const INGEST: [&str; 3] = ["ociledger", "redb_raw", "sqlite"];
+
+fn read_json(p: &Path) -> Option<Value> {
+    serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+}
+
+/// (estimate, lower, upper) in ns of one criterion benchmark: the slope where
+/// criterion fitted one (linear sampling), else the mean, as criterion prints.
+fn estimate(group: &str, func: &str, param: u64) -> Option<(f64, f64, f64)> {
+    let v = read_json(&paths::target_dir().join(format!(
+        "criterion/{group}/{func}/{param}/new/estimates.json"
+    )))?;
+    let m = if v["slope"].is_object() {
+        &v["slope"]
+    } else {
+        &v["mean"]
+    };
+    Some((
+        m["point_estimate"].as_f64()?,
+        m["confidence_interval"]["lower_bound"].as_f64()?,
+        m["confidence_interval"]["upper_bound"].as_f64()?,
+    ))
+}
+
+fn sizes_of(group: &str, func: &str) -> Vec<u64> {
+    let mut out: Vec<u64> =
+        std::fs::read_dir(paths::target_dir().join(format!("criterion/{group}/{func}")))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+    out.sort_unstable();
+    out
+}
+
+fn time(ns: f64) -> String {
+    if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+/// The newest data-set directory's `stats.json` per size.
+fn set_stats() -> BTreeMap<u64, Value> {
+    let mut out = BTreeMap::new();
+    let root = paths::bench_root();
+    let Ok(rd) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = rd
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.join("..").is_dir())
+        .collect();
+    dirs.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    for d in dirs {
+        let Ok(sub) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in sub.flatten() {
+            if let (Some(size), Some(v)) = (
+                e.file_name().to_str().and_then(|s| s.parse::<u64>().ok()),
+                read_json(&e.path().join("stats.json")),
+            ) {
+                out.insert(size, v);
+            }
+        }
+    }
+    out
+}
+
+// The tables one after the other, in the order of docs/benchmarks.md: one
+// reading order, kept whole.
+#[allow(clippy::too_many_lines)]
+fn main() {
+    let svg_path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "docs/benchmarks-lookup.svg".to_owned());
+    let sizes = sizes_of("digest_lookup", "ociledger");
+    let mut md = String::new();
+
+    // Lookup table.
+    let _ = writeln!(md, "### digest → tags lookup (time per lookup, 95 % CI)\n");
+    let _ = writeln!(
+        md,
+        "| references | ociledger | redb_raw | sqlite | hashmap | ociledger / redb_raw | sqlite / ociledger | ociledger / hashmap |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut series: BTreeMap<&str, Vec<(u64, f64)>> = BTreeMap::new();
+    for &s in &sizes {
+        let e: Vec<Option<(f64, f64, f64)>> = LOOKUP
+            .iter()
+            .map(|f| estimate("digest_lookup", f, s))
+            .collect();
+        for (f, v) in LOOKUP.iter().zip(&e) {
+            if let Some(v) = v {
+                series.entry(f).or_default().push((s, v.0));
+            }
+        }
+        let cell = |v: &Option<(f64, f64, f64)>| {
+            v.map_or("–".to_owned(), |(m, lo, hi)| {
+                format!("{} ({}–{})", time(m), time(lo), time(hi))
+            })
+        };
+        let ratio = |a: &Option<(f64, f64, f64)>, b: &Option<(f64, f64, f64)>| match (a, b) {
+            (Some(a), Some(b)) => format!("{:.2}", a.0 / b.0),
+            _ => "–".to_owned(),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | **{}** | **{}** | {} |",
+            label(s),
+            cell(&e[0]),
+            cell(&e[1]),
+            cell(&e[2]),
+            cell(&e[3]),
+            ratio(&e[0], &e[1]),
+            ratio(&e[2], &e[0]),
+            ratio(&e[0], &e[3]),
+        );
+    }
+    if let (Some(first), Some(last)) = (sizes.first(), sizes.last()) {
+        let _ = writeln!(
+            md,
+            "\nScaling {} → {} (time ratio):",
+            label(*first),
+            label(*last)
+        );
+        for f in LOOKUP {
+            if let (Some(a), Some(b)) = (
+                estimate("digest_lookup", f, *first),
+                estimate("digest_lookup", f, *last),
+            ) {
+                let _ = writeln!(md, "- {f}: {:.2}×", b.0 / a.0);
+            }
+        }
+    }
+
+    // Breakdown.
+    let _ = writeln!(md, "\n### breakdown (mean time per lookup)\n");
+    let _ = writeln!(
+        md,
+        "| references | ociledger | redb_raw (point get) | redb_range (same range, no decoding) | redb_packed (one row per digest, full answer) | ociledger_txn_per_lookup | sqlite (held read txn) | sqlite_autocommit |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &s in &sizes {
+        let g = |grp: &str, f: &str| estimate(grp, f, s).map_or("–".to_owned(), |v| time(v.0));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            label(s),
+            g("digest_lookup", "ociledger"),
+            g("digest_lookup", "redb_raw"),
+            g("digest_lookup_breakdown", BREAKDOWN[0]),
+            g("digest_lookup_breakdown", BREAKDOWN[1]),
+            g("digest_lookup_breakdown", BREAKDOWN[2]),
+            g("digest_lookup", "sqlite"),
+            g("digest_lookup_breakdown", BREAKDOWN[3]),
+        );
+    }
+
+    // Allocations.
+    let _ = writeln!(
+        md,
+        "\n### allocations per lookup (counting global allocator, over the 1000 queries)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | matches / query | ociledger | of which the answer itself | redb_raw | redb_range | redb_packed | sqlite | hashmap | ociledger_txn_per_lookup |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &s in &sizes {
+        if let Some(v) = read_json(&report::path(&format!("lookup-{s}"))) {
+            let f = |k: &str| v[k].as_f64().map_or("–".to_owned(), |x| format!("{x:.2}"));
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                label(s),
+                f("matches_per_query"),
+                f("ociledger_allocs_per_lookup"),
+                f("ociledger_result_allocs_per_lookup"),
+                f("redb_raw_allocs_per_lookup"),
+                f("redb_range_allocs_per_lookup"),
+                f("redb_packed_allocs_per_lookup"),
+                f("sqlite_allocs_per_lookup"),
+                f("hashmap_allocs_per_lookup"),
+                f("ociledger_txn_per_lookup_allocs_per_lookup"),
+            );
+        }
+    }
+
+    // Ingest.
+    let _ = writeln!(
+        md,
+        "\n### ingest (batches of 10k observations, one transaction each)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| contender | time per batch (95 % CI) | observations / s | ociledger / this |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|");
+    let ours = estimate("ingest", "ociledger", 10_000);
+    for f in INGEST {
+        if let Some((m, lo, hi)) = estimate("ingest", f, 10_000) {
+            let rate = 10_000.0 / (m / 1e9);
+            let rel = ours.map_or("–".to_owned(), |o| {
+                format!("{:.2}", (10_000.0 / (o.0 / 1e9)) / rate)
+            });
+            let _ = writeln!(
+                md,
+                "| {f} | {} ({}–{}) | {:.0} | {rel} |",
+                time(m),
+                time(lo),
+                time(hi),
+                rate
+            );
+        }
+    }
+
+    // Classify.
+    let _ = writeln!(
+        md,
+        "\n### classify (batch of 1000 image strings + digests on one snapshot)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | per batch | per image | images / s | answers |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---|");
+    for s in sizes_of("classify", "classify_with") {
+        if let Some((m, _, _)) = estimate("classify", "classify_with", s) {
+            let kinds = read_json(&report::path(&format!("classify-{s}")))
+                .map_or(String::new(), |v| v.to_string());
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.0} | {kinds} |",
+                label(s),
+                time(m),
+                time(m / 1000.0),
+                1000.0 / (m / 1e9)
+            );
+        }
+    }
+
+    // Sizes on disk.
+    let _ = writeln!(md, "\n### file sizes\n");
+    let _ = writeln!(
+        md,
+        "| references | observations | intervals | tags | ociledger file as ingested | after `compact` | B / reference (compacted) | digest_index table (stored + metadata + fragmented) | B / interval | raw.redb | sqlite.db | ledger build (ingest) |"
+    );
+    let _ = writeln!(
+        md,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let stats = set_stats();
+    for (s, v) in &stats {
+        let u = |k: &str| v[k].as_u64().unwrap_or(0);
+        let refs = u("ledger_references").max(1);
+        let idx = v["ledger_tables"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == "digest_index"))
+            .map_or(0, |t| {
+                t["stored_bytes"].as_u64().unwrap_or(0)
+                    + t["metadata_bytes"].as_u64().unwrap_or(0)
+                    + t["fragmented_bytes"].as_u64().unwrap_or(0)
+            });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {} | {:.1} | {} | {} | {:.1} s ({:.0} obs/s) |",
+            label(*s),
+            u("observations"),
+            u("ledger_intervals"),
+            u("ledger_tags"),
+            u("ledger_bytes_ingested"),
+            u("ledger_bytes"),
+            u("ledger_bytes") as f64 / refs as f64,
+            idx,
+            idx as f64 / u("ledger_intervals").max(1) as f64,
+            u("raw_bytes"),
+            u("sqlite_bytes"),
+            v["ledger_build_seconds"].as_f64().unwrap_or(0.0),
+            v["ledger_ingest_obs_per_second"].as_f64().unwrap_or(0.0),
+        );
+    }
+    if let Some((s, v)) = stats.iter().next_back() {
+        let _ = writeln!(
+            md,
+            "\nPer table at {} (bytes per reference: stored / metadata / fragmented):\n",
+            label(*s)
+        );
+        let _ = writeln!(
+            md,
+            "| table | entries | stored | metadata | fragmented | total / reference |"
+        );
+        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+        let refs = v["ledger_references"].as_f64().unwrap_or(1.0);
+        if let Some(tables) = v["ledger_tables"].as_array() {
+            for t in tables {
+                let g = |k: &str| t[k].as_f64().unwrap_or(0.0);
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                    t["name"].as_str().unwrap_or("?"),
+                    t["entries"],
+                    g("stored_bytes") / refs,
+                    g("metadata_bytes") / refs,
+                    g("fragmented_bytes") / refs,
+                    (g("stored_bytes") + g("metadata_bytes") + g("fragmented_bytes")) / refs
+                );
+            }
+        }
+    }
+    print!("{md}");
+
+    std::fs::write(&svg_path, plot::lookup(&series)).expect("write svg");
+    eprintln!("wrote {svg_path}");
+}
