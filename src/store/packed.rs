@@ -15,15 +15,23 @@ pub(crate) struct IndexEntry {
     pub until: i64,
 }
 
+/// The number of entries of a packed value; a length that is not a whole
+/// number of entries means a damaged file.
+pub(crate) fn count(bytes: &[u8]) -> Result<usize> {
+    if bytes.len().is_multiple_of(ENTRY) {
+        Ok(bytes.len() / ENTRY)
+    } else {
+        Err(Error::Corrupt(format!(
+            "value of {} bytes, not a whole number of {ENTRY}-byte entries",
+            bytes.len()
+        )))
+    }
+}
+
 /// Decodes a packed value; a length that is not a whole number of entries
 /// means a damaged file.
 pub(crate) fn decode(bytes: &[u8]) -> Result<impl Iterator<Item = IndexEntry> + '_> {
-    if !bytes.len().is_multiple_of(ENTRY) {
-        return Err(Error::Corrupt(format!(
-            "digest index value of {} bytes",
-            bytes.len()
-        )));
-    }
+    count(bytes)?;
     Ok(bytes.chunks_exact(ENTRY).map(|c| {
         let (tag, rest) = c.split_at(4);
         let (since, until) = rest.split_at(8);

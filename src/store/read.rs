@@ -69,17 +69,27 @@ impl View {
             return Ok(Vec::new());
         };
         let bytes = value.value();
+        let entries = packed::decode(bytes).map_err(rows::at(format_args!(
+            "table digest_index, digest {digest}"
+        )))?;
+        // The value's real length bounds this (20 bytes per entry).
         let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
-        for e in packed::decode(bytes)? {
+        for e in entries {
             let tag = self.tag_name(e.tag)?;
+            let instant = |us| {
+                from_micros(us).map_err(rows::at(format_args!(
+                    "table digest_index, digest {digest}, tag number {}",
+                    e.tag
+                )))
+            };
             out.push(TagMatch {
                 tag,
                 current: e.until == OPEN,
-                since: from_micros(e.since)?,
+                since: instant(e.since)?,
                 until: if e.until == OPEN {
                     None
                 } else {
-                    Some(from_micros(e.until)?)
+                    Some(instant(e.until)?)
                 },
             });
         }
@@ -96,10 +106,11 @@ impl View {
     /// transaction can see (`Store::view` reads new rows first), so a
     /// number beyond it can only come from a damaged file.
     fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
-        self.names
-            .get(n)
-            .cloned()
-            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no name")))
+        self.names.get(n).cloned().ok_or_else(|| {
+            Error::Corrupt(format!(
+                "table digest_index: tag number {n} has no row in table tags"
+            ))
+        })
     }
 
     pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
@@ -110,11 +121,19 @@ impl View {
     }
 
     fn tag_row(&self, n: u32) -> Result<TagRow> {
-        let row = self
-            .tags
-            .get(n)?
-            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
-        rows::decode("tags", row.value())
+        let row = self.tags.get(n)?.ok_or_else(|| no_tag_row(n))?;
+        rows::decode_row("tags", n, row.value())
+    }
+
+    /// Fails unless tag number `n` (from `tag_keys`) has a row: a question
+    /// that finds no move-log entries or references for a tag asks this, so
+    /// a number pointing nowhere is reported instead of read as an empty
+    /// history. Costs one point get, and only on that path.
+    fn require_tag_row(&self, n: u32) -> Result<()> {
+        match self.tags.get(n)? {
+            Some(_) => Ok(()),
+            None => Err(no_tag_row(n)),
+        }
     }
 
     /// Where tag `n` points now; `None` once deleted.
@@ -125,7 +144,11 @@ impl View {
     /// The tag record; `None` for a tag never seen or deleted.
     pub(crate) fn tag_record(&self, id: &TagId) -> Result<Option<Tag>> {
         match self.tag_number(id)? {
-            Some(n) => self.tag_row(n)?.to_record(id),
+            Some(n) => {
+                let row = self.tag_row(n)?;
+                row.check_name(n, id)?;
+                row.to_record(id)
+            }
             None => Ok(None),
         }
     }
@@ -135,11 +158,12 @@ impl View {
     }
 
     fn repo_row(&self, n: u32) -> Result<RepoRow> {
-        let row = self
-            .repos
-            .get(n)?
-            .ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
-        rows::decode("repos", row.value())
+        let row = self.repos.get(n)?.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "table repo_keys: repository number {n} has no row in table repos"
+            ))
+        })?;
+        rows::decode_row("repos", n, row.value())
     }
 
     /// The repository record, if it exists.
@@ -165,10 +189,12 @@ impl View {
         };
         for entry in iter.take(limit) {
             let (k, v) = entry?;
-            let id: RepositoryId = k
-                .value()
-                .parse()
-                .map_err(|e| Error::Corrupt(format!("repository key {:?}: {e}", k.value())))?;
+            let id: RepositoryId = k.value().parse().map_err(|e| {
+                Error::Corrupt(format!(
+                    "table repo_keys, key {:?}: not a repository ID: {e}",
+                    k.value()
+                ))
+            })?;
             let record = self.repo_row(v.value())?.to_record(&id)?;
             out.push((id, record));
         }
@@ -203,13 +229,19 @@ impl View {
             let (k, v) = entry?;
             let name = k.value().strip_prefix(&prefix).ok_or_else(|| {
                 Error::Corrupt(format!(
-                    "tag key {:?} is not in repository {repository}",
+                    "table tag_keys, key {:?}: not in repository {repository}",
                     k.value()
                 ))
             })?;
-            let id = TagId::new(repository.clone(), name)
-                .map_err(|e| Error::Corrupt(format!("tag key {:?}: {e}", k.value())))?;
-            let record = self.tag_row(v.value())?.to_record(&id)?;
+            let id = TagId::new(repository.clone(), name).map_err(|e| {
+                Error::Corrupt(format!(
+                    "table tag_keys, key {:?}: not a tag ID: {e}",
+                    k.value()
+                ))
+            })?;
+            let row = self.tag_row(v.value())?;
+            row.check_name(v.value(), &id)?;
+            let record = row.to_record(&id)?;
             out.push((name.to_owned(), record));
             if out.len() == limit {
                 break;
@@ -220,9 +252,16 @@ impl View {
 
     /// Tag `n`'s move log, in order.
     pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
-        super::read_log(&self.moves, n)?
-            .into_iter()
-            .map(|(t, d)| Ok((from_micros(t)?, d)))
+        let log = super::read_log(&self.moves, n)?;
+        if log.is_empty() {
+            self.require_tag_row(n)?;
+        }
+        log.into_iter()
+            .map(|(t, d)| {
+                let t = from_micros(t)
+                    .map_err(rows::at(format_args!("table moves, tag number {n}")))?;
+                Ok((t, d))
+            })
             .collect()
     }
 
@@ -239,6 +278,7 @@ impl View {
             .range((n, i64::MIN, &[][..])..=upper)?
             .next_back()
         else {
+            self.require_tag_row(n)?;
             return Ok(None);
         };
         super::log_digest(n, entry?.0.value().2)
@@ -254,12 +294,13 @@ impl View {
             return Ok(None);
         };
         let (buf, len) = digest.compact_array();
-        match self.refs.get((n, &buf[..len]))? {
-            Some(v) => rows::decode::<RefRow>("refs", v.value())?
-                .to_record(tag, digest)
-                .map(Some),
-            None => Ok(None),
-        }
+        let Some(v) = self.refs.get((n, &buf[..len]))? else {
+            self.require_tag_row(n)?;
+            return Ok(None);
+        };
+        rows::decode_row::<RefRow>("refs", format_args!("{tag}@{digest}"), v.value())?
+            .to_record(tag, digest)
+            .map(Some)
     }
 
     /// Tag `n`'s references newest first (by first observation, then
@@ -285,22 +326,38 @@ impl View {
         {
             let (k, v) = entry?;
             let (_, compact) = k.value();
-            let row: RefRow = rows::decode("refs", v.value())?;
+            let row: RefRow = rows::decode_row(
+                "refs",
+                format_args!("tag number {n}, digest {}", rows::Hex(compact)),
+                v.value(),
+            )?;
             if let Some((t, d)) = &before
                 && (row.first_observed, compact) >= (*t, d.as_slice())
             {
                 continue;
             }
-            let digest = Digest::from_compact(compact)
-                .map_err(|e| Error::Corrupt(format!("reference of tag {n}: {e}")))?;
+            let digest = Digest::from_compact(compact).map_err(|e| {
+                Error::Corrupt(format!(
+                    "table refs, tag number {n}, key digest {}: {e}",
+                    rows::Hex(compact)
+                ))
+            })?;
             all.push((row.first_observed, digest));
+        }
+        if all.is_empty() && before.is_none() {
+            self.require_tag_row(n)?;
         }
         // Compact forms sort like the digests themselves (the algorithm bytes
         // are alphabetical), so this is the cursor's order.
         all.sort_unstable_by(|a, b| b.cmp(a));
         all.truncate(limit);
         all.into_iter()
-            .map(|(t, d)| Ok((from_micros(t)?, d)))
+            .map(|(t, d)| {
+                let t = from_micros(t).map_err(rows::at(format_args!(
+                    "table refs, reference {d} of tag number {n}, first observed"
+                )))?;
+                Ok((t, d))
+            })
             .collect()
     }
 
@@ -320,8 +377,19 @@ impl View {
     fn interval_count(&self) -> Result<u64> {
         let mut n = 0u64;
         for entry in self.digest_index.iter()? {
-            n += (entry?.1.value().len() / packed::ENTRY) as u64;
+            let (k, v) = entry?;
+            let entries = packed::count(v.value()).map_err(rows::at(format_args!(
+                "table digest_index, digest {}",
+                rows::Hex(k.value())
+            )))?;
+            n = n.saturating_add(entries as u64);
         }
         Ok(n)
     }
+}
+
+fn no_tag_row(n: u32) -> Error {
+    Error::Corrupt(format!(
+        "table tag_keys: tag number {n} has no row in table tags"
+    ))
 }

@@ -19,6 +19,15 @@ pub(super) fn from_micros(us: i64) -> Result<Timestamp> {
         .ok_or_else(|| Error::Corrupt(format!("timestamp {us} out of range")))
 }
 
+/// Puts where a damaged value was read (`table tags, tag number 3`) in
+/// front of a [`Error::Corrupt`] message; other errors pass unchanged.
+pub(super) fn at(place: impl std::fmt::Display) -> impl FnOnce(Error) -> Error {
+    move |e| match e {
+        Error::Corrupt(m) => Error::Corrupt(format!("{place}: {m}")),
+        other => other,
+    }
+}
+
 /// Truncates to the stored precision, so what a write returns equals what a read returns.
 pub(crate) fn truncate(t: Timestamp) -> Timestamp {
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
@@ -45,6 +54,13 @@ impl AuditRow {
     pub fn touch(&mut self, actor: &str, now: Timestamp) {
         actor.clone_into(&mut self.last_modified_by);
         self.last_modified_on = micros(now);
+    }
+
+    /// Checks that both instants decode, as a read of the record does.
+    fn check(&self) -> Result<()> {
+        from_micros(self.created_on)?;
+        from_micros(self.last_modified_on)?;
+        Ok(())
     }
 }
 
@@ -87,22 +103,52 @@ pub(super) fn decode<'a, T: Deserialize<'a>>(table: &str, bytes: &'a [u8]) -> Re
         .map_err(|e| Error::Corrupt(format!("undecodable row in table {table}: {e}")))
 }
 
+/// [`decode`] of the row of `table` at `key`, naming both on failure.
+/// (postcard checks every length prefix against the bytes left, so a huge
+/// one fails here instead of sizing an allocation.)
+pub(super) fn decode_row<'a, T: Deserialize<'a>>(
+    table: &str,
+    key: impl std::fmt::Display,
+    bytes: &'a [u8],
+) -> Result<T> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| Error::Corrupt(format!("table {table}, row {key}: undecodable: {e}")))
+}
+
 /// The ID of repository number `n`, from its row.
 pub(super) fn repository_id(
     repos: &impl redb::ReadableTable<u32, &'static [u8]>,
     n: u32,
 ) -> Result<RepositoryId> {
-    let row = repos
-        .get(n)?
-        .ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
-    let row: RepoRow = decode("repos", row.value())?;
-    row.id
-        .parse()
-        .map_err(|e| Error::Corrupt(format!("repository number {n} has an invalid ID: {e}")))
+    let row = repos.get(n)?.ok_or_else(|| {
+        Error::Corrupt(format!(
+            "table repos: repository number {n} (named by a tags row) has no row"
+        ))
+    })?;
+    let row: RepoRow = decode_row("repos", n, row.value())?;
+    row.id.parse().map_err(|e| {
+        Error::Corrupt(format!(
+            "table repos, row {n}: invalid repository ID {:?}: {e}",
+            row.id
+        ))
+    })
 }
 
 impl RepoRow {
+    /// Checks every stored instant, for the write path (which would otherwise
+    /// carry a damaged value into the row it writes back).
+    pub fn check(&self, n: u32) -> Result<()> {
+        from_micros(self.last_scanned_on)
+            .and_then(|_| self.audit.check())
+            .map_err(at(format_args!("table repos, repository number {n}")))
+    }
+
     pub fn to_record(&self, id: &RepositoryId) -> Result<Repository> {
+        self.record(id)
+            .map_err(at(format_args!("table repos, repository {id}")))
+    }
+
+    fn record(&self, id: &RepositoryId) -> Result<Repository> {
         Ok(Repository {
             schema: None,
             registry: id.registry().to_owned(),
@@ -125,16 +171,45 @@ impl TagRow {
             .as_deref()
             .map(Digest::from_compact)
             .transpose()
-            .map_err(|e| Error::Corrupt(format!("tag number {n}: {e}")))
+            .map_err(|e| Error::Corrupt(format!("table tags, tag number {n}: current digest: {e}")))
+    }
+
+    /// Checks the current digest and every stored instant, for the write
+    /// path (which would otherwise carry a damaged value into the row it
+    /// writes back).
+    pub fn check(&self, n: u32) -> Result<()> {
+        self.current_digest(n)?;
+        self.audit
+            .check()
+            .map_err(at(format_args!("table tags, tag number {n}")))
+    }
+
+    /// Checks that this row, found through `tag_keys` entry `id`, is that
+    /// tag's (a key pointing at another tag's number would otherwise read,
+    /// or write, the other tag's record).
+    pub fn check_name(&self, n: u32, id: &TagId) -> Result<()> {
+        if self.name == id.tag() {
+            Ok(())
+        } else {
+            Err(Error::Corrupt(format!(
+                "table tag_keys: {id} points at tag number {n}, whose row in table tags is tag {:?}",
+                self.name
+            )))
+        }
     }
 
     /// The tag record, or `None` for a deleted tag (its row stays for history).
     pub fn to_record(&self, id: &TagId) -> Result<Option<Tag>> {
+        self.record(id)
+            .map_err(at(format_args!("table tags, tag {id}")))
+    }
+
+    fn record(&self, id: &TagId) -> Result<Option<Tag>> {
         let Some(current) = &self.current else {
             return Ok(None);
         };
-        let artifact =
-            Digest::from_compact(current).map_err(|e| Error::Corrupt(format!("tag {id}: {e}")))?;
+        let artifact = Digest::from_compact(current)
+            .map_err(|e| Error::Corrupt(format!("current digest: {e}")))?;
         Ok(Some(Tag {
             schema: None,
             artifact,
@@ -149,7 +224,23 @@ impl TagRow {
 }
 
 impl RefRow {
+    /// Checks every stored instant, for the write path (which would otherwise
+    /// carry a damaged value into the row it writes back).
+    pub fn check(&self, tag: u32, digest: &[u8]) -> Result<()> {
+        from_micros(self.first_observed)
+            .and_then(|_| self.audit.check())
+            .map_err(at(format_args!(
+                "table refs, tag number {tag}, digest {}",
+                Hex(digest)
+            )))
+    }
+
     pub fn to_record(&self, tag: &TagId, digest: &Digest) -> Result<Reference> {
+        self.record(tag, digest)
+            .map_err(at(format_args!("table refs, reference {tag}@{digest}")))
+    }
+
+    fn record(&self, tag: &TagId, digest: &Digest) -> Result<Reference> {
         Ok(Reference {
             schema: None,
             tag: tag.clone(),
@@ -159,5 +250,15 @@ impl RefRow {
             last_modified_by: self.audit.last_modified_by.clone(),
             last_modified_on: from_micros(self.audit.last_modified_on)?,
         })
+    }
+}
+
+/// Stored bytes shown as hex, for messages about keys that may not be
+/// digests; formats only when a message is made.
+pub(super) struct Hex<'a>(pub &'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }

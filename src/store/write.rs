@@ -134,12 +134,16 @@ impl<'t> Writer<'t> {
         Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
     }
 
+    /// Repository number `n`'s row, checked: it is written back.
     fn repo(&self, n: u32) -> Result<RepoRow> {
-        let row = self
-            .repos
-            .get(n)?
-            .ok_or_else(|| Error::Corrupt(format!("repository number {n} has no row")))?;
-        rows::decode("repos", row.value())
+        let row = self.repos.get(n)?.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "table repo_keys: repository number {n} has no row in table repos"
+            ))
+        })?;
+        let row: RepoRow = rows::decode_row("repos", n, row.value())?;
+        row.check(n)?;
+        Ok(row)
     }
 
     fn put_repo(&mut self, n: u32, row: &RepoRow) -> Result<()> {
@@ -250,12 +254,16 @@ impl<'t> Writer<'t> {
             .map(|v| v.value()))
     }
 
+    /// Tag number `n`'s row, checked: it is written back.
     fn tag(&self, n: u32) -> Result<TagRow> {
-        let row = self
-            .tags
-            .get(n)?
-            .ok_or_else(|| Error::Corrupt(format!("tag number {n} has no row")))?;
-        rows::decode("tags", row.value())
+        let row = self.tags.get(n)?.ok_or_else(|| {
+            Error::Corrupt(format!(
+                "table tag_keys: tag number {n} has no row in table tags"
+            ))
+        })?;
+        let row: TagRow = rows::decode_row("tags", n, row.value())?;
+        row.check(n)?;
+        Ok(row)
     }
 
     fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
@@ -266,10 +274,11 @@ impl<'t> Writer<'t> {
     /// Tag `id` as it is now, if it was ever seen (deleted tags included).
     pub fn tag_state(&self, id: &TagId) -> Result<Option<TagState>> {
         match self.tag_number(id)? {
-            Some(n) => Ok(Some(TagState {
-                n,
-                row: self.tag(n)?,
-            })),
+            Some(n) => {
+                let row = self.tag(n)?;
+                row.check_name(n, id)?;
+                Ok(Some(TagState { n, row }))
+            }
             None => Ok(None),
         }
     }
@@ -284,13 +293,15 @@ impl<'t> Writer<'t> {
         now: Timestamp,
     ) -> Result<(TagState, bool)> {
         if let Some(n) = self.tag_number(id)? {
-            return Ok((
-                TagState {
-                    n,
-                    row: self.tag(n)?,
-                },
-                false,
-            ));
+            let row = self.tag(n)?;
+            row.check_name(n, id)?;
+            if row.repo != repo {
+                return Err(Error::Corrupt(format!(
+                    "table tag_keys: {id} points at tag number {n}, whose row in table tags is in repository number {}, not {repo}",
+                    row.repo
+                )));
+            }
+            return Ok((TagState { n, row }, false));
         }
         let n = self.next_tag;
         self.next_tag = n
@@ -344,7 +355,7 @@ impl<'t> Writer<'t> {
         } else {
             super::read_log(&self.moves, n)?
         };
-        let before = interval_set(&log)?;
+        let before = interval_set(n, &log)?;
         for &(at, digest) in writes {
             let t = micros(at);
             // Only an exact repeat (same instant, same digest) is dropped. A
@@ -364,7 +375,7 @@ impl<'t> Writer<'t> {
                 summary.references += u64::from(self.note_reference(n, key, t, actor, now)?);
             }
         }
-        let after = interval_set(&log)?;
+        let after = interval_set(n, &log)?;
         self.reindex(n, &before, &after);
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
@@ -408,7 +419,10 @@ impl<'t> Writer<'t> {
             let (buf, len) = d.compact_array();
             let key = &buf[..len];
             let mut entries: Vec<IndexEntry> = match self.digest_index.get(key)? {
-                Some(v) => packed::decode(v.value())?.collect(),
+                Some(v) => packed::decode(v.value())
+                    .map_err(rows::at(format_args!("table digest_index, digest {d}")))?
+                    .map(|e| self.check_entry(&d, e))
+                    .collect::<Result<_>>()?,
                 None => Vec::new(),
             };
             entries.retain(|e| !delta.removed.contains(e));
@@ -422,6 +436,26 @@ impl<'t> Writer<'t> {
             }
         }
         Ok(())
+    }
+
+    /// An entry read back from the digest index, checked as a lookup would
+    /// check it (its tag has a row, its instants decode), so a damaged entry
+    /// is reported instead of being written back beside the new ones.
+    fn check_entry(&self, d: &Digest, e: IndexEntry) -> Result<IndexEntry> {
+        let tag = e.tag;
+        // Tag numbers are dense (checked when the file is opened), so every
+        // number below the next free one has a row.
+        if tag >= self.next_tag {
+            return Err(Error::Corrupt(format!(
+                "table digest_index, digest {d}, tag number {tag}: no such tag in table tags"
+            )));
+        }
+        let place = format_args!("table digest_index, digest {d}, tag number {tag}");
+        from_micros(e.since).map_err(rows::at(place))?;
+        if e.until != OPEN {
+            from_micros(e.until).map_err(rows::at(place))?;
+        }
+        Ok(e)
     }
 
     /// Creates the (tag, digest) reference if new, or moves its first-observed
@@ -444,7 +478,17 @@ impl<'t> Writer<'t> {
             .refs
             .insert((n, digest), rows::encode(&fresh)?.as_slice())?
         {
-            Some(v) => Some(rows::decode::<RefRow>("refs", v.value())?),
+            Some(v) => {
+                let row: RefRow = rows::decode_row(
+                    "refs",
+                    format_args!("tag number {n}, digest {}", rows::Hex(digest)),
+                    v.value(),
+                )?;
+                // Written back: a damaged instant must not be carried on
+                // (nor win the `t < first_observed` comparison below).
+                row.check(n, digest)?;
+                Some(row)
+            }
             None => None,
         };
         let Some(mut row) = old else {
@@ -461,10 +505,14 @@ impl<'t> Writer<'t> {
     }
 }
 
-fn interval_set(log: &[LogEntry]) -> Result<BTreeSet<(Digest, Interval)>> {
+fn interval_set(n: u32, log: &[LogEntry]) -> Result<BTreeSet<(Digest, Interval)>> {
     let log = log
         .iter()
-        .map(|&(t, d)| Ok((from_micros(t)?, d)))
+        .map(|&(t, d)| {
+            let t =
+                from_micros(t).map_err(rows::at(format_args!("table moves, tag number {n}")))?;
+            Ok((t, d))
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(coalesce(log).into_iter().collect())
 }
