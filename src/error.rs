@@ -1,6 +1,6 @@
 //! The ledger's one error type.
 //!
-//! Every failure is a variant of [`Error`] that says what went wrong and
+//! Every failure is a variant of [`Error`](enum@Error) that says what went wrong and
 //! where. The storage engine's own errors are wrapped in the opaque
 //! [`StorageError`], so an upgrade of the engine never changes this crate's
 //! public signatures. The HTTP / problem+json rendering lives in

@@ -9,8 +9,12 @@ mod clock;
 mod history;
 mod observation;
 mod records;
+mod relation;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use history::{Interval, TagMatch, coalesce};
 pub use observation::Observation;
+pub use relation::{
+    ConfigRelation, IndexRelation, ManifestRelation, Platform, PlatformManifest, Via,
+};
 pub use records::{Reference, Repository, RepositoryBody, Tag, TagBody};

@@ -2,14 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Timestamp;
+use super::{ConfigRelation, IndexRelation, ManifestRelation, PlatformManifest, Timestamp};
 use crate::id::{Digest, IdError, RepositoryId, TagId};
 
 /// One scan observation, the unit of [`crate::Ledger::ingest`].
 ///
 /// Its JSON line is `{"repository", "tag", "digest", "observed_at"}`; the
 /// repository may be written in any form (`python`, `docker.io/library/python`)
-/// and the time with any offset: both are normalized when read.
+/// and the time with any offset: both are normalized when read. A scanner
+/// that read the manifest adds what it saw, both optional: `"config"` for a
+/// single-platform manifest, or `"manifests"` (each `{"digest", "platform",
+/// "config"?}`) for an image index; the ledger records them as relations
+/// (see [`ManifestRelation`]).
 ///
 /// ```
 /// use ociledger::model::Observation;
@@ -30,17 +34,48 @@ pub struct Observation {
     pub digest: Digest,
     /// When it was seen so.
     pub observed_at: Timestamp,
+    /// The config digest, when `digest` is a single-platform manifest and
+    /// the scanner read it.
+    pub config: Option<Digest>,
+    /// The platform manifests, when `digest` is an image index and the
+    /// scanner read it; empty otherwise.
+    pub manifests: Vec<PlatformManifest>,
 }
 
 impl Observation {
-    /// An observation.
+    /// An observation of a tag alone, without manifest details.
     #[must_use]
     pub fn new(tag: TagId, digest: Digest, observed_at: Timestamp) -> Self {
         Self {
             tag,
             digest,
             observed_at,
+            config: None,
+            manifests: Vec::new(),
         }
+    }
+
+    /// The manifest relation this observation carries, if any.
+    #[must_use]
+    pub fn relation(&self) -> Option<ManifestRelation> {
+        if !self.manifests.is_empty() {
+            return Some(ManifestRelation::Index(IndexRelation {
+                index: self.digest,
+                manifests: self.manifests.clone(),
+                repository: None,
+                first_seen: None,
+            }));
+        }
+        self.config.map(|config| {
+            ManifestRelation::Config(ConfigRelation {
+                manifest: self.digest,
+                config,
+                repository: None,
+                platform: None,
+                source: None,
+                first_seen: None,
+            })
+        })
     }
 }
 
@@ -52,16 +87,36 @@ struct ObservationLine {
     tag: String,
     digest: Digest,
     observed_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<Digest>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    manifests: Vec<PlatformManifest>,
+}
+
+/// Why an observation line is not one, beyond its identifiers.
+#[derive(Debug, thiserror::Error)]
+enum LineError {
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error(
+        "an observation has either \"config\" (a single manifest) or \"manifests\" (an image index), not both"
+    )]
+    ConfigAndManifests,
 }
 
 impl TryFrom<ObservationLine> for Observation {
-    type Error = IdError;
+    type Error = LineError;
 
     fn try_from(line: ObservationLine) -> Result<Self, Self::Error> {
+        if line.config.is_some() && !line.manifests.is_empty() {
+            return Err(LineError::ConfigAndManifests);
+        }
         Ok(Self {
             tag: TagId::new(line.repository, &line.tag)?,
             digest: line.digest,
             observed_at: line.observed_at,
+            config: line.config,
+            manifests: line.manifests,
         })
     }
 }
@@ -73,6 +128,8 @@ impl From<Observation> for ObservationLine {
             repository: o.tag.repository().clone(),
             digest: o.digest,
             observed_at: o.observed_at,
+            config: o.config,
+            manifests: o.manifests,
         }
     }
 }
