@@ -108,6 +108,7 @@ pub fn packed_lookup(table: &Packed, names: &[Arc<TagId>], d: &Digest) -> Vec<Ta
             current: until == OPEN,
             since: micros_to_ts(since),
             until: (until != OPEN).then(|| micros_to_ts(until)),
+            via: None,
         });
     }
     out

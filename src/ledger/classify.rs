@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Ledger, Snapshot};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ImageRef, TagId};
-use crate::model::TagMatch;
+use crate::model::{TagMatch, Via};
 
 /// How an image was matched, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -36,7 +36,13 @@ pub struct Classification {
     pub kind: MatchKind,
     /// Where the named tag points now, when the tag is known.
     pub tag_current: Option<Digest>,
-    /// Every tag interval the digest is known under: the named tag's first.
+    /// How the digest was matched, when not directly: the digest the tag
+    /// pointed to (an image index listing the running platform manifest,
+    /// with its platform, or the manifest of a running config). The evidence
+    /// of the first match; `null` for a direct match or none.
+    pub via: Option<Via>,
+    /// Every tag interval the digest is known under: the named tag's first
+    /// (current before historical), then the others.
     pub matches: Vec<TagMatch>,
 }
 
@@ -107,6 +113,7 @@ impl Snapshot {
             tag,
             kind,
             tag_current,
+            via: matches.first().and_then(|m| m.via.clone()),
             matches,
         })
     }

@@ -19,7 +19,7 @@ pub use snapshot::Snapshot;
 
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};
-use crate::model::{Clock, Observation, SystemClock, Timestamp};
+use crate::model::{Clock, ManifestRelation, Observation, SystemClock, Timestamp};
 use crate::store::{self, Store, TagWrite, WriteSummary, Writer};
 
 /// One page of a listing, and the cursor for the next (`None` at the end).
@@ -51,6 +51,9 @@ pub struct IngestSummary {
     pub recorded: u64,
     /// Tags whose current digest changed.
     pub tags_moved: u64,
+    /// Manifest relations recorded for the first time: (index, platform
+    /// manifest) pairs and (manifest, config) pairs.
+    pub relations_created: u64,
 }
 
 /// Database-wide figures, for `ociledger stats`.
@@ -254,7 +257,47 @@ impl Ledger {
                 writes.sort_unstable();
                 add(&mut summary, w.apply(&mut state, &writes, actor, now)?);
             }
+            for (i, o) in batch.iter().enumerate() {
+                if let Some(relation) = o.relation() {
+                    summary.relations_created +=
+                        w.record_relation(&relation).map_err(|e| at_item("observation", i, e))?;
+                }
+            }
             Ok(summary)
+        })
+    }
+
+    /// Records manifest relations (image index → platform manifests,
+    /// manifest → config) in one transaction: what a scanner learned when it
+    /// read manifests, or the `import --manifests` file. Relations are
+    /// content-addressed: recording one again changes nothing, and a
+    /// different platform for a recorded (index, manifest) or a different
+    /// config for a recorded manifest is refused, naming both. Either every
+    /// relation of the batch is recorded or none. Returns how many were new.
+    ///
+    /// ```
+    /// use ociledger::{Ledger, model::ManifestRelation};
+    ///
+    /// let ledger = Ledger::in_memory()?;
+    /// let index: ManifestRelation = serde_json::from_str(r#"{"index": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ///   "manifests": [{"digest": "sha256:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed",
+    ///                  "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}"#).unwrap();
+    /// assert_eq!(ledger.record_relations("scanner", &[index.clone()])?, 1);
+    /// assert_eq!(ledger.record_relations("scanner", &[index])?, 0);
+    /// # Ok::<(), ociledger::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a conflicting or self-referencing relation
+    /// (its location names the item); storage errors.
+    pub fn record_relations(&self, actor: &str, relations: &[ManifestRelation]) -> Result<u64> {
+        check_actor(actor)?;
+        self.write("record relations", |w| {
+            let mut created = 0;
+            for (i, r) in relations.iter().enumerate() {
+                created += w.record_relation(r).map_err(|e| at_item("relation", i, e))?;
+            }
+            Ok(created)
         })
     }
 
@@ -319,6 +362,18 @@ fn add(summary: &mut IngestSummary, w: WriteSummary) {
     summary.recorded += w.recorded;
     summary.references_created += w.references;
     summary.tags_moved += w.tags_moved;
+}
+
+/// Prefixes an `Invalid` error's location with the batch item it is about.
+fn at_item(what: &str, i: usize, e: Error) -> Error {
+    match e {
+        Error::Invalid { location, message, value } => Error::Invalid {
+            location: format!("{what} {i}: {location}"),
+            message,
+            value,
+        },
+        other => other,
+    }
 }
 
 fn check_actor(actor: &str) -> Result<()> {

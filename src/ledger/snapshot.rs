@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::id::Digest;
-use crate::model::TagMatch;
+use crate::model::{Platform, TagMatch};
 use crate::store::{Counts, View};
 
 /// A consistent, read-only view of the ledger at one commit.
@@ -50,6 +50,24 @@ impl Snapshot {
     /// Storage errors only.
     pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
         self.view.tags_for_digest(digest)
+    }
+
+    /// The image indexes that list `manifest` as one of their platform
+    /// manifests, each with the platform: how a platform manifest digest a
+    /// runtime reports leads to the tagged index.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn indexes_listing(&self, manifest: &Digest) -> Result<Vec<(Digest, Platform)>> {
+        self.view.parents(manifest)
+    }
+
+    /// The config digest of `manifest`, if a scanner recorded it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn config_of(&self, manifest: &Digest) -> Result<Option<Digest>> {
+        self.view.config_of(manifest)
     }
 
     /// Row counts of the ledger's tables.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::Timestamp;
+use super::{Timestamp, Via};
 use crate::id::{Digest, TagId};
 
 /// A half-open span `[since, until)` during which a tag pointed to a digest.
@@ -45,6 +45,11 @@ pub struct TagMatch {
     pub since: Timestamp,
     /// When it stopped; `null` while current.
     pub until: Option<Timestamp>,
+    /// `null` for a direct match (the tag pointed to the digest looked up);
+    /// otherwise the digest the tag pointed to, reached from the one looked
+    /// up through a manifest relation: the image index that lists it (with
+    /// its platform), or the manifest whose config it is.
+    pub via: Option<Via>,
 }
 
 /// Turns one tag's move log into intervals.

@@ -8,6 +8,7 @@
 mod clock;
 mod history;
 mod observation;
+pub mod pods;
 mod records;
 mod relation;
 

@@ -2,6 +2,7 @@
 //! mode) or a reader beside it (`ReadOnlyDatabase` in the same mode), the
 //! format check, and the tag-name cache that both keep current.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -14,7 +15,7 @@ use super::names::NameCache;
 use super::read::View;
 use super::write::Writer;
 use super::{
-    DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, META, MOVES, REFS, REPO_KEYS, REPOS, SCHEMA_VERSION,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, PARENTS, FORMAT_KEY, FORMAT_NAME, META, MOVES, REFS, REPO_KEYS, REPOS, SCHEMA_VERSION,
     TAG_KEYS, TAGS, VERSION_KEY, rows,
 };
 use crate::error::{Error, Result};
@@ -186,7 +187,7 @@ impl Store {
             let mut new = Vec::new();
             let start = u32::try_from(known)
                 .map_err(|_| Error::Corrupt(format!("tag number {known} out of range")))?;
-            let mut repo_ids: Vec<(u32, RepositoryId)> = Vec::new();
+            let mut repo_ids: HashMap<u32, RepositoryId> = HashMap::new();
             for entry in tags.range(start..)? {
                 let (k, v) = entry?;
                 let n = k.value();
@@ -196,17 +197,17 @@ impl Store {
                         "tag numbers are not dense: found {n} where {expected} was due"
                     )));
                 }
-                let row: rows::TagRow = rows::decode("tags", v.value())?;
-                let repo = match repo_ids.iter().find(|(r, _)| *r == row.repo) {
-                    Some((_, id)) => id.clone(),
-                    None => {
-                        let id = rows::repository_id(&repos, row.repo)?;
-                        repo_ids.push((row.repo, id.clone()));
-                        id
-                    }
+                let row: rows::TagRow = rows::decode_row("tags", n, v.value())?;
+                let repo = if let Some(id) = repo_ids.get(&row.repo) {
+                    id.clone()
+                } else {
+                    let id = rows::repository_id(&repos, row.repo)
+                        .map_err(rows::at(format_args!("table tags, tag number {n}")))?;
+                    repo_ids.insert(row.repo, id.clone());
+                    id
                 };
                 let id = TagId::new(repo, &row.name).map_err(|e| {
-                    Error::Corrupt(format!("tag number {n} has an invalid name: {e}"))
+                    Error::Corrupt(format!("table tags, tag number {n}: invalid name: {e}"))
                 })?;
                 new.push((n, id));
             }
@@ -318,6 +319,9 @@ fn initialize(db: &Database, path: &Path) -> Result<()> {
         txn.open_table(MOVES)?;
         txn.open_table(REFS)?;
         txn.open_table(DIGEST_INDEX)?;
+        txn.open_table(PARENTS)?;
+        txn.open_table(CONFIGS)?;
+        txn.open_table(CONFIG_MANIFESTS)?;
     }
     txn.commit()?;
     Ok(())
@@ -380,6 +384,9 @@ fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
         MOVES.name(),
         REFS.name(),
         DIGEST_INDEX.name(),
+        PARENTS.name(),
+        CONFIGS.name(),
+        CONFIG_MANIFESTS.name(),
     ] {
         if !txn.list_tables()?.any(|t| t.name() == name) {
             return Err(not_ledger(&format!("its {name} table is missing")));

@@ -18,6 +18,7 @@ mod handle;
 mod names;
 mod packed;
 mod read;
+mod relations;
 mod rows;
 mod write;
 
@@ -39,8 +40,9 @@ use crate::id::Digest;
 /// both from `tag_keys` and `refs`; 3 stores each tag's name in its `tags`
 /// row, so a reader process can learn the names of tags another process
 /// created from the rows it has not seen (numbers are dense), without
-/// scanning `tag_keys`.
-pub const SCHEMA_VERSION: u32 = 3;
+/// scanning `tag_keys`; 4 adds the manifest relation tables and the flag
+/// byte of digest-index values that points lookups at them.
+pub const SCHEMA_VERSION: u32 = 4;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";
@@ -64,6 +66,8 @@ pub(crate) const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::
 
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
+
+pub(crate) use relations::{CONFIG_MANIFESTS, CONFIGS, PARENTS};
 
 /// A move-log key's digest part: empty for a deletion, else a compact digest.
 pub(crate) fn log_digest(tag: u32, bytes: &[u8]) -> Result<Option<Digest>> {

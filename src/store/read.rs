@@ -9,11 +9,14 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use super::names::{NameCache, Names};
 use super::packed;
+use super::relations::RelationReader;
 use super::rows::{self, RefRow, RepoRow, TagRow, from_micros, micros};
 use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Interval, Reference, Repository, Tag, TagMatch, Timestamp, coalesce};
+use crate::model::{
+    Interval, Reference, Repository, Tag, TagMatch, Timestamp, Via, coalesce,
+};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
@@ -25,6 +28,7 @@ pub(crate) struct View {
     moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
     digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    relations: RelationReader,
     /// The tag names as they were when the snapshot was made (it cannot see
     /// later tags anyway): read with no lock.
     names: Arc<Names>,
@@ -43,6 +47,10 @@ pub struct Counts {
     pub observations: u64,
     /// Intervals (digest-index entries): each time a tag started pointing somewhere.
     pub intervals: u64,
+    /// (image index, platform manifest) relations.
+    pub index_manifests: u64,
+    /// (manifest, config) relations.
+    pub manifest_configs: u64,
 }
 
 impl View {
@@ -55,25 +63,78 @@ impl View {
             moves: txn.open_table(MOVES)?,
             refs: txn.open_table(REFS)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
+            relations: RelationReader::open(&txn)?,
             _txn: txn,
             names: names.current(),
         })
     }
 
     /// Every tag that points or pointed to `digest`, one match per interval:
-    /// current ones first, then newest first. One B-tree point get into the
-    /// digest index and a decode of its packed value; names come from memory.
+    /// the direct matches first, then those reached through a manifest
+    /// relation (each with its `via`); within each, current ones first, then
+    /// newest first. A direct hit is one B-tree point get into the digest
+    /// index and a decode of its packed value; names come from memory. Only
+    /// a value flagged as a child or a config reads the relation tables.
     pub(crate) fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
+        let mut out = Vec::new();
+        let flags = self.direct_matches(digest, None, &mut out)?;
+        sort_matches(&mut out);
+        if flags == 0 {
+            return Ok(out);
+        }
+        let direct = out.len();
+        if flags & packed::FLAG_CHILD != 0 {
+            self.parent_matches(digest, &mut out)?;
+        }
+        if flags & packed::FLAG_CONFIG != 0 {
+            for manifest in self.relations.manifests_of_config(digest)? {
+                let via = Via { digest: manifest, platform: None };
+                if self.direct_matches(&manifest, Some(&via), &mut out)? & packed::FLAG_CHILD != 0 {
+                    self.parent_matches(&manifest, &mut out)?;
+                }
+            }
+        }
+        let indirect = &mut out[direct..];
+        sort_matches(indirect);
+        // A config shared by two manifests of one index reaches the same
+        // interval twice: keep the first.
+        let mut seen = std::collections::HashSet::new();
+        let mut i = direct;
+        while i < out.len() {
+            let m = &out[i];
+            let key = (Arc::clone(&m.tag), m.since, m.via.as_ref().map(|v| v.digest));
+            if seen.insert(key) {
+                i += 1;
+            } else {
+                out.remove(i);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the matches of every image index that lists `child`.
+    fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
+        for (index, platform) in self.relations.parents(child)? {
+            let via = Via { digest: index, platform: Some(platform) };
+            self.direct_matches(&index, Some(&via), out)?;
+        }
+        Ok(())
+    }
+
+    /// Appends the tag intervals stored under `digest` (each with `via`) and
+    /// returns the value's relation flags; an unknown digest adds nothing.
+    fn direct_matches(&self, digest: &Digest, via: Option<&Via>, out: &mut Vec<TagMatch>) -> Result<u8> {
         let (buf, len) = digest.compact_array();
         let Some(value) = self.digest_index.get(&buf[..len])? else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         let bytes = value.value();
-        let entries = packed::decode(bytes).map_err(rows::at(format_args!(
-            "table digest_index, digest {digest}"
-        )))?;
+        let entries = packed::decode(bytes)
+            .map_err(rows::at(format_args!("table digest_index, digest {digest}")))?;
+        let flags = packed::flags(bytes)
+            .map_err(rows::at(format_args!("table digest_index, digest {digest}")))?;
         // The value's real length bounds this (20 bytes per entry).
-        let mut out = Vec::with_capacity(bytes.len() / packed::ENTRY);
+        out.reserve(bytes.len() / packed::ENTRY);
         for e in entries {
             let tag = self.tag_name(e.tag)?;
             let instant = |us| {
@@ -91,15 +152,20 @@ impl View {
                 } else {
                     Some(instant(e.until)?)
                 },
+                via: via.cloned(),
             });
         }
-        out.sort_by(|a, b| {
-            b.current
-                .cmp(&a.current)
-                .then(b.since.cmp(&a.since))
-                .then_with(|| a.tag.cmp(&b.tag))
-        });
-        Ok(out)
+        Ok(flags)
+    }
+
+    /// The image indexes that list `child`, each with its platform.
+    pub(crate) fn parents(&self, child: &Digest) -> Result<Vec<(Digest, crate::model::Platform)>> {
+        self.relations.parents(child)
+    }
+
+    /// The config of `manifest`, if recorded.
+    pub(crate) fn config_of(&self, manifest: &Digest) -> Result<Option<Digest>> {
+        self.relations.config_of(manifest)
     }
 
     /// The name of tag number `n`. The view's name list holds every tag its
@@ -363,12 +429,15 @@ impl View {
 
     /// Row counts of the main tables.
     pub(crate) fn counts(&self) -> Result<Counts> {
+        let (index_manifests, manifest_configs) = self.relations.counts()?;
         Ok(Counts {
             repositories: self.repos.len()?,
             tags: self.tags.len()?,
             references: self.refs.len()?,
             observations: self.moves.len()?,
             intervals: self.interval_count()?,
+            index_manifests,
+            manifest_configs,
         })
     }
 
@@ -392,4 +461,15 @@ fn no_tag_row(n: u32) -> Error {
     Error::Corrupt(format!(
         "table tag_keys: tag number {n} has no row in table tags"
     ))
+}
+
+/// Current first, then newest first, then by tag: the order every lookup answers in.
+fn sort_matches(matches: &mut [TagMatch]) {
+    matches.sort_by(|a, b| {
+        b.current
+            .cmp(&a.current)
+            .then(b.since.cmp(&a.since))
+            .then_with(|| a.tag.cmp(&b.tag))
+            .then_with(|| a.via.cmp(&b.via))
+    });
 }

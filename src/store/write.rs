@@ -7,11 +7,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::packed::{self, IndexEntry};
+use super::relations::RelationWriter;
 use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, from_micros, micros};
 use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Interval, Repository, RepositoryBody, Tag, Timestamp, coalesce};
+use crate::model::{
+    Interval, ManifestRelation, Repository, RepositoryBody, Tag, Timestamp, coalesce,
+};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
@@ -76,6 +79,7 @@ pub(crate) struct Writer<'t> {
     /// redb rewrites a page once per transaction however many of its keys
     /// change, so sorted writes touch each page once while it is hot.
     index_changes: BTreeMap<Digest, IndexDelta>,
+    relations: RelationWriter<'t>,
 }
 
 /// The net change to one digest's index entries within a transaction: an
@@ -84,6 +88,9 @@ pub(crate) struct Writer<'t> {
 struct IndexDelta {
     removed: Vec<IndexEntry>,
     added: Vec<IndexEntry>,
+    /// Relation flags to set (they are never cleared: relations are
+    /// content-addressed and permanent).
+    flags: u8,
 }
 
 impl IndexDelta {
@@ -127,6 +134,7 @@ impl<'t> Writer<'t> {
             new_names: Vec::new(),
             unapplied: HashSet::new(),
             index_changes: BTreeMap::new(),
+            relations: RelationWriter::open(txn)?,
         })
     }
 
@@ -413,29 +421,47 @@ impl<'t> Writer<'t> {
     /// it once, before the commit.
     pub fn flush_index(&mut self) -> Result<()> {
         for (d, delta) in std::mem::take(&mut self.index_changes) {
-            if delta.removed.is_empty() && delta.added.is_empty() {
+            if delta.removed.is_empty() && delta.added.is_empty() && delta.flags == 0 {
                 continue;
             }
             let (buf, len) = d.compact_array();
             let key = &buf[..len];
-            let mut entries: Vec<IndexEntry> = match self.digest_index.get(key)? {
-                Some(v) => packed::decode(v.value())
-                    .map_err(rows::at(format_args!("table digest_index, digest {d}")))?
-                    .map(|e| self.check_entry(&d, e))
-                    .collect::<Result<_>>()?,
-                None => Vec::new(),
+            let place = format!("table digest_index, digest {d}");
+            let (mut entries, old_flags): (Vec<IndexEntry>, u8) = match self.digest_index.get(key)? {
+                Some(v) => (
+                    packed::decode(v.value())
+                        .map_err(rows::at(&place))?
+                        .map(|e| self.check_entry(&d, e))
+                        .collect::<Result<_>>()?,
+                    packed::flags(v.value()).map_err(rows::at(&place))?,
+                ),
+                None => (Vec::new(), 0),
             };
+            let flags = old_flags | delta.flags;
+            if delta.removed.is_empty() && delta.added.is_empty() && flags == old_flags {
+                continue;
+            }
             entries.retain(|e| !delta.removed.contains(e));
             entries.extend(delta.added);
             entries.sort_unstable();
-            if entries.is_empty() {
+            if entries.is_empty() && flags == 0 {
                 self.digest_index.remove(key)?;
             } else {
                 self.digest_index
-                    .insert(key, packed::encode(&entries).as_slice())?;
+                    .insert(key, packed::encode(&entries, flags).as_slice())?;
             }
         }
         Ok(())
+    }
+
+    /// Records a manifest relation (an index's platform manifests, or a
+    /// manifest's config); returns how many relations were new. The digests
+    /// it makes reachable get their digest-index flags in `flush_index`.
+    pub fn record_relation(&mut self, relation: &ManifestRelation) -> Result<u64> {
+        let changes = &mut self.index_changes;
+        self.relations.record(relation, &mut |d, flag| {
+            changes.entry(d).or_default().flags |= flag;
+        })
     }
 
     /// An entry read back from the digest index, checked as a lookup would
