@@ -1,4 +1,5 @@
-//! `import`: JSON lines of observations into the ledger, in batches.
+//! `import`: JSON lines of observations (or, with `--manifests`, of manifest
+//! relations) into the ledger, in batches.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
-use ociledger::model::Observation;
+use ociledger::model::{ManifestRelation, Observation};
 use ociledger::{Error, IngestSummary, Ledger};
 use serde::Serialize;
 
@@ -25,6 +26,10 @@ pub struct ImportArgs {
     /// Fail on the first bad line and write nothing, instead of reporting and skipping it.
     #[arg(long)]
     strict: bool,
+    /// The lines are manifest relations, not observations: {"index","manifests":[{"digest","platform","config"?}]}
+    /// or {"manifest","config"} (the shapes of ../shared/data/manifest-*.jsonl.gz).
+    #[arg(long)]
+    manifests: bool,
 }
 
 /// The end-of-import summary.
@@ -63,6 +68,30 @@ fn merge(total: &mut IngestSummary, s: IngestSummary) {
     total.references_created += s.references_created;
     total.recorded += s.recorded;
     total.tags_moved += s.tags_moved;
+    total.relations_created += s.relations_created;
+}
+
+/// One kind of line an import reads, and how a batch of them is written.
+trait Line: serde::de::DeserializeOwned {
+    const NOUN: &'static str;
+    fn write(ledger: &Ledger, actor: &str, batch: &[Self]) -> Result<IngestSummary, Error>;
+}
+
+impl Line for Observation {
+    const NOUN: &'static str = "observations";
+    fn write(ledger: &Ledger, actor: &str, batch: &[Self]) -> Result<IngestSummary, Error> {
+        ledger.ingest(actor, batch)
+    }
+}
+
+impl Line for ManifestRelation {
+    const NOUN: &'static str = "manifest relations";
+    fn write(ledger: &Ledger, actor: &str, batch: &[Self]) -> Result<IngestSummary, Error> {
+        Ok(IngestSummary {
+            relations_created: ledger.record_relations(actor, batch)?,
+            ..IngestSummary::default()
+        })
+    }
 }
 
 /// Opens the input before the ledger, so a missing file creates no database.
@@ -80,12 +109,26 @@ pub fn run(
     args: &ImportArgs,
     reader: Box<dyn BufRead>,
 ) -> Result<ExitCode, Error> {
+    if args.manifests {
+        run_lines::<ManifestRelation>(ledger, actor, args, reader)
+    } else {
+        run_lines::<Observation>(ledger, actor, args, reader)
+    }
+}
+
+fn run_lines<T: Line>(
+    ledger: &Ledger,
+    actor: &str,
+    args: &ImportArgs,
+    reader: Box<dyn BufRead>,
+) -> Result<ExitCode, Error> {
     let start = Instant::now();
     let progress = ProgressBar::new_spinner();
     progress.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {pos} observations, {per_sec} [{elapsed_precise}] {msg}",
-        )
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {{pos}} {}, {{per_sec}} [{{elapsed_precise}}] {{msg}}",
+            T::NOUN
+        ))
         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     progress.enable_steady_tick(Duration::from_millis(120));
@@ -101,7 +144,7 @@ pub fn run(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Observation>(&line) {
+        match serde_json::from_str::<T>(&line) {
             Ok(o) => batch.push(o),
             Err(e) => {
                 let err = Error::Invalid {
@@ -120,13 +163,13 @@ pub fn run(
         }
         // In strict mode everything is held until the end: one bad line means nothing is written.
         if !args.strict && batch.len() == batch_size {
-            merge(&mut report.summary, ledger.ingest(actor, &batch)?);
+            merge(&mut report.summary, T::write(ledger, actor, &batch)?);
             progress.inc(batch.len() as u64);
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        merge(&mut report.summary, ledger.ingest(actor, &batch)?);
+        merge(&mut report.summary, T::write(ledger, actor, &batch)?);
         progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();

@@ -10,6 +10,7 @@
 mod id_cmd;
 mod import;
 mod output;
+mod pods;
 mod query;
 mod records;
 
@@ -74,12 +75,21 @@ enum Command {
         time: String,
     },
     /// Classify a running image: current, historical, other tags, tag only or unknown.
+    /// With --pods, every container of a cluster (kubectl get pods -A -o json).
     Classify {
         /// The image string as the cluster shows it, or `-` for JSON lines {"image","digest"} on stdin.
-        image: String,
+        #[arg(required_unless_present = "pods", conflicts_with = "pods")]
+        image: Option<String>,
         /// The digest the container runs.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pods")]
         digest: Option<String>,
+        /// A Pod, or a List/PodList of pods (kubectl get pods -A -o json), or `-` for stdin:
+        /// classifies every container, init container and ephemeral container.
+        #[arg(long, value_name = "FILE")]
+        pods: Option<PathBuf>,
+        /// With --pods: an aligned table (the default on a terminal) or JSON lines (otherwise).
+        #[arg(long, value_enum, requires = "pods")]
+        output: Option<pods::Output>,
     },
     /// Repository records (seed 000).
     #[command(subcommand)]
@@ -110,8 +120,19 @@ fn main() -> ExitCode {
             query::history(l, &tag, limit, cursor.as_deref())
         }),
         Command::At { tag, time } => with_ledger(&cli.db, false, |l| query::at(l, &tag, &time)),
-        Command::Classify { image, digest } => with_ledger(&cli.db, false, |l| {
-            query::classify(l, &image, digest.as_deref())
+        Command::Classify {
+            image,
+            digest,
+            pods,
+            output,
+        } => with_ledger(&cli.db, false, |l| match (&pods, &image) {
+            (Some(file), _) => pods::classify_pods(l, file, output),
+            (None, Some(image)) => query::classify(l, image, digest.as_deref()),
+            (None, None) => Err(ociledger::Error::Invalid {
+                location: "arguments".to_owned(),
+                message: "give an image string or --pods FILE".to_owned(),
+                value: None,
+            }),
         }),
         Command::Repo(cmd) => {
             with_ledger(&cli.db, cmd.writes(), |l| records::repo(l, &cli.actor, cmd))
