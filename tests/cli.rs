@@ -1,6 +1,8 @@
 //! The `ociledger` binary end to end: JSON on stdout, problem+json on stderr,
 //! exit codes 0 (success), 1 (invalid input, not found, failed operation) and
-//! 2 (usage error), each against a fresh temporary database.
+//! 2 (usage error), each against a fresh temporary database. Guards against
+//! the CLI drifting from what scripts and the README promise. (Also holds
+//! what `tests/cli_commands.rs` checked before the two were merged.)
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -207,6 +209,7 @@ const PARSE_KEYS: [&str; 13] = [
     "position",
 ];
 
+/// Guards against `id parse` output fields drifting (renamed, missing, wrongly normalized) and against it touching a database.
 #[test]
 fn id_parse_prints_every_field_and_exits_0_when_all_valid() {
     let pullable = format!("docker-pullable://ghcr.io/acme/app@sha256:{HEX_A}");
@@ -255,8 +258,14 @@ fn id_parse_prints_every_field_and_exits_0_when_all_valid() {
 
     assert_eq!(v[3]["kind"], "repository");
     assert_eq!(v[3]["canonical"], "quay.io/x/y");
+
+    // Parsing needs no database: a --db given anyway is not created.
+    let db = Db::new();
+    assert_eq!(db.run(&["id", "parse", "nginx"], "").status.code(), Some(0));
+    assert!(!db.path.exists(), "id parse created the database");
 }
 
+/// Guards against an invalid input hiding among valid ones (exit 0) or reported without why and where.
 #[test]
 fn id_parse_exits_1_when_any_input_is_invalid_and_says_where() {
     let out = run_with(None, &["id", "parse", "nginx", "Nginx:1", "redis"], "", &[]);
@@ -273,7 +282,8 @@ fn id_parse_exits_1_when_any_input_is_invalid_and_says_where() {
         (bad["input"].as_str(), bad["valid"].as_bool()),
         (Some("Nginx:1"), Some(false))
     );
-    assert!(bad["error"].as_str().is_some_and(|e| !e.is_empty()));
+    let error = bad["error"].as_str().unwrap_or_default();
+    assert!(error.contains("lowercase"), "the error says why: {error}");
     assert_eq!(bad["position"], 0);
     for k in [
         "kind",
@@ -290,6 +300,7 @@ fn id_parse_exits_1_when_any_input_is_invalid_and_says_where() {
     }
 }
 
+/// Guards against `-` being read as a name, CRs kept, or blank lines parsed as inputs.
 #[test]
 fn id_parse_reads_dash_from_stdin_one_per_line() {
     let out = run_with(
@@ -313,6 +324,7 @@ fn id_parse_reads_dash_from_stdin_one_per_line() {
     assert_eq!(json_lines(&out.stdout).len(), 2);
 }
 
+/// Guards against usage errors exiting like data errors (1) or touching the database.
 #[test]
 fn usage_errors_exit_2() {
     let db = Db::new();
@@ -347,11 +359,12 @@ fn usage_errors_exit_2() {
 // (or silently vanish), and --strict writing anything at all.
 // ---------------------------------------------------------------------------
 
-const SUMMARY_KEYS: [&str; 10] = [
+const SUMMARY_KEYS: [&str; 11] = [
     "observations",
     "repositories_created",
     "tags_created",
     "references_created",
+    "relations_created",
     "recorded",
     "tags_moved",
     "lines",
@@ -360,6 +373,7 @@ const SUMMARY_KEYS: [&str; 10] = [
     "observations_per_second",
 ];
 
+/// Guards against the import summary losing fields or miscounting (e.g. nginx spellings as two repositories).
 #[test]
 fn import_of_a_jsonl_file_prints_the_summary() {
     let db = Db::new();
@@ -374,6 +388,7 @@ fn import_of_a_jsonl_file_prints_the_summary() {
     );
     assert_eq!(s["tags_created"], 3);
     assert_eq!(s["references_created"], 4);
+    assert_eq!(s["relations_created"], 0, "plain observations carry none");
     assert_eq!(s["recorded"], 5);
     assert_eq!(s["lines"], 5);
     assert_eq!(s["skipped"], 0);
@@ -382,10 +397,12 @@ fn import_of_a_jsonl_file_prints_the_summary() {
     let c = db.counts();
     assert_eq!(
         c,
-        json!({"repositories": 2, "tags": 3, "references": 4, "observations": 5, "intervals": 5})
+        json!({"repositories": 2, "tags": 3, "references": 4, "observations": 5, "intervals": 5,
+            "index_manifests": 0, "manifest_configs": 0})
     );
 }
 
+/// Guards against gzip or stdin input importing something other than the same plain file.
 #[test]
 fn import_of_a_gzipped_file_and_of_stdin_equal_the_plain_file() {
     let plain = imported();
@@ -408,6 +425,7 @@ fn import_of_a_gzipped_file_and_of_stdin_equal_the_plain_file() {
     }
 }
 
+/// Guards against gzip detection working only for file names, and CRLF lines failing to parse.
 #[test]
 fn import_reads_gzip_on_stdin_and_crlf_lines() {
     let plain = imported();
@@ -426,6 +444,7 @@ fn import_reads_gzip_on_stdin_and_crlf_lines() {
     assert_eq!(db.counts(), plain.counts());
 }
 
+/// Guards against a bad line aborting the import, vanishing silently, or reported with the wrong line number.
 #[test]
 fn import_reports_a_bad_line_with_its_number_skips_it_and_exits_1() {
     let db = Db::new();
@@ -459,6 +478,7 @@ fn import_reports_a_bad_line_with_its_number_skips_it_and_exits_1() {
     assert_eq!(db.counts(), imported().counts());
 }
 
+/// Guards against `--strict` committing the batches before the bad line.
 #[test]
 fn import_strict_stops_at_a_bad_line_and_writes_nothing() {
     let db = imported();
@@ -498,6 +518,7 @@ fn import_strict_stops_at_a_bad_line_and_writes_nothing() {
     );
 }
 
+/// Guards against a missing input file being a panic or an empty import instead of a problem.
 #[test]
 fn import_of_a_missing_file_is_a_problem() {
     let db = Db::new();
@@ -514,6 +535,7 @@ fn import_of_a_missing_file_is_a_problem() {
 // lost intervals, broken cursors, wrong exit codes for "nothing there".
 // ---------------------------------------------------------------------------
 
+/// Guards against `lookup` losing an interval (A -> B -> A) or answering differently from the library.
 #[test]
 fn lookup_lists_every_interval_of_a_digest() {
     let db = imported();
@@ -523,7 +545,8 @@ fn lookup_lists_every_interval_of_a_digest() {
     let m = v["matches"].as_array().unwrap();
     assert_eq!(m.len(), 2, "A → B → A: both lives");
     for x in m {
-        assert_eq!(keys(x), set(&["tag", "current", "since", "until"]));
+        assert_eq!(keys(x), set(&["tag", "current", "since", "until", "via"]));
+        assert!(x["via"].is_null(), "a direct match: {x}");
         assert_eq!(x["tag"], "docker.io/library/nginx:latest");
     }
     assert_eq!(
@@ -548,6 +571,7 @@ fn lookup_lists_every_interval_of_a_digest() {
     );
 }
 
+/// Guards against read-only commands creating an empty database where the user mistyped the path.
 #[test]
 fn queries_on_a_missing_database_are_not_found_and_create_nothing() {
     let db = Db::new();
@@ -567,6 +591,7 @@ fn queries_on_a_missing_database_are_not_found_and_create_nothing() {
     assert!(!db.path.exists());
 }
 
+/// Guards against `history` cursors skipping or repeating intervals and bad cursors not being 400.
 #[test]
 fn history_pages_with_limit_and_cursor() {
     let db = imported();
@@ -620,6 +645,7 @@ fn history_pages_with_limit_and_cursor() {
     assert_eq!(db.fails(&["history", "Nginx:latest"], "")["status"], 400);
 }
 
+/// Guards against off-by-one at interval boundaries in `at` and offsets not read as UTC.
 #[test]
 fn at_answers_the_digest_at_a_time_with_its_reference() {
     let db = imported();
@@ -654,13 +680,22 @@ fn at_answers_the_digest_at_a_time_with_its_reference() {
     );
 }
 
+/// Guards against `classify` giving the wrong kind for any of its five answers, or ignoring --digest.
 #[test]
 fn classify_one_image_string() {
     let db = imported();
     let c = db.ok(&["classify", "nginx", "--digest", &digest('a')], "");
     assert_eq!(
         keys(&c),
-        set(&["image", "digest", "tag", "kind", "tag_current", "matches"])
+        set(&[
+            "image",
+            "digest",
+            "tag",
+            "kind",
+            "tag_current",
+            "matches",
+            "via"
+        ])
     );
     assert_eq!(
         c["kind"], "current",
@@ -669,6 +704,7 @@ fn classify_one_image_string() {
     assert_eq!(c["tag"], "docker.io/library/nginx:latest");
     assert_eq!(c["image"], "docker.io/library/nginx");
     assert_eq!(c["tag_current"], digest('a'));
+    assert!(c["via"].is_null(), "a direct match: {c}");
     let kind = |args: &[&str]| db.ok(args, "")["kind"].as_str().unwrap().to_owned();
     assert_eq!(
         kind(&["classify", "nginx:1.25", "--digest", &digest('a')]),
@@ -728,6 +764,7 @@ fn classify_one_image_string() {
     );
 }
 
+/// Guards against one bad line in `classify -` aborting the batch or shifting answers off their lines.
 #[test]
 fn classify_dash_reads_json_lines_and_answers_one_line_each() {
     let db = imported();
@@ -781,6 +818,7 @@ fn compact_prints_the_sizes_and_keeps_every_count() {
     assert_eq!(db.counts(), counts);
 }
 
+/// Guards against `stats` fields drifting and the file size not being the file's.
 #[test]
 fn stats_prints_counts_and_file_size() {
     let db = imported();
@@ -793,6 +831,8 @@ fn stats_prints_counts_and_file_size() {
             "references",
             "observations",
             "intervals",
+            "index_manifests",
+            "manifest_configs",
             "file_bytes"
         ])
     );
@@ -837,6 +877,7 @@ const REPO_KEYS: [&str; 10] = [
     "last_modified_on",
 ];
 
+/// Guards against repo records losing audit fields, a get not being editable and sendable back, and list cursors.
 #[test]
 fn repo_create_get_update_list() {
     let db = Db::new();
@@ -882,6 +923,7 @@ fn repo_create_get_update_list() {
     assert_eq!(page["items"][0]["registry"], "ghcr.io/acme");
 }
 
+/// Guards against repo write errors with the wrong status, not in problem+json, or partly applied.
 #[test]
 fn repo_errors_are_problem_json() {
     let db = Db::new();
@@ -928,6 +970,7 @@ fn repo_errors_are_problem_json() {
     assert_eq!(db.counts()["repositories"], 1);
 }
 
+/// Guards against tag commands drifting from the seed record, and delete erasing history.
 #[test]
 fn tag_create_get_update_delete_list() {
     let db = Db::new();
@@ -1009,6 +1052,7 @@ fn tag_create_get_update_delete_list() {
     );
 }
 
+/// Guards against tag write errors with the wrong status or leaving a reference behind.
 #[test]
 fn tag_errors_are_problem_json() {
     let db = Db::new();
@@ -1077,6 +1121,7 @@ fn tag_errors_are_problem_json() {
     );
 }
 
+/// Guards against `ref` answers drifting from seed 003, cursors that repeat, and bad IDs not being 400.
 #[test]
 fn ref_get_and_list() {
     let db = imported();
@@ -1147,6 +1192,7 @@ fn ref_get_and_list() {
     );
 }
 
+/// Guards against `OCILEDGER_DB` and `OCILEDGER_ACTOR` being ignored.
 #[test]
 fn database_and_actor_come_from_the_environment() {
     let db = Db::new();

@@ -1,7 +1,9 @@
 //! The ledger file: it keeps everything across close and reopen, refuses
 //! files that are not ledgers (or of another schema version) without touching
-//! them, and a failed write leaves no trace.
+//! them, a failed write leaves no trace, and compaction changes no answer.
+//! (Also holds what `tests/file_format.rs` checked before the two were merged.)
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -106,29 +108,30 @@ const REPOS: [&str; 3] = ["istio/pilot", "nginx", "ghcr.io/acme/app"];
 /// Every answer the ledger gives about the populated data, as text.
 fn everything(l: &Ledger) -> String {
     let mut out = String::new();
+    let mut line = |answer: &dyn std::fmt::Debug| writeln!(out, "{answer:?}").unwrap();
     for r in REPOS {
         let r = repo_id(r);
-        out += &format!("{:?}\n", l.get_repository(&r).unwrap());
-        out += &format!("{:?}\n", l.tags(&r, None, 100).unwrap());
+        line(&l.get_repository(&r).unwrap());
+        line(&l.tags(&r, None, 100).unwrap());
     }
-    out += &format!("{:?}\n", l.repositories(None, 100).unwrap());
+    line(&l.repositories(None, 100).unwrap());
     for tag in TAGS {
         let tag = tag_id(tag);
-        out += &format!("{:?}\n", l.get_tag(&tag).ok());
-        out += &format!("{:?}\n", l.history(&tag, None, 100).unwrap());
+        line(&l.get_tag(&tag).ok());
+        line(&l.history(&tag, None, 100).unwrap());
         let refs = l.references(&tag, None, 100).unwrap();
         for r in &refs.items {
             let id = ReferenceId::new(tag.clone(), r.artifact);
             assert_eq!(&l.get_reference(&id).unwrap(), r);
         }
-        out += &format!("{refs:?}\n");
-        out += &format!("{:?}\n", l.tag_at(&tag, day(2)).unwrap());
+        line(&refs);
+        line(&l.tag_at(&tag, day(2)).unwrap());
     }
     for n in [1, 2, 10, 11, 12, 20, 99] {
-        out += &format!("{:?}\n", l.tags_for_digest(&d(n)).unwrap());
-        out += &format!("{:?}\n", l.classify("nginx:latest", Some(&d(n))).unwrap());
+        line(&l.tags_for_digest(&d(n)).unwrap());
+        line(&l.classify("nginx:latest", Some(&d(n))).unwrap());
     }
-    out += &format!("{:?}\n", counts(l));
+    line(&counts(l));
     out
 }
 
@@ -137,6 +140,7 @@ fn everything(l: &Ledger) -> String {
 // cache, counters) and is lost or wrong after a restart.
 // ---------------------------------------------------------------------------
 
+/// Guards against state kept only in memory (records, history, name cache, counters) being lost or changed by close and reopen.
 #[test]
 fn close_and_reopen_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,6 +161,7 @@ fn close_and_reopen_keeps_everything() {
     assert!(l.stats().unwrap().file_bytes > 0);
 }
 
+/// Guards against tag numbers reused after reopen (a new tag colliding with an old one) and old names no longer resolving.
 #[test]
 fn after_reopen_new_tags_get_fresh_numbers_and_old_names_resolve() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,6 +215,7 @@ fn after_reopen_new_tags_get_fresh_numbers_and_old_names_resolve() {
 // caller meant to open one, and against writing into someone else's file.
 // ---------------------------------------------------------------------------
 
+/// Guards against `open` creating a new, empty ledger where the caller meant an existing one.
 #[test]
 fn open_of_a_missing_file_is_not_found_and_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,12 +226,21 @@ fn open_of_a_missing_file_is_not_found_and_creates_nothing() {
     assert!(!path.exists());
 }
 
+/// Guards against opening (and then writing into) a file that is not a redb database at all.
 #[test]
-fn a_file_of_random_bytes_is_not_a_ledger_and_is_left_unchanged() {
+fn a_file_of_random_bytes_or_text_is_not_a_ledger_and_is_left_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    for (i, len) in [1usize, 100, 4096, 65_537].into_iter().enumerate() {
-        let path = dir.path().join(format!("noise-{len}.bin"));
-        let bytes = noise(len, 0x9e37_79b9_7f4a_7c15 + i as u64);
+    let text = b"these are my notes, not a database\n".repeat(200);
+    let mut files: Vec<Vec<u8>> = [1usize, 100, 4096, 65_537]
+        .into_iter()
+        .zip(0u64..)
+        .map(|(len, i)| noise(len, 0x9e37_79b9_7f4a_7c15 + i))
+        .collect();
+    // A text file someone pointed --db at by mistake.
+    files.push(text);
+    for bytes in files {
+        let len = bytes.len();
+        let path = dir.path().join(format!("other-{len}.bin"));
         std::fs::write(&path, &bytes).unwrap();
         let err = Ledger::open(&path).unwrap_err();
         assert!(
@@ -246,6 +261,7 @@ fn a_file_of_random_bytes_is_not_a_ledger_and_is_left_unchanged() {
     }
 }
 
+/// Guards against adopting someone else's redb database and adding our tables to it.
 #[test]
 fn a_redb_file_with_its_own_tables_is_not_a_ledger_and_keeps_its_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -277,6 +293,7 @@ fn a_redb_file_with_its_own_tables_is_not_a_ledger_and_keeps_its_data() {
     assert!(r.open_table(META).is_err(), "no ledger table was added");
 }
 
+/// Guards against `open` treating an empty redb file as an empty ledger.
 #[test]
 fn an_empty_redb_database_is_not_a_ledger_to_open() {
     let dir = tempfile::tempdir().unwrap();
@@ -286,6 +303,7 @@ fn an_empty_redb_database_is_not_a_ledger_to_open() {
     assert!(matches!(err, Error::NotALedger { .. }), "{err:?}");
 }
 
+/// Guards against a type mismatch on a foreign `meta` table surfacing as a panic or storage error instead of `NotALedger`.
 #[test]
 fn a_redb_file_whose_own_meta_table_has_other_types_is_not_a_ledger() {
     let dir = tempfile::tempdir().unwrap();
@@ -305,6 +323,7 @@ fn a_redb_file_whose_own_meta_table_has_other_types_is_not_a_ledger() {
     }
 }
 
+/// Guards against writing our format marker into a foreign database that happens to have a `meta` table.
 #[test]
 fn a_redb_file_whose_own_meta_table_has_other_records_is_not_adopted() {
     let dir = tempfile::tempdir().unwrap();
@@ -346,6 +365,7 @@ fn meta(path: &Path, key: &str) -> Option<Vec<u8>> {
     table.get(key).unwrap().map(|v| v.value().to_vec())
 }
 
+/// Guards against reading (or silently migrating) a ledger of another schema version.
 #[test]
 fn a_ledger_of_another_schema_version_is_refused_with_both_versions() {
     let dir = tempfile::tempdir().unwrap();
@@ -361,13 +381,16 @@ fn a_ledger_of_another_schema_version_is_refused_with_both_versions() {
     set_meta(&path, "schema_version", &99u32.to_le_bytes());
     for result in [Ledger::open(&path), Ledger::create(&path)] {
         match result {
-            Err(Error::Version {
-                found,
-                supported,
-                path: p,
-            }) => {
+            Err(
+                ref e @ Error::Version {
+                    found,
+                    supported,
+                    path: ref p,
+                },
+            ) => {
                 assert_eq!((found, supported), (99, SCHEMA_VERSION));
-                assert_eq!(p, path);
+                assert_eq!(p, &path);
+                assert!(e.to_string().contains("schema version 99"), "{e}");
             }
             other => panic!("expected Version, got {other:?}"),
         }
@@ -383,6 +406,7 @@ fn a_ledger_of_another_schema_version_is_refused_with_both_versions() {
     assert_eq!(l.get_tag(&tag_id("nginx:1")).unwrap().artifact, d(1));
 }
 
+/// Guards against a truncated schema-version record being read as some version (or panicking).
 #[test]
 fn a_malformed_schema_version_record_is_not_a_ledger() {
     let dir = tempfile::tempdir().unwrap();
@@ -426,6 +450,7 @@ fn populated_file() -> (tempfile::TempDir, std::path::PathBuf, Arc<FixedClock>) 
     (dir, path, clock)
 }
 
+/// Guards against a failed create leaving the tag it interned behind (in memory or in the file).
 #[test]
 fn a_failed_tag_create_for_a_missing_repository_changes_nothing() {
     let (_dir, path, clock) = populated_file();
@@ -447,6 +472,7 @@ fn a_failed_tag_create_for_a_missing_repository_changes_nothing() {
     assert!(l.tags_for_digest(&d(50)).unwrap().is_empty());
 }
 
+/// Guards against an update refused for a mismatching body having written part of it.
 #[test]
 fn failed_updates_with_mismatching_bodies_change_nothing() {
     let (_dir, path, clock) = populated_file();
@@ -465,6 +491,7 @@ fn failed_updates_with_mismatching_bodies_change_nothing() {
     assert!(matches!(err, Error::Invalid { .. }), "{err:?}");
 }
 
+/// Guards against conflicts, not-founds and an empty actor leaving rows behind, and against wrong statuses for them.
 #[test]
 fn failed_conflicts_and_not_founds_change_nothing() {
     let (_dir, path, clock) = populated_file();
@@ -503,6 +530,7 @@ fn failed_conflicts_and_not_founds_change_nothing() {
     assert_eq!(kinds, [409, 409, 404, 404, 404, 400]);
 }
 
+/// Guards against a write that fails after writing the move log, index and references committing them anyway.
 #[test]
 fn a_write_that_fails_after_touching_the_move_log_is_rolled_back() {
     // The clock stands at the instant the tag was last moved, so pointing the
@@ -544,6 +572,7 @@ fn a_write_that_fails_after_touching_the_move_log_is_rolled_back() {
 // first tag, the first repository, one per transaction…).
 // ---------------------------------------------------------------------------
 
+/// Guards against an ingest applying only part of a batch (the first tag, the first repository, one per transaction).
 #[test]
 fn a_batch_with_many_tags_applies_all_of_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -636,7 +665,7 @@ fn compaction_shrinks_the_file_and_changes_no_answer() {
             .collect();
         (counts(l), format!("{lookups:?}"), format!("{history:?}"))
     };
-    let mut l = Ledger::open(&path).unwrap();
+    let l = Ledger::open(&path).unwrap();
     let before = answers(&l);
     let size_before = std::fs::metadata(&path).unwrap().len();
 

@@ -2,7 +2,9 @@
 //! travel, out-of-order and same-instant observations, deletion, stable
 //! pagination, and classification.
 
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
 
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, TagId};
@@ -73,6 +75,7 @@ fn ref_digests(l: &Ledger, tag: &TagId) -> Vec<Digest> {
 // digest of a mutable tag, and against merging the two lives of A.
 // ---------------------------------------------------------------------------
 
+/// Guards against keeping only the first (or current) digest of a moving tag, and merging A's two lives.
 #[test]
 fn a_b_a_gives_three_intervals_and_two_references() {
     let (l, _) = ledger();
@@ -104,6 +107,7 @@ fn a_b_a_gives_three_intervals_and_two_references() {
     assert_eq!((c.references, c.intervals), (2, 3));
 }
 
+/// Guards against a digest lookup that loses the earlier life of A or misorders current and past.
 #[test]
 fn tags_for_digest_after_a_b_a_returns_both_lives_current_first() {
     let (l, _) = ledger();
@@ -135,6 +139,7 @@ fn tags_for_digest_after_a_b_a_returns_both_lives_current_first() {
     );
 }
 
+/// Guards against the lookup's order (current first, then newest) and a snapshot that sees later commits.
 #[test]
 fn tags_for_digest_lists_every_tag_current_first_then_newest_first() {
     let (l, _) = ledger();
@@ -187,6 +192,7 @@ fn tags_for_digest_lists_every_tag_current_first_then_newest_first() {
     assert_eq!(l.tags_for_digest(&d(1)).unwrap().len(), 5);
 }
 
+/// Guards against the digest index handling only sha256.
 #[test]
 fn digests_of_every_algorithm_are_indexed() {
     let (l, _) = ledger();
@@ -212,21 +218,18 @@ fn answers(l: &Ledger, tags: &[&str], digests: &[Digest]) -> String {
     let mut out = String::new();
     for tag in tags {
         let tag = tag_id(tag);
-        out += &format!(
-            "tag {tag}: {:?}\n",
-            l.get_tag(&tag).map(|t| t.artifact).ok()
-        );
-        out += &format!("history: {:?}\n", spans(l, &tag));
-        out += &format!(
-            "references: {:?}\n",
-            l.references(&tag, None, 1000).unwrap()
-        );
+        let current = l.get_tag(&tag).map(|t| t.artifact).ok();
+        writeln!(out, "tag {tag}: {current:?}").unwrap();
+        writeln!(out, "history: {:?}", spans(l, &tag)).unwrap();
+        let refs = l.references(&tag, None, 1000).unwrap();
+        writeln!(out, "references: {refs:?}").unwrap();
     }
     for dg in digests {
-        out += &format!("{dg}: {:?}\n", match_spans(&l.tags_for_digest(dg).unwrap()));
+        let m = match_spans(&l.tags_for_digest(dg).unwrap());
+        writeln!(out, "{dg}: {m:?}").unwrap();
     }
     let c = l.stats().unwrap().counts;
-    out += &format!("counts: {c:?}\n");
+    writeln!(out, "counts: {c:?}").unwrap();
     out
 }
 
@@ -246,6 +249,7 @@ fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
     out
 }
 
+/// Guards against ordering history by arrival instead of by observed time.
 #[test]
 fn out_of_order_t3_t1_t2_in_separate_batches_gives_the_in_order_intervals() {
     let tag = tag_id("python:3");
@@ -282,6 +286,7 @@ fn out_of_order_t3_t1_t2_in_separate_batches_gives_the_in_order_intervals() {
     );
 }
 
+/// Guards against any answer that depends on the order batches arrive in.
 #[test]
 fn every_arrival_order_of_separate_batches_gives_the_same_answers() {
     // A → B → A → C with a repeat of C, over two tags that share digests.
@@ -318,6 +323,7 @@ fn every_arrival_order_of_separate_batches_gives_the_same_answers() {
     assert_eq!(tried, 720);
 }
 
+/// Guards against an old observation moving a tag backwards (or stamping it modified).
 #[test]
 fn an_old_observation_never_changes_the_current_digest() {
     let (l, clock) = ledger();
@@ -343,6 +349,7 @@ fn an_old_observation_never_changes_the_current_digest() {
     );
 }
 
+/// Guards against a late observation inside a run not splitting it (or changing the present).
 #[test]
 fn an_old_observation_inside_a_later_interval_splits_history_but_not_the_present() {
     // Known: A at day 1, A again at day 5 (kept as evidence). Then B is seen
@@ -367,6 +374,7 @@ fn an_old_observation_inside_a_later_interval_splits_history_but_not_the_present
     assert_eq!(l.get_tag(&tag).unwrap().artifact, d(1));
 }
 
+/// Guards against repeats of the digest in force adding intervals, references or moves.
 #[test]
 fn observing_the_in_force_digest_again_adds_nothing() {
     let (l, _) = ledger();
@@ -422,6 +430,7 @@ fn ordered(a: Digest, b: Digest) -> (Digest, Digest) {
     }
 }
 
+/// Guards against breaking a same-instant tie by arrival order, and losing the other digest.
 #[test]
 fn same_instant_the_greater_canonical_string_wins_whatever_the_arrival() {
     let (lo, hi) = ordered(d(1), d(2));
@@ -468,6 +477,7 @@ fn same_instant_the_greater_canonical_string_wins_whatever_the_arrival() {
     }
 }
 
+/// Guards against a same-instant tie compared by raw bytes instead of canonical strings.
 #[test]
 fn same_instant_tie_compares_canonical_strings_across_algorithms() {
     // "sha512:…" > "sha256:…" > "blake3:…", whatever the raw bytes.
@@ -502,6 +512,7 @@ fn same_instant_tie_compares_canonical_strings_across_algorithms() {
     assert_eq!(l.get_tag(&tag_id("app/two:v1")).unwrap().artifact, sha256);
 }
 
+/// Guards against the same-instant rule ignoring the digest in force before the instant.
 #[test]
 fn same_instant_tie_with_the_digest_already_in_force() {
     let (lo, hi) = ordered(d(1), d(2));
@@ -542,6 +553,7 @@ fn same_instant_tie_with_the_digest_already_in_force() {
     assert!(l.tags_for_digest(&hi).unwrap()[0].current);
 }
 
+/// Guards against a same-instant loser splitting the winner's continuing interval in two.
 #[test]
 fn same_instant_loser_does_not_split_the_interval_already_in_force() {
     // hi is in force from day 1. At day 2, lo and hi are both seen: hi wins,
@@ -573,6 +585,7 @@ fn same_instant_loser_does_not_split_the_interval_already_in_force() {
 // and against inventing a digest before the first observation.
 // ---------------------------------------------------------------------------
 
+/// Guards against `tag_at` inventing a digest before the first observation.
 #[test]
 fn tag_at_before_the_first_observation_is_none() {
     let (l, _) = ledger();
@@ -591,6 +604,7 @@ fn tag_at_before_the_first_observation_is_none() {
     ));
 }
 
+/// Guards against off-by-one at interval boundaries ([since, until)).
 #[test]
 fn tag_at_boundaries_since_inclusive_until_exclusive() {
     let (l, _) = ledger();
@@ -630,6 +644,7 @@ fn tag_at_boundaries_since_inclusive_until_exclusive() {
     assert_eq!(at(t("2999-01-01T00:00:00Z")), Some(second));
 }
 
+/// Guards against negative instants (before 1970) sorting or encoding wrongly.
 #[test]
 fn tag_at_uses_observed_times_before_the_epoch() {
     let (l, _) = ledger();
@@ -664,6 +679,7 @@ fn tag_at_uses_observed_times_before_the_epoch() {
 // deleted tag must still classify) or leaving the interval open.
 // ---------------------------------------------------------------------------
 
+/// Guards against deletion erasing history (a stale deployment must still classify) or leaving the interval open.
 #[test]
 fn delete_ends_the_current_interval_at_the_delete_time() {
     let (l, clock) = ledger();
@@ -708,6 +724,7 @@ fn delete_ends_the_current_interval_at_the_delete_time() {
     assert_eq!(l.stats().unwrap().counts.intervals, 2);
 }
 
+/// Guards against an observation from before a delete undoing it, or one after it not bringing the tag back.
 #[test]
 fn an_observation_after_a_delete_brings_the_tag_back() {
     let (l, clock) = ledger();
@@ -777,6 +794,7 @@ fn page_references(l: &Ledger, tag: &TagId, limit: usize) -> Vec<Digest> {
     }
 }
 
+/// Guards against history pages that skip or repeat intervals, at every page size.
 #[test]
 fn history_pages_return_every_interval_once_newest_first() {
     let (l, tag, _) = busy_ledger();
@@ -790,6 +808,7 @@ fn history_pages_return_every_interval_once_newest_first() {
     }
 }
 
+/// Guards against reference pages that skip or repeat, or misorder same-instant references.
 #[test]
 fn reference_pages_return_every_reference_once_newest_first() {
     let (l, tag, _) = busy_ledger();
@@ -804,6 +823,7 @@ fn reference_pages_return_every_reference_once_newest_first() {
     }
 }
 
+/// Guards against cursors that shift when newer observations are committed between two pages (one thread).
 #[test]
 fn pages_are_unaffected_by_newer_observations_between_pages() {
     for limit in [1, 2, 3, 5] {
@@ -818,7 +838,8 @@ fn pages_are_unaffected_by_newer_observations_between_pages() {
         let (mut ch, mut cr) = (first_h.next, first_r.next);
         let mut fresh = 100u8;
         while ch.is_some() || cr.is_some() {
-            // Concurrent appends: a new digest, and a move back to an old one.
+            // Appends between two pages (same thread, see the test below for
+            // a writer thread): a new digest, and a move back to an old one.
             fresh += 1;
             let at = day(100 + i64::from(fresh));
             l.ingest("s", &[obs("busybox:latest", d(fresh), at)])
@@ -844,6 +865,74 @@ fn pages_are_unaffected_by_newer_observations_between_pages() {
     }
 }
 
+/// Guards against cursors that shift, skip or repeat while another thread
+/// commits (a classifier paging while the scanner ingests): each page is a
+/// new snapshot, and the pages after the first must hold exactly what the
+/// first page's snapshot listed after it.
+#[test]
+fn pages_are_stable_while_a_writer_thread_appends() {
+    let (l, tag, _) = busy_ledger();
+    let done = AtomicBool::new(false);
+    let start = Barrier::new(2);
+    let key = |h: &[HistoryEntry]| h.iter().map(|e| (e.artifact, e.since)).collect::<Vec<_>>();
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            start.wait();
+            for i in 0..200u32 {
+                // Newer than everything listed: a new digest, or a move back to d(2).
+                let at = day(100) + Duration::hours(i64::from(i));
+                let digest = if i % 2 == 0 {
+                    Digest::of(Algorithm::Sha512, &i.to_le_bytes())
+                } else {
+                    d(2)
+                };
+                l.ingest("writer", &[obs("busybox:latest", digest, at)])
+                    .unwrap();
+            }
+            done.store(true, Ordering::Release);
+        });
+        start.wait();
+        let mut passes = 0;
+        while passes < 3 || !done.load(Ordering::Acquire) {
+            let limit = passes % 3 + 1;
+            // The whole listing and the first page, from one snapshot.
+            let snap = l.snapshot().unwrap();
+            let all_h = snap.history(&tag, None, 1000).unwrap().items;
+            let all_r: Vec<Digest> = snap
+                .references(&tag, None, 1000)
+                .unwrap()
+                .items
+                .iter()
+                .map(|r| r.artifact)
+                .collect();
+            let first_h = snap.history(&tag, None, limit).unwrap();
+            let first_r = snap.references(&tag, None, limit).unwrap();
+            drop(snap);
+            // The rest from the ledger while the writer commits.
+            let mut got_h = first_h.items;
+            let mut cursor = first_h.next;
+            while let Some(c) = cursor {
+                let p = l.history(&tag, Some(&c), limit).unwrap();
+                got_h.extend(p.items);
+                cursor = p.next;
+            }
+            let mut got_r: Vec<Digest> = first_r.items.iter().map(|r| r.artifact).collect();
+            let mut cursor = first_r.next;
+            while let Some(c) = cursor {
+                let p = l.references(&tag, Some(&c), limit).unwrap();
+                got_r.extend(p.items.iter().map(|r| r.artifact));
+                cursor = p.next;
+            }
+            assert_eq!(key(&got_h), key(&all_h), "history, pass {passes}");
+            assert_eq!(got_r, all_r, "references, pass {passes}");
+            passes += 1;
+        }
+        writer.join().unwrap();
+    });
+    assert_eq!(l.stats().unwrap().counts.intervals, 13 + 200);
+}
+
+/// Guards against a malformed cursor read as some position (or a panic) instead of Invalid.
 #[test]
 fn a_bad_cursor_is_invalid() {
     let (l, tag, _) = busy_ledger();
@@ -881,6 +970,7 @@ fn a_bad_cursor_is_invalid() {
     ));
 }
 
+/// Guards against a zero limit returning empty pages forever.
 #[test]
 fn a_zero_limit_still_makes_progress() {
     let (l, tag, _) = busy_ledger();
@@ -916,6 +1006,7 @@ fn kind(l: &Ledger, image: &str, digest: Option<Digest>) -> MatchKind {
     l.classify(image, digest.as_ref()).unwrap().kind
 }
 
+/// Guards against `current` answers without the named tag first or its evidence.
 #[test]
 fn classify_current_when_the_named_tag_points_there_now() {
     let l = classify_ledger();
@@ -933,6 +1024,7 @@ fn classify_current_when_the_named_tag_points_there_now() {
     assert_eq!(c.image.to_string(), "docker.io/library/nginx:latest");
 }
 
+/// Guards against an image without a tag not meaning `latest`.
 #[test]
 fn classify_an_image_without_a_tag_means_latest() {
     let l = classify_ledger();
@@ -948,6 +1040,7 @@ fn classify_an_image_without_a_tag_means_latest() {
     assert_eq!(kind(&l, "index.docker.io/nginx", None), MatchKind::TagOnly);
 }
 
+/// Guards against a stale deployment of a moved tag classified as unknown.
 #[test]
 fn classify_historical_when_the_named_tag_pointed_there_before() {
     let l = classify_ledger();
@@ -957,6 +1050,7 @@ fn classify_historical_when_the_named_tag_pointed_there_before() {
     assert_eq!(c.matches[0].until, Some(day(2)));
 }
 
+/// Guards against a digest known under other tags (mirrors, bare digests) classified as unknown.
 #[test]
 fn classify_other_tags_when_the_digest_is_known_elsewhere() {
     let l = classify_ledger();
@@ -973,6 +1067,7 @@ fn classify_other_tags_when_the_digest_is_known_elsewhere() {
     assert_eq!((c.kind, c.tag), (MatchKind::OtherTags, None));
 }
 
+/// Guards against misreading how clusters write image strings (docker-pullable://).
 #[test]
 fn classify_docker_pullable_strings() {
     let l = classify_ledger();
@@ -1002,6 +1097,7 @@ fn classify_docker_pullable_strings() {
     assert_eq!(c.kind, MatchKind::Unknown);
 }
 
+/// Guards against the digest in the string winning over the one given.
 #[test]
 fn classify_the_given_digest_overrides_the_one_in_the_string() {
     let l = classify_ledger();
@@ -1013,6 +1109,7 @@ fn classify_the_given_digest_overrides_the_one_in_the_string() {
     assert_eq!((c.kind, c.digest), (MatchKind::TagOnly, Some(d(9))));
 }
 
+/// Guards against `tag_only` and `unknown` being confused, or evidence invented for them.
 #[test]
 fn classify_tag_only_and_unknown() {
     let l = classify_ledger();
@@ -1029,6 +1126,7 @@ fn classify_tag_only_and_unknown() {
     assert!(c.matches.is_empty());
 }
 
+/// Guards against invalid image strings classified instead of refused with location `image`.
 #[test]
 fn classify_an_invalid_image_string_is_invalid() {
     let l = classify_ledger();
@@ -1047,6 +1145,7 @@ fn classify_an_invalid_image_string_is_invalid() {
     }
 }
 
+/// Guards against classify not following API creates, updates and deletes.
 #[test]
 fn classify_follows_api_writes_and_deletes() {
     let (l, clock) = ledger();

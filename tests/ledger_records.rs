@@ -1,22 +1,18 @@
 //! The seeds' record rules (000 `OCIRepository`, 001 `OCITag`, 003
-//! `OCIReference`) through the `Ledger` API, and the records' exact JSON
-//! shapes (field names, required fields, RFC 3339 UTC, unknown fields
-//! rejected) and the problem+json `ErrorModel` errors map to.
+//! `OCIReference`) through the `Ledger` API: create, update, get, list and
+//! delete, the audit fields, and what a refused write leaves (nothing). The
+//! records' exact JSON and the problem+json errors are in
+//! `tests/record_json.rs`; history and classify rules in
+//! `tests/ledger_history.rs`. (`tests/seed_rules.rs` was merged into these.)
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
-use ociledger::model::{
-    FixedClock, Observation, Reference, Repository, RepositoryBody, Tag, TagBody, Timestamp,
-};
-use ociledger::problem::ErrorModel;
+use ociledger::model::{FixedClock, Observation, RepositoryBody, TagBody, Timestamp};
 use ociledger::{Counts, Error, Ledger};
-use serde_json::{Value, json};
 
 const T0: &str = "2024-06-01T00:00:00Z";
-const HEX: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
 fn t(s: &str) -> Timestamp {
     s.parse().expect("test time")
@@ -76,6 +72,7 @@ fn history_digests(l: &Ledger, tag: &TagId) -> Vec<Digest> {
 // silently creating, and update losing or forging the audit fields.
 // ---------------------------------------------------------------------------
 
+/// Guards against create dropping body fields or stamping audit fields from anything but the actor and the clock.
 #[test]
 fn create_repository_returns_the_record_stamped_by_actor_and_clock() {
     let (l, _) = ledger();
@@ -101,6 +98,7 @@ fn create_repository_returns_the_record_stamped_by_actor_and_clock() {
     );
 }
 
+/// Guards against create silently overwriting, and other spellings of one repository creating a second one.
 #[test]
 fn create_repository_twice_is_conflict_and_spellings_are_one_repository() {
     let (l, clock) = ledger();
@@ -144,6 +142,7 @@ fn create_repository_twice_is_conflict_and_spellings_are_one_repository() {
     assert_eq!(counts(&l).repositories, 1);
 }
 
+/// Guards against update silently creating a repository (upsert).
 #[test]
 fn update_of_a_missing_repository_is_not_found_and_creates_nothing() {
     let (l, _) = ledger();
@@ -171,6 +170,7 @@ fn update_of_a_missing_repository_is_not_found_and_creates_nothing() {
     assert_eq!(counts(&l).repositories, 0);
 }
 
+/// Guards against update merging instead of replacing, or losing or forging the audit fields.
 #[test]
 fn update_repository_replaces_mutable_fields_keeps_created_and_stamps_modified() {
     let (l, clock) = ledger();
@@ -218,6 +218,7 @@ fn update_repository_replaces_mutable_fields_keeps_created_and_stamps_modified()
     );
 }
 
+/// Guards against an update whose body names another repository writing to either one.
 #[test]
 fn update_repository_with_a_body_naming_another_repository_is_invalid_and_writes_nothing() {
     let (l, clock) = ledger();
@@ -241,6 +242,7 @@ fn update_repository_with_a_body_naming_another_repository_is_invalid_and_writes
     assert_eq!(l.get_repository(&repo_id("redis")).unwrap().projects, None);
 }
 
+/// Guards against a body with an invalid registry or namespace creating a repository no ID can name.
 #[test]
 fn an_unparseable_registry_or_namespace_in_a_body_is_invalid() {
     let (l, _) = ledger();
@@ -260,6 +262,7 @@ fn an_unparseable_registry_or_namespace_in_a_body_is_invalid() {
     assert_eq!(counts(&l).repositories, 0);
 }
 
+/// Guards against writes with no actor (audit fields that name nobody).
 #[test]
 fn an_empty_actor_is_invalid_for_every_write_and_writes_nothing() {
     let (l, clock, tag) = ledger_with_tag();
@@ -292,6 +295,7 @@ fn an_empty_actor_is_invalid_for_every_write_and_writes_nothing() {
     assert_eq!(l.get_tag(&tag).unwrap(), tag_before);
 }
 
+/// Guards against repository pages out of ID order, or cursors that skip or repeat.
 #[test]
 fn repositories_list_in_id_order_with_cursors() {
     let (l, _) = ledger();
@@ -330,6 +334,7 @@ fn repositories_list_in_id_order_with_cursors() {
 // update rewriting history.
 // ---------------------------------------------------------------------------
 
+/// Guards against tags without a repository.
 #[test]
 fn create_tag_needs_its_repository() {
     let (l, _) = ledger();
@@ -346,18 +351,20 @@ fn create_tag_needs_its_repository() {
     }
     assert!(matches!(l.get_tag(&tag), Err(Error::NotFound { .. })));
     assert!(l.tags_for_digest(&d(1)).unwrap().is_empty());
+    let c = counts(&l);
     assert_eq!(
-        counts(&l),
-        Counts {
-            repositories: 0,
-            tags: 0,
-            references: 0,
-            observations: 0,
-            intervals: 0
-        }
+        (
+            c.repositories,
+            c.tags,
+            c.references,
+            c.observations,
+            c.intervals
+        ),
+        (0, 0, 0, 0, 0)
     );
 }
 
+/// Guards against an API-created tag missing its first interval or its reference.
 #[test]
 fn create_tag_returns_the_record_and_starts_history_and_a_reference() {
     let (l, _, tag) = ledger_with_tag();
@@ -385,6 +392,7 @@ fn create_tag_returns_the_record_and_starts_history_and_a_reference() {
     );
 }
 
+/// Guards against create overwriting a live tag.
 #[test]
 fn create_tag_twice_is_conflict_and_keeps_the_first() {
     let (l, clock, tag) = ledger_with_tag();
@@ -404,6 +412,7 @@ fn create_tag_twice_is_conflict_and_keeps_the_first() {
     assert!(l.tags_for_digest(&d(2)).unwrap().is_empty());
 }
 
+/// Guards against `update_tag` silently creating a tag (upsert).
 #[test]
 fn update_tag_of_a_missing_tag_is_not_found_and_creates_nothing() {
     let (l, clock, _) = ledger_with_tag();
@@ -425,6 +434,7 @@ fn update_tag_of_a_missing_tag_is_not_found_and_creates_nothing() {
     assert_eq!(counts(&l), before);
 }
 
+/// Guards against update (or a second delete) resurrecting a deleted tag.
 #[test]
 fn update_tag_of_a_deleted_tag_is_not_found_and_does_not_resurrect_it() {
     let (l, clock, tag) = ledger_with_tag();
@@ -453,6 +463,7 @@ fn update_tag_of_a_deleted_tag_is_not_found_and_does_not_resurrect_it() {
     ));
 }
 
+/// Guards against an update whose body names another tag, or an invalid tag name, writing anything.
 #[test]
 fn update_tag_with_a_body_naming_another_tag_is_invalid_and_writes_nothing() {
     let (l, clock, tag) = ledger_with_tag();
@@ -485,6 +496,7 @@ fn update_tag_with_a_body_naming_another_tag_is_invalid_and_writes_nothing() {
     assert_eq!((counts(&l), l.get_tag(&tag).unwrap()), before);
 }
 
+/// Guards against a move losing created_*, leaving the old interval open, or rewriting the old reference.
 #[test]
 fn update_tag_to_a_new_digest_moves_it_and_keeps_created() {
     let (l, clock, tag) = ledger_with_tag();
@@ -526,6 +538,7 @@ fn update_tag_to_a_new_digest_moves_it_and_keeps_created() {
     );
 }
 
+/// Guards against a same-digest update adding an interval or reference (or not stamping `last_modified_*`).
 #[test]
 fn update_tag_with_the_same_digest_changes_no_history_but_sets_last_modified() {
     let (l, clock, tag) = ledger_with_tag();
@@ -554,6 +567,7 @@ fn update_tag_with_the_same_digest_changes_no_history_but_sets_last_modified() {
     assert_eq!((m.len(), m[0].since, m[0].current), (1, t(T0), true));
 }
 
+/// Guards against deleted tags still answering get or listed, and delete erasing history.
 #[test]
 fn get_after_delete_is_not_found_and_listing_skips_the_deleted_tag() {
     let (l, clock, tag) = ledger_with_tag();
@@ -579,6 +593,7 @@ fn get_after_delete_is_not_found_and_listing_skips_the_deleted_tag() {
     assert!(l.get_reference(&ReferenceId::new(tag, d(1))).is_ok());
 }
 
+/// Guards against pages of deleted tags ending a listing early or returning more than the limit.
 #[test]
 fn tag_listing_pages_skip_deleted_tags_and_lose_no_live_one() {
     let (l, clock) = ledger();
@@ -657,7 +672,7 @@ fn tag_listing_holds_only_the_repositorys_own_tags_when_names_share_a_prefix() {
             let mut cursor: Option<String> = None;
             loop {
                 let page = l.tags(&repo_id(repo), cursor.as_deref(), limit).unwrap();
-                seen.extend(page.items.into_iter().map(|t| t.tag.to_string()));
+                seen.extend(page.items.into_iter().map(|t| t.tag));
                 match page.next {
                     Some(c) => cursor = Some(c),
                     None => break,
@@ -669,6 +684,7 @@ fn tag_listing_holds_only_the_repositorys_own_tags_when_names_share_a_prefix() {
     }
 }
 
+/// Guards against a re-created tag keeping its old audit fields or losing its first life's history.
 #[test]
 fn recreate_after_delete_starts_a_new_life_and_history_keeps_both() {
     let (l, clock, tag) = ledger_with_tag();
@@ -705,6 +721,7 @@ fn recreate_after_delete_starts_a_new_life_and_history_keeps_both() {
     assert_eq!(counts(&l).tags, 1);
 }
 
+/// Guards against a re-created tag merging its two lives or duplicating the reference.
 #[test]
 fn recreate_after_delete_with_the_same_digest_gives_two_intervals_one_reference() {
     let (l, clock, tag) = ledger_with_tag();
@@ -729,6 +746,7 @@ fn recreate_after_delete_with_the_same_digest_gives_two_intervals_one_reference(
     );
 }
 
+/// Guards against references invented for pairs never seen (or for unknown tags).
 #[test]
 fn get_reference_of_a_pair_never_seen_is_not_found() {
     let (l, _, tag) = ledger_with_tag();
@@ -758,6 +776,7 @@ fn get_reference_of_a_pair_never_seen_is_not_found() {
     );
 }
 
+/// Guards against later (or earlier) sightings rewriting a reference record.
 #[test]
 fn a_reference_is_never_rewritten_by_later_sightings() {
     let (l, clock) = ledger();
@@ -790,6 +809,7 @@ fn a_reference_is_never_rewritten_by_later_sightings() {
     assert_eq!(again, first);
 }
 
+/// Guards against ingest creating records without audit fields or moving `last_scanned_on` backwards.
 #[test]
 fn ingest_creates_repository_and_tag_records_with_the_actor_and_scan_time() {
     let (l, _) = ledger();
@@ -833,6 +853,7 @@ fn ingest_creates_repository_and_tag_records_with_the_actor_and_scan_time() {
     );
 }
 
+/// Guards against a record read back differing from the one returned by the write (sub-microsecond clock digits).
 #[test]
 fn write_times_are_stored_to_the_microsecond_and_read_back_equal() {
     let clock = Arc::new(FixedClock::at(t("2024-06-01T00:00:00.123456789Z")));
@@ -842,402 +863,4 @@ fn write_times_are_stored_to_the_microsecond_and_read_back_equal() {
     assert_eq!(l.get_repository(&repo_id("nginx")).unwrap(), created);
     let v = serde_json::to_value(&created).unwrap();
     assert_eq!(v["created_on"], "2024-06-01T00:00:00.123456Z");
-}
-
-// ---------------------------------------------------------------------------
-// JSON shapes. Guards against field renames, missing required keys, local
-// offsets in output, and silently accepted typos on input.
-// ---------------------------------------------------------------------------
-
-const AUDIT: [&str; 4] = [
-    "created_by",
-    "created_on",
-    "last_modified_by",
-    "last_modified_on",
-];
-
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .expect("a JSON object")
-        .keys()
-        .cloned()
-        .collect()
-}
-
-fn key_set(extra: &[&str]) -> BTreeSet<String> {
-    AUDIT.iter().chain(extra).map(|s| (*s).to_owned()).collect()
-}
-
-fn assert_utc_rfc3339(v: &Value, field: &str) {
-    let s = v[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} is a string"));
-    assert!(s.ends_with('Z'), "{field} = {s} must be UTC with Z");
-    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{field} = {s}: {e}"));
-}
-
-#[test]
-fn repository_json_has_exactly_the_seed_000_keys_with_nullable_lists_present() {
-    let (l, _) = ledger();
-    l.create_repository("alice", &repo_body("docker.io/istio/pilot"))
-        .unwrap();
-    let v = serde_json::to_value(l.get_repository(&repo_id("istio/pilot")).unwrap()).unwrap();
-    assert_eq!(
-        keys(&v),
-        key_set(&[
-            "registry",
-            "namespace",
-            "last_scanned_on",
-            "projects",
-            "project_components",
-            "packages"
-        ])
-    );
-    assert_eq!(v["registry"], "docker.io/istio");
-    assert_eq!(v["namespace"], "pilot");
-    for nullable in ["projects", "project_components", "packages"] {
-        assert_eq!(
-            v[nullable],
-            Value::Null,
-            "{nullable} is required: written as null"
-        );
-    }
-    for f in AUDIT
-        .iter()
-        .filter(|f| f.ends_with("_on"))
-        .chain(&["last_scanned_on"])
-    {
-        assert_utc_rfc3339(&v, f);
-    }
-    assert_eq!(v["created_on"], "2024-06-01T00:00:00Z");
-}
-
-#[test]
-fn tag_json_has_exactly_the_seed_001_keys() {
-    let (l, _, tag) = ledger_with_tag();
-    let v = serde_json::to_value(l.get_tag(&tag).unwrap()).unwrap();
-    assert_eq!(keys(&v), key_set(&["artifact", "repository", "tag"]));
-    assert_eq!(v["repository"], "docker.io/library/nginx");
-    assert_eq!(v["tag"], "1");
-    assert_eq!(v["artifact"], d(1).to_string());
-    assert!(v["artifact"].as_str().unwrap().starts_with("sha256:"));
-    assert_utc_rfc3339(&v, "created_on");
-    assert_utc_rfc3339(&v, "last_modified_on");
-}
-
-#[test]
-fn reference_json_has_exactly_the_seed_003_keys_with_the_full_tag_id() {
-    let (l, _) = ledger();
-    l.ingest(
-        "s",
-        &[obs(
-            "cert-manager/cert-manager:latest",
-            d(1),
-            "2024-01-01T00:00:00-05:00",
-        )],
-    )
-    .unwrap();
-    let id: ReferenceId = format!("cert-manager/cert-manager:latest@{}", d(1))
-        .parse()
-        .unwrap();
-    let v = serde_json::to_value(l.get_reference(&id).unwrap()).unwrap();
-    assert_eq!(keys(&v), key_set(&["tag", "artifact"]));
-    assert_eq!(v["tag"], "docker.io/cert-manager/cert-manager:latest");
-    assert_eq!(v["artifact"], d(1).to_string());
-    assert_utc_rfc3339(&v, "created_on");
-    assert_utc_rfc3339(&v, "last_modified_on");
-}
-
-fn repository_json() -> Value {
-    json!({
-        "registry": "docker.io/istio", "namespace": "pilot",
-        "last_scanned_on": "2024-01-01T00:00:00Z",
-        "projects": null, "project_components": ["c"], "packages": [],
-        "created_by": "a", "created_on": "2024-01-01T00:00:00Z",
-        "last_modified_by": "b", "last_modified_on": "2024-01-02T00:00:00Z"
-    })
-}
-
-fn tag_json() -> Value {
-    json!({
-        "artifact": format!("sha256:{HEX}"), "repository": "docker.io/library/nginx", "tag": "1",
-        "created_by": "a", "created_on": "2024-01-01T00:00:00Z",
-        "last_modified_by": "b", "last_modified_on": "2024-01-02T00:00:00Z"
-    })
-}
-
-fn reference_json() -> Value {
-    json!({
-        "tag": "docker.io/library/nginx:1", "artifact": format!("sha256:{HEX}"),
-        "created_by": "a", "created_on": "2024-01-01T00:00:00Z",
-        "last_modified_by": "b", "last_modified_on": "2024-01-02T00:00:00Z"
-    })
-}
-
-fn with(mut v: Value, key: &str, value: Value) -> Value {
-    v.as_object_mut().unwrap().insert(key.to_owned(), value);
-    v
-}
-
-fn without(mut v: Value, key: &str) -> Value {
-    assert!(
-        v.as_object_mut().unwrap().remove(key).is_some(),
-        "{key} was there"
-    );
-    v
-}
-
-#[test]
-fn records_round_trip_through_their_json() {
-    let r: Repository = serde_json::from_value(repository_json()).unwrap();
-    assert_eq!(serde_json::to_value(&r).unwrap(), repository_json());
-    let tag: Tag = serde_json::from_value(tag_json()).unwrap();
-    assert_eq!(serde_json::to_value(&tag).unwrap(), tag_json());
-    let re: Reference = serde_json::from_value(reference_json()).unwrap();
-    assert_eq!(serde_json::to_value(&re).unwrap(), reference_json());
-}
-
-#[test]
-fn deserializing_a_record_with_an_unknown_field_fails() {
-    let extra = || json!("surprise");
-    assert!(
-        serde_json::from_value::<Repository>(with(repository_json(), "owner", extra())).is_err()
-    );
-    assert!(serde_json::from_value::<Tag>(with(tag_json(), "color", extra())).is_err());
-    assert!(serde_json::from_value::<Reference>(with(reference_json(), "note", extra())).is_err());
-    let repo_body = without(
-        without(
-            without(without(repository_json(), "created_by"), "created_on"),
-            "last_modified_by",
-        ),
-        "last_modified_on",
-    );
-    assert!(serde_json::from_value::<RepositoryBody>(repo_body.clone()).is_ok());
-    assert!(serde_json::from_value::<RepositoryBody>(with(repo_body, "owner", extra())).is_err());
-    let tag_body = json!({"repository": "nginx", "tag": "1", "artifact": HEX});
-    assert!(serde_json::from_value::<TagBody>(tag_body.clone()).is_ok());
-    assert!(serde_json::from_value::<TagBody>(with(tag_body, "digest", extra())).is_err());
-    // The case of a key matters: `Tag` is not `tag`.
-    let renamed = with(without(tag_json(), "tag"), "Tag", json!("1"));
-    assert!(serde_json::from_value::<Tag>(renamed).is_err());
-}
-
-#[test]
-fn deserializing_a_record_missing_any_required_field_fails() {
-    let cases: [(&str, Value, &[&str]); 3] = [
-        (
-            "Repository",
-            repository_json(),
-            &[
-                "registry",
-                "namespace",
-                "last_scanned_on",
-                "projects",
-                "project_components",
-                "packages",
-            ],
-        ),
-        ("Tag", tag_json(), &["artifact", "repository", "tag"]),
-        ("Reference", reference_json(), &["tag", "artifact"]),
-    ];
-    for (name, full, own) in cases {
-        for key in own.iter().chain(AUDIT.iter()) {
-            let v = without(full.clone(), key);
-            let result = match name {
-                "Repository" => serde_json::from_value::<Repository>(v).map(drop),
-                "Tag" => serde_json::from_value::<Tag>(v).map(drop),
-                _ => serde_json::from_value::<Reference>(v).map(drop),
-            };
-            let err = result.expect_err(&format!("{name} without {key} must fail"));
-            assert!(err.to_string().contains(key), "{name} without {key}: {err}");
-        }
-    }
-}
-
-#[test]
-fn required_but_nullable_projects_may_be_null_but_not_missing() {
-    // Null: accepted, in the record and in a write body.
-    let r: Repository = serde_json::from_value(repository_json()).unwrap();
-    assert_eq!(r.projects, None);
-    // Missing: refused, in the record and in a write body.
-    for key in ["projects", "project_components", "packages"] {
-        let err =
-            serde_json::from_value::<Repository>(without(repository_json(), key)).unwrap_err();
-        assert!(
-            err.to_string().contains(&format!("missing field `{key}`")),
-            "{err}"
-        );
-        let body = json!({"registry": "docker.io/istio", "namespace": "pilot",
-            "last_scanned_on": "2024-01-01T00:00:00Z",
-            "projects": null, "project_components": null, "packages": null});
-        assert!(serde_json::from_value::<RepositoryBody>(body.clone()).is_ok());
-        assert!(
-            serde_json::from_value::<RepositoryBody>(without(body, key)).is_err(),
-            "{key}"
-        );
-    }
-}
-
-#[test]
-fn schema_field_is_accepted_on_input() {
-    let url = json!("https://example.com/schemas/OCIRepository.json");
-    let r: Repository =
-        serde_json::from_value(with(repository_json(), "$schema", url.clone())).unwrap();
-    assert_eq!(r.schema.as_deref(), url.as_str());
-    let tag: Tag = serde_json::from_value(with(tag_json(), "$schema", url.clone())).unwrap();
-    assert_eq!(tag.artifact, Digest::of(Algorithm::Sha256, b"abc"));
-    let _: Reference =
-        serde_json::from_value(with(reference_json(), "$schema", url.clone())).unwrap();
-    let body = json!({"$schema": url, "registry": "docker.io/istio", "namespace": "pilot",
-        "last_scanned_on": "2024-01-01T00:00:00Z",
-        "projects": null, "project_components": null, "packages": null});
-    let body: RepositoryBody = serde_json::from_value(body).unwrap();
-    let (l, _) = ledger();
-    let created = l.create_repository("a", &body).unwrap();
-    assert!(!keys(&serde_json::to_value(created).unwrap()).contains("$schema"));
-    let tag_body: TagBody = serde_json::from_value(
-        json!({"$schema": "https://example.com/schemas/OCITag.json", "repository": "istio/pilot", "tag": "1", "artifact": HEX}),
-    )
-    .unwrap();
-    assert_eq!(
-        l.create_tag("a", &tag_body).unwrap().artifact,
-        Digest::of(Algorithm::Sha256, b"abc")
-    );
-}
-
-#[test]
-fn tag_artifact_given_as_bare_64_hex_is_read_as_sha256() {
-    let tag: Tag = serde_json::from_value(with(tag_json(), "artifact", json!(HEX))).unwrap();
-    assert_eq!(tag.artifact, Digest::of(Algorithm::Sha256, b"abc"));
-    assert_eq!(
-        serde_json::to_value(&tag).unwrap()["artifact"],
-        format!("sha256:{HEX}")
-    );
-    let body: TagBody =
-        serde_json::from_value(json!({"repository": "nginx", "tag": "1", "artifact": HEX}))
-            .unwrap();
-    assert_eq!(body.artifact.algorithm(), Algorithm::Sha256);
-    let r: Reference =
-        serde_json::from_value(with(reference_json(), "artifact", json!(HEX))).unwrap();
-    assert_eq!(r.artifact, Digest::of(Algorithm::Sha256, b"abc"));
-    // 63 or 65 hex characters, or upper case, are not digests.
-    for bad in [&HEX[1..], &format!("{HEX}0"), &HEX.to_uppercase()] {
-        assert!(
-            serde_json::from_value::<Tag>(with(tag_json(), "artifact", json!(bad))).is_err(),
-            "{bad}"
-        );
-    }
-}
-
-#[test]
-fn timestamps_with_offsets_are_read_as_utc_and_written_with_z() {
-    let v = with(
-        repository_json(),
-        "last_scanned_on",
-        json!("2021-01-27T19:44:34-06:00"),
-    );
-    let r: Repository = serde_json::from_value(v).unwrap();
-    assert_eq!(r.last_scanned_on, t("2021-01-28T01:44:34Z"));
-    assert_eq!(
-        serde_json::to_value(&r).unwrap()["last_scanned_on"],
-        "2021-01-28T01:44:34Z"
-    );
-    let not_a_time = with(repository_json(), "last_scanned_on", json!("yesterday"));
-    assert!(serde_json::from_value::<Repository>(not_a_time).is_err());
-}
-
-// ---------------------------------------------------------------------------
-// problem+json. Guards against errors that lose their status, their title, or
-// the where/what/value a client needs.
-// ---------------------------------------------------------------------------
-
-fn problem_json(err: &Error) -> Value {
-    serde_json::to_value(ErrorModel::from(err)).unwrap()
-}
-
-#[test]
-fn not_found_maps_to_404_problem_json() {
-    let (l, _) = ledger();
-    let err = l.get_tag(&tag_id("nginx:x")).unwrap_err();
-    let p = ErrorModel::from(&err);
-    assert_eq!((p.status, p.title.as_str()), (404, "Not Found"));
-    assert!(
-        p.detail.contains("docker.io/library/nginx:x"),
-        "{}",
-        p.detail
-    );
-    assert_eq!(p.errors, None);
-    let v = problem_json(&err);
-    assert_eq!(v["status"], 404);
-    assert_eq!(v["title"], "Not Found");
-    assert!(v["detail"].is_string());
-    let allowed: BTreeSet<String> = [
-        "$schema", "detail", "errors", "instance", "status", "title", "type",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    assert!(
-        keys(&v).is_subset(&allowed),
-        "ErrorModel allows no other keys: {v}"
-    );
-}
-
-#[test]
-fn conflict_maps_to_409_problem_json() {
-    let (l, _) = ledger();
-    l.create_repository("a", &repo_body("nginx")).unwrap();
-    let err = l.create_repository("a", &repo_body("nginx")).unwrap_err();
-    let p = ErrorModel::from(&err);
-    assert_eq!((p.status, p.title.as_str()), (409, "Conflict"));
-    assert!(p.detail.contains("docker.io/library/nginx"), "{}", p.detail);
-    assert_eq!(problem_json(&err)["status"], 409);
-}
-
-#[test]
-fn invalid_maps_to_400_problem_json_with_location_message_and_value() {
-    let (l, _) = ledger();
-    let err = l.create_repository("", &repo_body("nginx")).unwrap_err();
-    let v = problem_json(&err);
-    assert_eq!(v["status"], 400);
-    assert_eq!(v["title"], "Bad Request");
-    let errors = v["errors"].as_array().expect("errors[] for a 400");
-    assert_eq!(errors.len(), 1);
-    let e = &errors[0];
-    assert_eq!(e["location"], "actor");
-    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(e["value"], "");
-    for detail in errors {
-        let allowed: BTreeSet<String> = ["location", "message", "value"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        assert!(keys(detail).is_subset(&allowed), "{detail}");
-    }
-    // A cursor error names the cursor and echoes it.
-    l.ingest("s", &[obs("nginx:1", d(1), "2024-01-01T00:00:00Z")])
-        .unwrap();
-    let err = l
-        .history(&tag_id("nginx:1"), Some("garbage"), 5)
-        .unwrap_err();
-    let v = problem_json(&err);
-    assert_eq!(
-        (v["status"].as_u64(), v["errors"][0]["location"].as_str()),
-        (Some(400), Some("cursor"))
-    );
-    assert_eq!(v["errors"][0]["value"], "garbage");
-}
-
-#[test]
-fn problem_json_reads_back_as_the_error_model() {
-    let err = Error::Invalid {
-        location: "body.tag".into(),
-        message: "bad".into(),
-        value: Some("x y".into()),
-    };
-    let text = serde_json::to_string(&ErrorModel::from(&err)).unwrap();
-    let back: ErrorModel = serde_json::from_str(&text).unwrap();
-    assert_eq!(back, ErrorModel::from(&err));
-    assert_eq!(back.errors.unwrap()[0].value, Some(json!("x y")));
-    assert_eq!(err.status(), 400);
 }

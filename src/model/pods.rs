@@ -58,7 +58,7 @@ impl PodContainer {
     ///     assert_eq!(running_digest(&id)?.unwrap().hex(), hex);
     /// }
     /// assert_eq!(running_digest("")?, None);
-    /// assert!(running_digest("docker://sha256:zz").is_err());
+    /// assert!(running_digest("docker://sha256:12ab").is_err()); // too short
     /// # Ok::<(), ociledger::id::IdError>(())
     /// ```
     ///
