@@ -613,7 +613,7 @@ fn digest_errors_name_the_problem_and_its_position() {
     let mut upper_inside = HEX64.to_owned();
     upper_inside.replace_range(10..11, "F");
     check_errors::<Digest, _>(&[
-        ("".to_owned(), Empty),
+        (String::new(), Empty),
         // wrong length for the algorithm (checked before the case of the hex)
         ("sha256:abc".to_owned(), Length(64, 3)),
         ("sha256:ABC".to_owned(), Length(64, 3)),
@@ -858,6 +858,7 @@ fn familiar_form_of_a_digest_named_repository_stays_a_repository() {
 // ignore the transport prefix.
 
 #[test]
+#[allow(clippy::too_many_lines, clippy::items_after_statements)] // one table of cases, its type alias beside it
 fn image_refs_parse_every_form_a_cluster_shows() {
     let d256 = format!("sha256:{HEX64}");
     // input, kind, canonical, tag, repository
@@ -1046,7 +1047,7 @@ fn image_ref_tag_ids_add_latest_only_without_tag_and_digest() {
 fn image_ref_errors_point_into_the_original_input() {
     let hex63 = &HEX64[..63];
     check_errors::<ImageRef, _>(&[
-        ("".to_owned(), Empty),
+        (String::new(), Empty),
         ("docker-pullable://".to_owned(), Empty),
         ("docker://".to_owned(), Empty),
         ("docker-pullable://nginx:bad tag".to_owned(), Tag(27)),

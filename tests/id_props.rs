@@ -200,7 +200,7 @@ fn written() -> impl Strategy<Value = Written> {
         })
 }
 
-/// `sha256:`/`sha512:`/`blake3:` followed only by hex: ImageRef reads it as a
+/// `sha256:`/`sha512:`/`blake3:` followed only by hex: `ImageRef` reads it as a
 /// digest (documented), so `sha256` + an all-hex tag is not a repository there.
 fn reads_as_digest(text: &str) -> bool {
     text.split_once(':').is_some_and(|(alg, rest)| {

@@ -31,7 +31,13 @@ fn observe(repo: &str, tag: &str, digest: &Digest, second: i64) -> Observation {
 }
 
 /// An index observation that carries its platform manifests and their configs.
-fn observe_index(repo: &str, tag: &str, index: &Digest, second: i64, arches: &[&str]) -> Observation {
+fn observe_index(
+    repo: &str,
+    tag: &str,
+    index: &Digest,
+    second: i64,
+    arches: &[&str],
+) -> Observation {
     let manifests: Vec<_> = arches
         .iter()
         .map(|a| {
@@ -64,23 +70,59 @@ fn config(index: &Digest, arch: &str) -> Digest {
 fn index_platform_manifest_and_config_digests_all_reach_the_tag() {
     let l = Ledger::in_memory().unwrap();
     let index = d("index v1");
-    let s = l.ingest("scanner", &[observe_index("nginx", "1.25", &index, 0, &["amd64", "arm64"])]).unwrap();
-    assert_eq!(s.relations_created, 4, "two (index, manifest) and two (manifest, config)");
+    let s = l
+        .ingest(
+            "scanner",
+            &[observe_index(
+                "nginx",
+                "1.25",
+                &index,
+                0,
+                &["amd64", "arm64"],
+            )],
+        )
+        .unwrap();
+    assert_eq!(
+        s.relations_created, 4,
+        "two (index, manifest) and two (manifest, config)"
+    );
 
     let direct = l.classify("nginx:1.25", Some(&index)).unwrap();
-    assert_eq!((direct.kind, direct.via.clone()), (MatchKind::Current, None));
+    assert_eq!(
+        (direct.kind, direct.via.clone()),
+        (MatchKind::Current, None)
+    );
 
-    let via_child = l.classify("nginx:1.25", Some(&child(&index, "arm64"))).unwrap();
+    let via_child = l
+        .classify("nginx:1.25", Some(&child(&index, "arm64")))
+        .unwrap();
     assert_eq!(via_child.kind, MatchKind::Current);
-    assert_eq!(via_child.via, Some(Via { digest: index, platform: Some(platform("arm64")) }));
+    assert_eq!(
+        via_child.via,
+        Some(Via {
+            digest: index,
+            platform: Some(platform("arm64"))
+        })
+    );
     assert_eq!(via_child.matches.len(), 1);
 
-    let via_config = l.classify("nginx:1.25", Some(&config(&index, "amd64"))).unwrap();
+    let via_config = l
+        .classify("nginx:1.25", Some(&config(&index, "amd64")))
+        .unwrap();
     assert_eq!(via_config.kind, MatchKind::Current);
-    assert_eq!(via_config.via, Some(Via { digest: index, platform: Some(platform("amd64")) }));
+    assert_eq!(
+        via_config.via,
+        Some(Via {
+            digest: index,
+            platform: Some(platform("amd64"))
+        })
+    );
 
     // Unknown digests stay unknown to the tag (tag_only), relations or not.
-    assert_eq!(l.classify("nginx:1.25", Some(&d("other"))).unwrap().kind, MatchKind::TagOnly);
+    assert_eq!(
+        l.classify("nginx:1.25", Some(&d("other"))).unwrap().kind,
+        MatchKind::TagOnly
+    );
 }
 
 /// Guards each `imageID` form the runtimes write, end to end: cri-dockerd's
@@ -91,13 +133,29 @@ fn index_platform_manifest_and_config_digests_all_reach_the_tag() {
 fn every_runtime_image_id_form_classifies() {
     let l = Ledger::in_memory().unwrap();
     let index = d("index");
-    l.ingest("scanner", &[observe_index("nginx", "latest", &index, 0, &["amd64", "arm64"])]).unwrap();
+    l.ingest(
+        "scanner",
+        &[observe_index(
+            "nginx",
+            "latest",
+            &index,
+            0,
+            &["amd64", "arm64"],
+        )],
+    )
+    .unwrap();
     let cases = [
         (format!("docker-pullable://nginx@{index}"), None),
         (format!("docker.io/library/nginx@{index}"), None),
-        (format!("docker://{}", config(&index, "amd64")), Some(platform("amd64"))),
+        (
+            format!("docker://{}", config(&index, "amd64")),
+            Some(platform("amd64")),
+        ),
         (config(&index, "arm64").to_string(), Some(platform("arm64"))),
-        (format!("quay.io/mirror/nginx@{}", child(&index, "arm64")), Some(platform("arm64"))),
+        (
+            format!("quay.io/mirror/nginx@{}", child(&index, "arm64")),
+            Some(platform("arm64")),
+        ),
     ];
     for (image_id, via_platform) in cases {
         let digest = running_digest(&image_id).unwrap().unwrap();
@@ -120,13 +178,29 @@ fn a_child_shared_by_two_indexes_reaches_both_tags() {
             {"digest": shared.to_string(), "platform": {"os": "linux", "architecture": arch}}]}))
         .unwrap()
     };
-    l.ingest("scanner", &[observe("python", "3", &a, 0), observe("python", "3.12", &b, 0)]).unwrap();
-    assert_eq!(l.record_relations("scanner", &[rel(&a, "amd64"), rel(&b, "amd64")]).unwrap(), 2);
+    l.ingest(
+        "scanner",
+        &[
+            observe("python", "3", &a, 0),
+            observe("python", "3.12", &b, 0),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        l.record_relations("scanner", &[rel(&a, "amd64"), rel(&b, "amd64")])
+            .unwrap(),
+        2
+    );
     let m = l.tags_for_digest(&shared).unwrap();
     let tags: Vec<_> = m.iter().map(|m| m.tag.tag().to_owned()).collect();
     assert_eq!(tags.len(), 2, "{tags:?}");
     assert!(tags.contains(&"3".to_owned()) && tags.contains(&"3.12".to_owned()));
-    assert!(m.iter().all(|m| m.current && m.via.as_ref().is_some_and(|v| v.platform == Some(platform("amd64")))));
+    assert!(m.iter().all(|m| {
+        m.current
+            && m.via
+                .as_ref()
+                .is_some_and(|v| v.platform == Some(platform("amd64")))
+    }));
 }
 
 /// Guards history through relations: after the tag moves to a new index,
@@ -136,12 +210,25 @@ fn a_child_shared_by_two_indexes_reaches_both_tags() {
 fn a_child_of_an_index_the_tag_moved_away_from_is_historical() {
     let l = Ledger::in_memory().unwrap();
     let (old, new) = (d("old index"), d("new index"));
-    l.ingest("scanner", &[observe_index("redis", "7", &old, 0, &["amd64"])]).unwrap();
-    l.ingest("scanner", &[observe_index("redis", "7", &new, 10, &["amd64"])]).unwrap();
+    l.ingest(
+        "scanner",
+        &[observe_index("redis", "7", &old, 0, &["amd64"])],
+    )
+    .unwrap();
+    l.ingest(
+        "scanner",
+        &[observe_index("redis", "7", &new, 10, &["amd64"])],
+    )
+    .unwrap();
     let c = l.classify("redis:7", Some(&child(&old, "amd64"))).unwrap();
     assert_eq!(c.kind, MatchKind::Historical);
     assert_eq!(c.via.map(|v| v.digest), Some(old));
-    assert_eq!(l.classify("redis:7", Some(&child(&new, "amd64"))).unwrap().kind, MatchKind::Current);
+    assert_eq!(
+        l.classify("redis:7", Some(&child(&new, "amd64")))
+            .unwrap()
+            .kind,
+        MatchKind::Current
+    );
 }
 
 /// Guards configs shared by manifests (the same image pushed twice): a
@@ -150,16 +237,36 @@ fn a_child_of_an_index_the_tag_moved_away_from_is_historical() {
 #[test]
 fn a_config_shared_by_two_manifests_reaches_both() {
     let l = Ledger::in_memory().unwrap();
-    let (m1, m2, cfg) = (d("manifest in java"), d("manifest in openjdk"), d("shared config"));
-    l.ingest("scanner", &[observe("java", "8", &m1, 0), observe("openjdk", "8", &m2, 0)]).unwrap();
+    let (m1, m2, cfg) = (
+        d("manifest in java"),
+        d("manifest in openjdk"),
+        d("shared config"),
+    );
+    l.ingest(
+        "scanner",
+        &[
+            observe("java", "8", &m1, 0),
+            observe("openjdk", "8", &m2, 0),
+        ],
+    )
+    .unwrap();
     let rels: Vec<ManifestRelation> = [&m1, &m2]
         .iter()
-        .map(|m| serde_json::from_value(json!({"manifest": m.to_string(), "config": cfg.to_string()})).unwrap())
+        .map(|m| {
+            serde_json::from_value(json!({"manifest": m.to_string(), "config": cfg.to_string()}))
+                .unwrap()
+        })
         .collect();
     assert_eq!(l.record_relations("scanner", &rels).unwrap(), 2);
     let c = l.classify("openjdk:8", Some(&cfg)).unwrap();
     assert_eq!(c.kind, MatchKind::Current);
-    assert_eq!(c.via, Some(Via { digest: m2, platform: None }));
+    assert_eq!(
+        c.via,
+        Some(Via {
+            digest: m2,
+            platform: None
+        })
+    );
     assert_eq!(c.matches.len(), 2, "both manifests' tags are evidence");
     // Named under a repository that has neither: other tags, with both.
     let c = l.classify("eclipse-temurin:8", Some(&cfg)).unwrap();
@@ -181,20 +288,43 @@ fn relations_are_immutable_and_conflicts_name_both_sides() {
     assert_eq!(l.record_relations("s", &[listing("amd64")]).unwrap(), 1);
     assert_eq!(l.record_relations("s", &[listing("amd64")]).unwrap(), 0);
     let before = l.stats().unwrap().counts;
-    let fresh_config: ManifestRelation =
-        serde_json::from_value(json!({"manifest": d("other").to_string(), "config": d("cfg").to_string()})).unwrap();
-    let err = l.record_relations("s", &[fresh_config, listing("arm64")]).unwrap_err();
-    let Error::Invalid { location, message, .. } = &err else { panic!("{err:?}") };
+    let fresh_config: ManifestRelation = serde_json::from_value(
+        json!({"manifest": d("other").to_string(), "config": d("cfg").to_string()}),
+    )
+    .unwrap();
+    let err = l
+        .record_relations("s", &[fresh_config, listing("arm64")])
+        .unwrap_err();
+    let Error::Invalid {
+        location, message, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(location, "relation 1: manifests[0].platform");
-    assert!(message.contains("linux/amd64") && message.contains("linux/arm64"), "{message}");
-    assert_eq!(l.stats().unwrap().counts, before, "a refused batch writes nothing");
+    assert!(
+        message.contains("linux/amd64") && message.contains("linux/arm64"),
+        "{message}"
+    );
+    assert_eq!(
+        l.stats().unwrap().counts,
+        before,
+        "a refused batch writes nothing"
+    );
 
     let cfg = |c: &str| -> ManifestRelation {
-        serde_json::from_value(json!({"manifest": m.to_string(), "config": d(c).to_string()})).unwrap()
+        serde_json::from_value(json!({"manifest": m.to_string(), "config": d(c).to_string()}))
+            .unwrap()
     };
     l.record_relations("s", &[cfg("a")]).unwrap();
-    let err = l.record_relations("s", &[cfg("b")]).unwrap_err().to_string();
-    assert!(err.contains(&d("a").to_string()) && err.contains(&d("b").to_string()), "{err}");
+    let err = l
+        .record_relations("s", &[cfg("b")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&d("a").to_string()) && err.contains(&d("b").to_string()),
+        "{err}"
+    );
 }
 
 /// Guards the digest-index flag that marks children and configs: it must
@@ -211,20 +341,38 @@ fn relations_survive_later_moves_and_reopening() {
         let l = Ledger::create(&path).unwrap();
         // The relation first, then the tag; then the child is tagged itself
         // (a single-arch tag pointing at the platform manifest), then moves on.
-        let rel: ManifestRelation = serde_json::from_value(json!({"index": index.to_string(), "manifests": [
+        let rel: ManifestRelation =
+            serde_json::from_value(json!({"index": index.to_string(), "manifests": [
             {"digest": m.to_string(), "platform": {"os": "linux", "architecture": "amd64"}}]}))
-        .unwrap();
+            .unwrap();
         l.record_relations("s", &[rel]).unwrap();
-        l.ingest("s", &[observe("app", "multi", &index, 0), observe("app", "amd64", &m, 1)]).unwrap();
-        l.ingest("s", &[observe("app", "amd64", &d("later"), 2)]).unwrap();
+        l.ingest(
+            "s",
+            &[
+                observe("app", "multi", &index, 0),
+                observe("app", "amd64", &m, 1),
+            ],
+        )
+        .unwrap();
+        l.ingest("s", &[observe("app", "amd64", &d("later"), 2)])
+            .unwrap();
     }
     let l = Ledger::open_read_only(&path).unwrap();
     let found = l.tags_for_digest(&m).unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!((found[0].tag.tag(), found[0].via.is_none(), found[0].current), ("amd64", true, false));
+    assert_eq!(
+        (found[0].tag.tag(), found[0].via.is_none(), found[0].current),
+        ("amd64", true, false)
+    );
     assert_eq!((found[1].tag.tag(), found[1].current), ("multi", true));
-    assert_eq!(l.classify("app:multi", Some(&m)).unwrap().kind, MatchKind::Current);
-    assert_eq!(l.snapshot().unwrap().indexes_listing(&m).unwrap(), vec![(index, platform("amd64"))]);
+    assert_eq!(
+        l.classify("app:multi", Some(&m)).unwrap().kind,
+        MatchKind::Current
+    );
+    assert_eq!(
+        l.snapshot().unwrap().indexes_listing(&m).unwrap(),
+        vec![(index, platform("amd64"))]
+    );
     let counts = l.stats().unwrap().counts;
     assert_eq!((counts.index_manifests, counts.manifest_configs), (1, 0));
 }
@@ -239,15 +387,25 @@ fn observation_lines_take_config_or_manifests() {
     assert!(plain.relation().is_none());
     let mut with_config = base.clone();
     with_config["config"] = json!(d("c").to_string());
-    assert!(serde_json::from_value::<Observation>(with_config.clone()).unwrap().relation().is_some());
+    assert!(
+        serde_json::from_value::<Observation>(with_config.clone())
+            .unwrap()
+            .relation()
+            .is_some()
+    );
     let mut both = with_config.clone();
     both["manifests"] = json!([{"digest": d("m").to_string(), "platform": {"os": "linux", "architecture": "amd64"}}]);
-    let err = serde_json::from_value::<Observation>(both).unwrap_err().to_string();
+    let err = serde_json::from_value::<Observation>(both)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not both"), "{err}");
     let mut unknown = base;
     unknown["layers"] = json!([]);
     assert!(serde_json::from_value::<Observation>(unknown).is_err());
     // The line form round-trips, relations included.
     let o: Observation = serde_json::from_value(with_config).unwrap();
-    assert_eq!(serde_json::from_str::<Observation>(&serde_json::to_string(&o).unwrap()).unwrap(), o);
+    assert_eq!(
+        serde_json::from_str::<Observation>(&serde_json::to_string(&o).unwrap()).unwrap(),
+        o
+    );
 }

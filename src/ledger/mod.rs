@@ -259,8 +259,9 @@ impl Ledger {
             }
             for (i, o) in batch.iter().enumerate() {
                 if let Some(relation) = o.relation() {
-                    summary.relations_created +=
-                        w.record_relation(&relation).map_err(|e| at_item("observation", i, e))?;
+                    summary.relations_created += w
+                        .record_relation(&relation)
+                        .map_err(|e| at_item("observation", i, e))?;
                 }
             }
             Ok(summary)
@@ -295,7 +296,9 @@ impl Ledger {
         self.write("record relations", |w| {
             let mut created = 0;
             for (i, r) in relations.iter().enumerate() {
-                created += w.record_relation(r).map_err(|e| at_item("relation", i, e))?;
+                created += w
+                    .record_relation(r)
+                    .map_err(|e| at_item("relation", i, e))?;
             }
             Ok(created)
         })
@@ -367,7 +370,11 @@ fn add(summary: &mut IngestSummary, w: WriteSummary) {
 /// Prefixes an `Invalid` error's location with the batch item it is about.
 fn at_item(what: &str, i: usize, e: Error) -> Error {
     match e {
-        Error::Invalid { location, message, value } => Error::Invalid {
+        Error::Invalid {
+            location,
+            message,
+            value,
+        } => Error::Invalid {
             location: format!("{what} {i}: {location}"),
             message,
             value,

@@ -15,7 +15,7 @@ mod relation;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use history::{Interval, TagMatch, coalesce};
 pub use observation::Observation;
+pub use records::{Reference, Repository, RepositoryBody, Tag, TagBody};
 pub use relation::{
     ConfigRelation, IndexRelation, ManifestRelation, Platform, PlatformManifest, Via,
 };
-pub use records::{Reference, Repository, RepositoryBody, Tag, TagBody};

@@ -125,11 +125,19 @@ fn err(path: &str, message: impl Into<String>) -> PodsError {
 ///
 /// # Errors
 /// A document that is neither a pod list nor a pod.
-pub fn containers(doc: &serde_json::Value) -> Result<Vec<Result<PodContainer, PodsError>>, PodsError> {
+pub fn containers(
+    doc: &serde_json::Value,
+) -> Result<Vec<Result<PodContainer, PodsError>>, PodsError> {
     let Some(obj) = doc.as_object() else {
-        return Err(err("$", "expected a JSON object: a Pod, or a List/PodList of pods"));
+        return Err(err(
+            "$",
+            "expected a JSON object: a Pod, or a List/PodList of pods",
+        ));
     };
-    let kind = obj.get("kind").and_then(serde_json::Value::as_str).unwrap_or("");
+    let kind = obj
+        .get("kind")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
     let mut out = Vec::new();
     match (kind, obj.get("items")) {
         ("Pod", _) => pod(doc, "$", &mut out),
@@ -156,9 +164,15 @@ fn text<'a>(v: &'a serde_json::Value, key: &str) -> Option<&'a str> {
 /// Appends the containers of the pod at `path`.
 fn pod(v: &serde_json::Value, path: &str, out: &mut Vec<Result<PodContainer, PodsError>>) {
     let meta = v.get("metadata");
-    let namespace = meta.and_then(|m| text(m, "namespace")).unwrap_or("").to_owned();
+    let namespace = meta
+        .and_then(|m| text(m, "namespace"))
+        .unwrap_or("")
+        .to_owned();
     let Some(name) = meta.and_then(|m| text(m, "name")) else {
-        out.push(Err(err(&format!("{path}.metadata.name"), "missing: not a pod")));
+        out.push(Err(err(
+            &format!("{path}.metadata.name"),
+            "missing: not a pod",
+        )));
         return;
     };
     let who = Some((namespace.clone(), name.to_owned()));
@@ -167,29 +181,53 @@ fn pod(v: &serde_json::Value, path: &str, out: &mut Vec<Result<PodContainer, Pod
         e
     };
     let Some(spec) = v.get("spec").filter(|s| s.is_object()) else {
-        out.push(Err(with_pod(err(&format!("{path}.spec"), "missing or not an object"))));
+        out.push(Err(with_pod(err(
+            &format!("{path}.spec"),
+            "missing or not an object",
+        ))));
         return;
     };
     let status = v.get("status");
     for (role, list, statuses) in [
-        (ContainerRole::Init, "initContainers", "initContainerStatuses"),
+        (
+            ContainerRole::Init,
+            "initContainers",
+            "initContainerStatuses",
+        ),
         (ContainerRole::App, "containers", "containerStatuses"),
-        (ContainerRole::Ephemeral, "ephemeralContainers", "ephemeralContainerStatuses"),
+        (
+            ContainerRole::Ephemeral,
+            "ephemeralContainers",
+            "ephemeralContainerStatuses",
+        ),
     ] {
-        let Some(entries) = spec.get(list) else { continue };
-        let Some(entries) = entries.as_array() else {
-            out.push(Err(with_pod(err(&format!("{path}.spec.{list}"), "expected an array"))));
+        let Some(entries) = spec.get(list) else {
             continue;
         };
-        let reported = status.and_then(|s| s.get(statuses)).and_then(serde_json::Value::as_array);
+        let Some(entries) = entries.as_array() else {
+            out.push(Err(with_pod(err(
+                &format!("{path}.spec.{list}"),
+                "expected an array",
+            ))));
+            continue;
+        };
+        let reported = status
+            .and_then(|s| s.get(statuses))
+            .and_then(serde_json::Value::as_array);
         for (i, c) in entries.iter().enumerate() {
             let at = format!("{path}.spec.{list}[{i}]");
             let Some(container) = text(c, "name") else {
-                out.push(Err(with_pod(err(&format!("{at}.name"), "missing or not a string"))));
+                out.push(Err(with_pod(err(
+                    &format!("{at}.name"),
+                    "missing or not a string",
+                ))));
                 continue;
             };
             let Some(image) = text(c, "image") else {
-                out.push(Err(with_pod(err(&format!("{at}.image"), "missing or not a string"))));
+                out.push(Err(with_pod(err(
+                    &format!("{at}.image"),
+                    "missing or not a string",
+                ))));
                 continue;
             };
             let image_id = reported

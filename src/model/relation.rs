@@ -35,7 +35,11 @@ pub struct Platform {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// Operating-system version (Windows images): `10.0.14393.1593`.
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -159,9 +163,13 @@ impl<'de> Deserialize<'de> for ManifestRelation {
         let is_index = map.contains_key("index");
         let value = serde_json::Value::Object(map);
         if is_index {
-            serde_json::from_value(value).map(Self::Index).map_err(D::Error::custom)
+            serde_json::from_value(value)
+                .map(Self::Index)
+                .map_err(D::Error::custom)
         } else {
-            serde_json::from_value(value).map(Self::Config).map_err(D::Error::custom)
+            serde_json::from_value(value)
+                .map(Self::Config)
+                .map_err(D::Error::custom)
         }
     }
 }

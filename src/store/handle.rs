@@ -15,8 +15,8 @@ use super::names::NameCache;
 use super::read::View;
 use super::write::Writer;
 use super::{
-    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, PARENTS, FORMAT_KEY, FORMAT_NAME, META, MOVES, REFS, REPO_KEYS, REPOS, SCHEMA_VERSION,
-    TAG_KEYS, TAGS, VERSION_KEY, rows,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, META, MOVES, PARENTS, REFS,
+    REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAGS, VERSION_KEY, rows,
 };
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};

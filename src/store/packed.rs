@@ -39,7 +39,9 @@ fn split(bytes: &[u8]) -> Result<(&[u8], u8)> {
             let (entries, flags) = bytes.split_at(bytes.len() - 1);
             let flags = flags.first().copied().unwrap_or(0);
             if flags == 0 || flags & !KNOWN_FLAGS != 0 {
-                return Err(Error::Corrupt(format!("value with unknown flags {flags:#04x}")));
+                return Err(Error::Corrupt(format!(
+                    "value with unknown flags {flags:#04x}"
+                )));
             }
             Ok((entries, flags))
         }

@@ -14,9 +14,7 @@ use super::rows::{self, RefRow, RepoRow, TagRow, from_micros, micros};
 use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{
-    Interval, Reference, Repository, Tag, TagMatch, Timestamp, Via, coalesce,
-};
+use crate::model::{Interval, Reference, Repository, Tag, TagMatch, Timestamp, Via, coalesce};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
@@ -88,7 +86,10 @@ impl View {
         }
         if flags & packed::FLAG_CONFIG != 0 {
             for manifest in self.relations.manifests_of_config(digest)? {
-                let via = Via { digest: manifest, platform: None };
+                let via = Via {
+                    digest: manifest,
+                    platform: None,
+                };
                 if self.direct_matches(&manifest, Some(&via), &mut out)? & packed::FLAG_CHILD != 0 {
                     self.parent_matches(&manifest, &mut out)?;
                 }
@@ -102,7 +103,11 @@ impl View {
         let mut i = direct;
         while i < out.len() {
             let m = &out[i];
-            let key = (Arc::clone(&m.tag), m.since, m.via.as_ref().map(|v| v.digest));
+            let key = (
+                Arc::clone(&m.tag),
+                m.since,
+                m.via.as_ref().map(|v| v.digest),
+            );
             if seen.insert(key) {
                 i += 1;
             } else {
@@ -115,7 +120,10 @@ impl View {
     /// Appends the matches of every image index that lists `child`.
     fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
         for (index, platform) in self.relations.parents(child)? {
-            let via = Via { digest: index, platform: Some(platform) };
+            let via = Via {
+                digest: index,
+                platform: Some(platform),
+            };
             self.direct_matches(&index, Some(&via), out)?;
         }
         Ok(())
@@ -123,16 +131,23 @@ impl View {
 
     /// Appends the tag intervals stored under `digest` (each with `via`) and
     /// returns the value's relation flags; an unknown digest adds nothing.
-    fn direct_matches(&self, digest: &Digest, via: Option<&Via>, out: &mut Vec<TagMatch>) -> Result<u8> {
+    fn direct_matches(
+        &self,
+        digest: &Digest,
+        via: Option<&Via>,
+        out: &mut Vec<TagMatch>,
+    ) -> Result<u8> {
         let (buf, len) = digest.compact_array();
         let Some(value) = self.digest_index.get(&buf[..len])? else {
             return Ok(0);
         };
         let bytes = value.value();
-        let entries = packed::decode(bytes)
-            .map_err(rows::at(format_args!("table digest_index, digest {digest}")))?;
-        let flags = packed::flags(bytes)
-            .map_err(rows::at(format_args!("table digest_index, digest {digest}")))?;
+        let entries = packed::decode(bytes).map_err(rows::at(format_args!(
+            "table digest_index, digest {digest}"
+        )))?;
+        let flags = packed::flags(bytes).map_err(rows::at(format_args!(
+            "table digest_index, digest {digest}"
+        )))?;
         // The value's real length bounds this (20 bytes per entry).
         out.reserve(bytes.len() / packed::ENTRY);
         for e in entries {

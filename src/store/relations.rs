@@ -8,7 +8,10 @@
 //! carries a flag saying they are a child or a config (see `packed.rs`), so
 //! a direct hit pays nothing for them.
 
-use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction};
+use redb::{
+    ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition,
+    WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use super::packed::{FLAG_CHILD, FLAG_CONFIG};
@@ -105,7 +108,8 @@ impl<'t> RelationWriter<'t> {
                     created += self.parent(&index.index, &child.digest, &child.platform, i)?;
                     flag(child.digest, FLAG_CHILD);
                     if let Some(config) = &child.config {
-                        created += self.config(&child.digest, config, &format!("manifests[{i}].config"))?;
+                        created +=
+                            self.config(&child.digest, config, &format!("manifests[{i}].config"))?;
                         flag(*config, FLAG_CONFIG);
                     }
                 }
@@ -118,12 +122,19 @@ impl<'t> RelationWriter<'t> {
         Ok(created)
     }
 
-    fn parent(&mut self, index: &Digest, child: &Digest, platform: &Platform, i: usize) -> Result<u64> {
+    fn parent(
+        &mut self,
+        index: &Digest,
+        child: &Digest,
+        platform: &Platform,
+        i: usize,
+    ) -> Result<u64> {
         let (c, cl) = child.compact_array();
         let (p, pl) = index.compact_array();
         let key = (&c[..cl], &p[..pl]);
         if let Some(old) = self.parents.get(key)? {
-            let old: Platform = rows::decode::<PlatformRow>("manifest_parents", old.value())?.into();
+            let old: Platform =
+                rows::decode::<PlatformRow>("manifest_parents", old.value())?.into();
             if &old == platform {
                 return Ok(0);
             }
@@ -135,7 +146,8 @@ impl<'t> RelationWriter<'t> {
                 value: Some(platform.to_string()),
             });
         }
-        self.parents.insert(key, rows::encode(&PlatformRow::from(platform))?.as_slice())?;
+        self.parents
+            .insert(key, rows::encode(&PlatformRow::from(platform))?.as_slice())?;
         Ok(1)
     }
 
@@ -186,10 +198,14 @@ impl RelationReader {
     pub fn parents(&self, child: &Digest) -> Result<Vec<(Digest, Platform)>> {
         let (c, cl) = child.compact_array();
         let mut out = Vec::new();
-        for entry in self.parents.range((&c[..cl], &[][..])..=(&c[..cl], &PAST_ANY_DIGEST[..]))? {
+        for entry in self
+            .parents
+            .range((&c[..cl], &[][..])..=(&c[..cl], &PAST_ANY_DIGEST[..]))?
+        {
             let (k, v) = entry?;
             let parent = digest_at(k.value().1, "manifest_parents")?;
-            let platform: Platform = rows::decode::<PlatformRow>("manifest_parents", v.value())?.into();
+            let platform: Platform =
+                rows::decode::<PlatformRow>("manifest_parents", v.value())?.into();
             out.push((parent, platform));
         }
         Ok(out)

@@ -427,16 +427,17 @@ impl<'t> Writer<'t> {
             let (buf, len) = d.compact_array();
             let key = &buf[..len];
             let place = format!("table digest_index, digest {d}");
-            let (mut entries, old_flags): (Vec<IndexEntry>, u8) = match self.digest_index.get(key)? {
-                Some(v) => (
-                    packed::decode(v.value())
-                        .map_err(rows::at(&place))?
-                        .map(|e| self.check_entry(&d, e))
-                        .collect::<Result<_>>()?,
-                    packed::flags(v.value()).map_err(rows::at(&place))?,
-                ),
-                None => (Vec::new(), 0),
-            };
+            let (mut entries, old_flags): (Vec<IndexEntry>, u8) =
+                match self.digest_index.get(key)? {
+                    Some(v) => (
+                        packed::decode(v.value())
+                            .map_err(rows::at(&place))?
+                            .map(|e| self.check_entry(&d, e))
+                            .collect::<Result<_>>()?,
+                        packed::flags(v.value()).map_err(rows::at(&place))?,
+                    ),
+                    None => (Vec::new(), 0),
+                };
             let flags = old_flags | delta.flags;
             if delta.removed.is_empty() && delta.added.is_empty() && flags == old_flags {
                 continue;

@@ -110,7 +110,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Id(cmd) => {
-            return output::exit(id_cmd::run(&cmd).map_err(|e| ociledger::Error::io("id parse", e)));
+            return output::exit(
+                id_cmd::run(&cmd).map_err(|e| ociledger::Error::io("id parse", e)),
+            );
         }
         Command::Import(args) => import::open_input(&args).and_then(|input| {
             with_ledger(&cli.db, true, |l| import::run(l, &cli.actor, &args, input))

@@ -2,6 +2,7 @@
 //! answer each, from one snapshot.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -55,7 +56,7 @@ fn kind_name(kind: MatchKind) -> String {
         .unwrap_or_default()
 }
 
-fn answer(snap: &Snapshot, c: PodContainer) -> ContainerAnswer {
+fn answer(snap: &Snapshot, c: &PodContainer) -> ContainerAnswer {
     let mut out = ContainerAnswer {
         namespace: c.namespace.clone(),
         pod: c.pod.clone(),
@@ -97,7 +98,7 @@ fn answer(snap: &Snapshot, c: PodContainer) -> ContainerAnswer {
     out
 }
 
-fn unreadable(e: PodsError) -> ContainerAnswer {
+fn unreadable(e: &PodsError) -> ContainerAnswer {
     let (namespace, pod) = e.pod.clone().unwrap_or_default();
     ContainerAnswer {
         namespace,
@@ -117,7 +118,11 @@ fn unreadable(e: PodsError) -> ContainerAnswer {
 
 /// Reads the pod document at `path` (`-`: standard input) and classifies
 /// every container.
-pub fn classify_pods(ledger: &Ledger, path: &Path, output: Option<Output>) -> Result<ExitCode, Error> {
+pub fn classify_pods(
+    ledger: &Ledger,
+    path: &Path,
+    output: Option<Output>,
+) -> Result<ExitCode, Error> {
     let mut text = String::new();
     let read = if path.as_os_str() == "-" {
         io::stdin().read_to_string(&mut text)
@@ -143,11 +148,15 @@ pub fn classify_pods(ledger: &Ledger, path: &Path, output: Option<Output>) -> Re
     let answers: Vec<ContainerAnswer> = containers
         .into_iter()
         .map(|c| match c {
-            Ok(c) => answer(&snap, c),
-            Err(e) => unreadable(e),
+            Ok(c) => answer(&snap, &c),
+            Err(e) => unreadable(&e),
         })
         .collect();
-    let output = output.unwrap_or(if io::stdout().is_terminal() { Output::Table } else { Output::Json });
+    let output = output.unwrap_or(if io::stdout().is_terminal() {
+        Output::Table
+    } else {
+        Output::Json
+    });
     match output {
         Output::Json => {
             for a in &answers {
@@ -163,7 +172,11 @@ pub fn classify_pods(ledger: &Ledger, path: &Path, output: Option<Output>) -> Re
     let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
     eprintln!("{} containers: {}", answers.len(), parts.join(", "));
     let errors = counts.get("error").copied().unwrap_or(0);
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The aligned table: one row per container, the evidence shortened.
@@ -173,7 +186,11 @@ fn table(answers: &[ContainerAnswer]) -> io::Result<()> {
         .map(|a| {
             let evidence = match (&a.via, a.matches.first()) {
                 (Some(v), _) => {
-                    let platform = v.platform.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
+                    let platform = v
+                        .platform
+                        .as_ref()
+                        .map(|p| format!(" {p}"))
+                        .unwrap_or_default();
                     format!("via {}{platform}", short(&v.digest))
                 }
                 (None, Some(_)) => "direct".to_owned(),
@@ -204,7 +221,7 @@ fn table(answers: &[ContainerAnswer]) -> io::Result<()> {
             if i + 1 == row.len() {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<w$}  "));
+                let _ = write!(line, "{cell:<w$}  ");
             }
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -215,5 +232,7 @@ fn table(answers: &[ContainerAnswer]) -> io::Result<()> {
 /// `sha256:0123456789ab`: enough of a digest to recognize it.
 fn short(d: &Digest) -> String {
     let text = d.to_string();
-    text.chars().take(d.algorithm().name().len() + 1 + 12).collect()
+    text.chars()
+        .take(d.algorithm().name().len() + 1 + 12)
+        .collect()
 }
