@@ -91,10 +91,57 @@ fn read_pid(path: &Path) -> Option<u32> {
 impl Store {
     /// Opens `path` for writing, creating a new ledger when the file does not
     /// exist or is empty.
+    ///
+    /// A new file is made whole under a temporary name beside `path` (format
+    /// record and every table committed) and only then linked into place, so
+    /// a reader process never finds a half-made file and takes it for a
+    /// foreign one. Where hard links fail (some file systems, Windows), the
+    /// file is created in place.
     pub fn create(path: &Path) -> Result<Self> {
+        #[cfg(unix)]
+        if !path.exists()
+            && let Some(store) = Self::create_and_link(path)?
+        {
+            return Ok(store);
+        }
         let db = builder().create(path).map_err(|e| open_error(path, e))?;
         initialize(&db, path)?;
         Self::writer(db, path)
+    }
+
+    /// The atomic creation of [`Store::create`]; `None` when linking is not
+    /// possible here or another process created the file first (then the
+    /// caller opens it as an existing file).
+    #[cfg(unix)]
+    fn create_and_link(path: &Path) -> Result<Option<Self>> {
+        let Some(name) = path.file_name() else {
+            return Ok(None);
+        };
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".creating-{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let made = builder()
+            .create(&tmp)
+            .map_err(|e| open_error(&tmp, e))
+            .and_then(|db| initialize(&db, &tmp).map(|()| db));
+        let db = match made {
+            Ok(db) => db,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
+        let linked = std::fs::hard_link(&tmp, path);
+        // The open handle keeps the file (and its locks) by inode: the
+        // temporary name can go whatever happened.
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Self::writer(db, path).map(Some),
+            // Another process linked its file first (AlreadyExists), or this
+            // file system has no hard links: open or create in place.
+            Err(_) => Ok(None),
+        }
     }
 
     /// Opens an existing ledger for writing.
