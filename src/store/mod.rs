@@ -41,8 +41,9 @@ use crate::id::Digest;
 /// row, so a reader process can learn the names of tags another process
 /// created from the rows it has not seen (numbers are dense), without
 /// scanning `tag_keys`; 4 adds the manifest relation tables and the flag
-/// byte of digest-index values that points lookups at them.
-pub const SCHEMA_VERSION: u32 = 4;
+/// byte of digest-index values that points lookups at them; 5 adds the
+/// registry integrations and the repository creation templates.
+pub const SCHEMA_VERSION: u32 = 5;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";
