@@ -35,6 +35,16 @@ fn clamp(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE)
 }
 
+/// A cursor that no listing returned: listings' cursors are the last item's
+/// ID (a repository ID, a tag name), so anything else is a caller's mistake.
+fn bad_cursor(cursor: &str) -> Error {
+    Error::Invalid {
+        location: "cursor".to_owned(),
+        message: "not a cursor returned by this listing".to_owned(),
+        value: Some(cursor.chars().take(200).collect()),
+    }
+}
+
 fn not_found(what: &'static str, id: &impl ToString) -> Error {
     Error::NotFound {
         what,
@@ -60,6 +70,9 @@ impl Snapshot {
     /// Storage errors.
     pub fn repositories(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Repository>> {
         let limit = clamp(limit);
+        if let Some(c) = cursor {
+            c.parse::<RepositoryId>().map_err(|_| bad_cursor(c))?;
+        }
         let rows = self.view.repo_page(cursor, limit)?;
         let next = (rows.len() == limit)
             .then(|| rows.last().map(|(id, _)| id.to_string()))
@@ -94,6 +107,9 @@ impl Snapshot {
         let limit = clamp(limit);
         if self.view.repository(repository)?.is_none() {
             return Err(not_found("repository", repository));
+        }
+        if let Some(c) = cursor {
+            TagId::new(repository.clone(), c).map_err(|_| bad_cursor(c))?;
         }
         let mut items = Vec::new();
         let mut after = cursor.map(str::to_owned);

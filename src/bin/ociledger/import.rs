@@ -1,19 +1,18 @@
 //! `import`: JSON lines of observations (or, with `--manifests`, of manifest
 //! relations) into the ledger, in batches.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
 use ociledger::model::{ManifestRelation, Observation};
 use ociledger::{Error, IngestSummary, Ledger};
 use serde::Serialize;
 
+use crate::lines::{self, Lines};
 use crate::output::{print, problem};
 
 #[derive(Args)]
@@ -41,24 +40,6 @@ struct ImportReport {
     skipped: u64,
     seconds: f64,
     observations_per_second: f64,
-}
-
-fn open(path: &PathBuf) -> io::Result<Box<dyn BufRead>> {
-    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(path)?)
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, raw);
-    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-    Ok(if gzip {
-        Box::new(BufReader::with_capacity(
-            1 << 16,
-            MultiGzDecoder::new(reader),
-        ))
-    } else {
-        Box::new(reader)
-    })
 }
 
 fn merge(total: &mut IngestSummary, s: IngestSummary) {
@@ -96,7 +77,7 @@ impl Line for ManifestRelation {
 
 /// Opens the input before the ledger, so a missing file creates no database.
 pub fn open_input(args: &ImportArgs) -> Result<Box<dyn BufRead>, Error> {
-    open(&args.file).map_err(|e| Error::Invalid {
+    lines::open(&args.file).map_err(|e| Error::Invalid {
         location: "file".to_owned(),
         message: format!("cannot read: {e}"),
         value: Some(args.file.display().to_string()),
@@ -137,20 +118,22 @@ fn run_lines<T: Line>(
     let mut report = ImportReport::default();
     let mut batch = Vec::with_capacity(batch_size);
     let mut bad = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line =
+    for line in Lines::new(reader) {
+        let (n, line) =
             line.map_err(|e| ociledger::Error::io(format!("reading {}", args.file.display()), e))?;
         report.lines += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<T>(&line) {
+        let parsed = match &line {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => serde_json::from_str::<T>(text).map_err(|e| e.to_string()),
+            Err(bad) => Err(bad.to_string()),
+        };
+        match parsed {
             Ok(o) => batch.push(o),
-            Err(e) => {
+            Err(message) => {
                 let err = Error::Invalid {
-                    location: format!("line {}", i + 1),
-                    message: e.to_string(),
-                    value: Some(line.chars().take(300).collect()),
+                    location: format!("line {n}"),
+                    message: lines::quote(&message),
+                    value: line.ok().map(|text| lines::quote(&text)),
                 };
                 if args.strict {
                     progress.finish_and_clear();
@@ -158,7 +141,7 @@ fn run_lines<T: Line>(
                 }
                 report.skipped += 1;
                 progress.suspend(|| problem(&err));
-                bad.push(i + 1);
+                bad.push(n);
             }
         }
         // In strict mode everything is held until the end: one bad line means nothing is written.

@@ -9,6 +9,7 @@
 
 mod id_cmd;
 mod import;
+mod lines;
 mod output;
 mod pods;
 mod query;
@@ -61,7 +62,7 @@ enum Command {
         /// The tag ID (`nginx:latest`, `ghcr.io/a/b:v1`).
         tag: String,
         /// At most this many entries.
-        #[arg(long, default_value_t = 50)]
+        #[arg(long, default_value_t = 50, value_parser = crate::output::page_limit)]
         limit: usize,
         /// Continue after this cursor (a previous answer's `next`).
         #[arg(long)]

@@ -38,6 +38,15 @@ pub fn stdin_error(e: io::Error) -> ociledger::Error {
 pub fn read_body<T: serde::de::DeserializeOwned>() -> Result<T, ociledger::Error> {
     let mut text = String::new();
     io::Read::read_to_string(&mut io::stdin(), &mut text).map_err(stdin_error)?;
+    // serde reads a struct from a JSON array too (its fields by position):
+    // a record body is an object, as the documents define it.
+    if !text.trim_start().starts_with('{') {
+        return Err(ociledger::Error::Invalid {
+            location: "body".to_owned(),
+            message: "a record body is a JSON object".to_owned(),
+            value: Some(crate::lines::quote(text.trim())),
+        });
+    }
     serde_json::from_str(&text).map_err(|e| ociledger::Error::Invalid {
         location: format!("body (line {}, column {})", e.line(), e.column()),
         message: e.to_string(),
@@ -52,5 +61,16 @@ pub fn exit(result: Result<ExitCode, ociledger::Error>) -> ExitCode {
             problem(&err);
             ExitCode::from(1)
         }
+    }
+}
+
+/// `--limit`: a page holds 1 to `MAX_PAGE` items; 0 or more is a usage error
+/// rather than a silently different page size.
+pub fn page_limit(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if (1..=ociledger::MAX_PAGE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("a page holds 1 to {} items", ociledger::MAX_PAGE))
     }
 }

@@ -1,6 +1,6 @@
 //! `lookup`, `history`, `at`, `classify`, `stats`.
 
-use std::io::{self, BufRead};
+use std::io;
 use std::process::ExitCode;
 
 use ociledger::id::{Digest, TagId};
@@ -8,6 +8,7 @@ use ociledger::model::TagMatch;
 use ociledger::{Error, Ledger};
 use serde::{Deserialize, Serialize};
 
+use crate::lines::{self, Lines};
 use crate::output::{self, print};
 
 fn parse<T: std::str::FromStr<Err = ociledger::id::IdError>>(
@@ -65,13 +66,19 @@ struct AtAnswer<'a> {
 
 pub fn at(ledger: &Ledger, tag: &str, time: &str) -> Result<ExitCode, Error> {
     let tag: TagId = parse("tag", tag)?;
-    let t: ociledger::model::Timestamp =
-        time.parse()
-            .map_err(|e: chrono::ParseError| Error::Invalid {
-                location: "time".to_owned(),
-                message: format!("not an RFC 3339 time: {e}"),
-                value: Some(time.to_owned()),
-            })?;
+    let t: ociledger::model::Timestamp = time.parse().map_err(|e: chrono::ParseError| {
+        // chrono says "premature end of input" for a time without an offset.
+        let message = if time.parse::<chrono::NaiveDateTime>().is_ok() {
+            format!("a time needs an offset: write {time}Z for UTC, or {time}+02:00")
+        } else {
+            format!("not an RFC 3339 time (2017-06-01T00:00:00Z): {e}")
+        };
+        Error::Invalid {
+            location: "time".to_owned(),
+            message,
+            value: Some(crate::lines::quote(time)),
+        }
+    })?;
     let interval = ledger.tag_at(&tag, t)?;
     let reference = match &interval {
         Some(e) => {
@@ -112,23 +119,28 @@ pub fn classify(ledger: &Ledger, image: &str, digest: Option<&str>) -> Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     let mut failed = false;
-    for (i, line) in io::stdin().lock().lines().enumerate() {
-        let line = line.map_err(output::stdin_error)?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let result = serde_json::from_str::<ClassifyLine>(&line)
-            .map_err(|e| Error::Invalid {
-                location: format!("line {}", i + 1),
-                message: e.to_string(),
-                value: Some(line.clone()),
-            })
-            .and_then(|l| one(&l.image, l.digest.as_deref()));
+    for line in Lines::new(io::stdin().lock()) {
+        let (n, line) = line.map_err(output::stdin_error)?;
+        let result = match &line {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => serde_json::from_str::<ClassifyLine>(text)
+                .map_err(|e| Error::Invalid {
+                    location: format!("line {n}"),
+                    message: lines::quote(&e.to_string()),
+                    value: Some(lines::quote(text)),
+                })
+                .and_then(|l| one(&l.image, l.digest.as_deref())),
+            Err(bad) => Err(Error::Invalid {
+                location: format!("line {n}"),
+                message: bad.to_string(),
+                value: None,
+            }),
+        };
         match result {
             Ok(c) => print(&c)?,
             Err(e) => {
                 failed = true;
-                print(&serde_json::json!({ "line": i + 1, "error": output::to_problem(&e) }))?;
+                print(&serde_json::json!({ "line": n, "error": output::to_problem(&e) }))?;
             }
         }
     }

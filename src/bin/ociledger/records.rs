@@ -29,7 +29,7 @@ pub enum RepoCommand {
         #[arg(long)]
         cursor: Option<String>,
         /// At most this many.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::output::page_limit)]
         limit: usize,
     },
 }
@@ -67,7 +67,7 @@ pub enum TagCommand {
         #[arg(long)]
         cursor: Option<String>,
         /// At most this many.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::output::page_limit)]
         limit: usize,
     },
 }
@@ -96,7 +96,7 @@ pub enum RefCommand {
         #[arg(long)]
         cursor: Option<String>,
         /// At most this many.
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = 100, value_parser = crate::output::page_limit)]
         limit: usize,
     },
 }
