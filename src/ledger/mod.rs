@@ -64,6 +64,12 @@ pub struct Stats {
     pub counts: crate::Counts,
     /// File size in bytes (0 in memory).
     pub file_bytes: u64,
+    /// Bytes the file occupies on disk (allocated blocks, on Unix; elsewhere
+    /// the file size). redb grows a file by doubling (up to 4 GiB regions)
+    /// and the new space is sparse until written, so right after
+    /// [`Ledger::compact`] one small write can double `file_bytes` while
+    /// `disk_bytes` hardly moves.
+    pub disk_bytes: u64,
 }
 
 /// An ociledger database: one redb file.
@@ -312,6 +318,7 @@ impl Ledger {
         Ok(Stats {
             counts: self.snapshot()?.counts()?,
             file_bytes: self.store.file_bytes(),
+            disk_bytes: self.store.disk_bytes(),
         })
     }
 

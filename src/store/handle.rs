@@ -323,6 +323,23 @@ impl Store {
         }
     }
 
+    /// Allocated bytes on disk: sparse space the engine reserved but never
+    /// wrote does not count.
+    pub fn disk_bytes(&self) -> u64 {
+        let Ok(meta) = std::fs::metadata(&self.path) else {
+            return 0;
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            meta.blocks().saturating_mul(512)
+        }
+        #[cfg(not(unix))]
+        {
+            meta.len()
+        }
+    }
+
     pub fn file_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
