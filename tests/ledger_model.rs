@@ -5,7 +5,11 @@
 //! same-instant observations giving answers that depend on arrival order, a
 //! failed write leaving half its changes behind, listings and cursors that
 //! skip or repeat, compaction changing an answer, the name cache or the file
-//! losing something across close and reopen.
+//! losing something across close and reopen, and manifest relations (image
+//! index → platform manifests, manifest → config) that a lookup follows
+//! wrongly: a missing or extra `via` match, a wrong platform, a duplicate, a
+//! lost digest-index flag, a refused batch that wrote half, a count that
+//! drifts.
 //!
 //! The model keeps, per tag, the set of every distinct (instant, digest)
 //! observation, deletions included, and derives the intervals from it with its
@@ -16,14 +20,24 @@
 //! every listing in full and walked page by page (a page size of 1 to 3 drawn
 //! for each step), and the counts.
 //!
+//! Relations are drawn from a pool of [`RELATION_DIGESTS`] digests that
+//! contains the [`DIGESTS`] the tags point to, so an index, a platform
+//! manifest or a config is sometimes tagged itself and sometimes only known
+//! through a relation. Most relations are drawn consistent (one platform per
+//! (index, manifest), one config per manifest, as content addressing makes
+//! them); a few are drawn at random, so they conflict with what is recorded
+//! and the whole batch must be refused. The model answers `tags_for_digest`
+//! through relations with its own walk ([`expected_lookup`]) and `classify`
+//! from that ([`check_classify`]), written from the documented rules.
+//!
 //! # Sizing: `OCILEDGER_PROPTEST_CASES`
 //!
 //! An absolute count `N`, or `full` for 2000: `N` random programs in memory
 //! and `ceil(N * 3 / 40)` across close and reopen. Unset, `N` = 256 (256 + 20
-//! programs, about 5 s in a debug build on 2 cores), for a quick `cargo test`;
-//! CI (`.ci/run`) runs the full count with `OCILEDGER_PROPTEST_CASES=full`
-//! (2000 + 150, about 45 s). `tests/real_data.rs` reads the same variable to
-//! size its sample.
+//! programs, about 7 s in a debug build on 2 idle cores, most of it the
+//! in-memory programs), for a quick `cargo test`; CI (`.ci/run`) runs the full
+//! count with `OCILEDGER_PROPTEST_CASES=full` (2000 + 150, about a minute).
+//! `tests/real_data.rs` reads the same variable to size its sample.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -31,10 +45,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
 use ociledger::model::{
-    Clock, FixedClock, Observation, Reference, Repository, RepositoryBody, Tag, TagBody, TagMatch,
-    Timestamp,
+    Clock, ConfigRelation, FixedClock, IndexRelation, ManifestRelation, Observation, Platform,
+    PlatformManifest, Reference, Repository, RepositoryBody, Tag, TagBody, TagMatch, Timestamp,
+    Via,
 };
-use ociledger::{Error, HistoryEntry, Ledger, MAX_PAGE, Page, Snapshot};
+use ociledger::{Error, HistoryEntry, Ledger, MAX_PAGE, MatchKind, Page, Snapshot};
 use proptest::prelude::*;
 
 /// Cases of the in-memory property test when `OCILEDGER_PROPTEST_CASES` is unset.
@@ -66,7 +81,12 @@ fn reopen_cases() -> u32 {
 const REPOS: [&str; 3] = ["nginx", "ghcr.io/acme/app", "registry.k8s.io/pause"];
 const TAG_NAMES: [&str; 3] = ["latest", "1", "v2"];
 const ACTORS: [&str; 2] = ["alice", "scanner"];
+/// Digests tags point to: `digest(0..DIGESTS)`.
 const DIGESTS: usize = 6;
+/// Digests relations name: the tagged ones and two never tagged (known only
+/// as a platform manifest or a config).
+const RELATION_DIGESTS: usize = 8;
+const PLATFORMS: usize = 3;
 const TAGS: usize = REPOS.len() * TAG_NAMES.len();
 
 fn epoch() -> Timestamp {
@@ -96,10 +116,84 @@ fn digest(i: usize) -> Digest {
     Digest::of(alg, &[u8::try_from(i).expect("small")])
 }
 
+/// Platforms with and without a variant and an OS version, so every field
+/// of a stored platform is read back.
+fn platform(i: usize) -> Platform {
+    let (os, architecture, variant, os_version) = match i % PLATFORMS {
+        0 => ("linux", "amd64", None, None),
+        1 => ("linux", "arm64", Some("v8"), None),
+        _ => ("windows", "amd64", None, Some("10.0.17763.1")),
+    };
+    Platform {
+        os: os.to_owned(),
+        architecture: architecture.to_owned(),
+        variant: variant.map(str::to_owned),
+        os_version: os_version.map(str::to_owned),
+    }
+}
+
+/// How a relation's platform or config is drawn: the one content addressing
+/// gives (the same every time it is drawn), or an odd one that may conflict
+/// with what is recorded, or be the digest itself.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    Usual,
+    Odd(usize),
+}
+
+/// The platform index `index` usually lists `child` for.
+fn usual_platform(index: usize, child: usize, pick: Pick) -> Platform {
+    platform(match pick {
+        Pick::Usual => index + child,
+        Pick::Odd(p) => p,
+    })
+}
+
+/// The config manifest `m` usually has: never `m`, and shared (0 and 7 have
+/// the same), tagged or not.
+fn usual_config(m: usize, pick: Pick) -> Digest {
+    digest(match pick {
+        Pick::Usual => (m + 1 + m % 3) % RELATION_DIGESTS,
+        Pick::Odd(c) => c,
+    })
+}
+
+/// A platform manifest of an index: its digest, platform and maybe config.
+#[derive(Debug, Clone)]
+struct Child {
+    digest: usize,
+    platform: Pick,
+    config: Option<Pick>,
+}
+
+/// A manifest relation, as digest numbers.
+#[derive(Debug, Clone)]
+enum Rel {
+    /// An index and its platform manifests.
+    Index(usize, Vec<Child>),
+    /// A manifest and its config.
+    Config(usize, Pick),
+}
+
+/// What an observation carries besides (tag, digest, instant).
+#[derive(Debug, Clone)]
+enum Extra {
+    Plain,
+    /// The digest is a manifest with this config.
+    Config(Pick),
+    /// The digest is an index with these platform manifests.
+    Manifests(Vec<Child>),
+}
+
+/// One observation: tag, digest, second, and what else the scanner read.
+type Obs = (usize, usize, i64, Extra);
+
 #[derive(Debug, Clone)]
 enum Op {
-    /// Actor, then (tag, digest, second) observations.
-    Ingest(usize, Vec<(usize, usize, i64)>),
+    /// Actor, then observations.
+    Ingest(usize, Vec<Obs>),
+    /// Actor, then a batch of relations.
+    Relate(usize, Vec<Rel>),
     CreateRepo(usize, usize, i64),
     UpdateRepo(usize, usize, i64, bool),
     CreateTag(usize, usize, usize),
@@ -110,10 +204,49 @@ enum Op {
     Compact,
 }
 
-fn op() -> impl Strategy<Value = Op> {
-    let obs = (0..TAGS, 0..DIGESTS, 0i64..40);
+fn pick(n: usize) -> impl Strategy<Value = Pick> {
+    prop_oneof![8 => Just(Pick::Usual), 1 => (0..n).prop_map(Pick::Odd)]
+}
+
+/// One to three platform manifests of `index`; rarely the index itself.
+fn children(index: usize) -> impl Strategy<Value = Vec<Child>> {
+    let offset = prop_oneof![30 => 1..RELATION_DIGESTS, 1 => Just(0usize)];
+    let child = (
+        offset,
+        pick(PLATFORMS),
+        prop::option::of(pick(RELATION_DIGESTS)),
+    )
+        .prop_map(move |(offset, platform, config)| Child {
+            digest: (index + offset) % RELATION_DIGESTS,
+            platform,
+            config,
+        });
+    prop::collection::vec(child, 1..4)
+}
+
+fn rel() -> impl Strategy<Value = Rel> {
     prop_oneof![
-        6 => (0..2usize, prop::collection::vec(obs, 1..6)).prop_map(|(a, v)| Op::Ingest(a, v)),
+        2 => (0..RELATION_DIGESTS)
+            .prop_flat_map(|i| children(i).prop_map(move |c| Rel::Index(i, c))),
+        1 => (0..RELATION_DIGESTS, pick(RELATION_DIGESTS)).prop_map(|(m, c)| Rel::Config(m, c)),
+    ]
+}
+
+fn obs() -> impl Strategy<Value = Obs> {
+    (0..TAGS, 0..DIGESTS, 0i64..40).prop_flat_map(|(t, d, s)| {
+        prop_oneof![
+            10 => Just(Extra::Plain),
+            1 => pick(RELATION_DIGESTS).prop_map(Extra::Config),
+            1 => children(d).prop_map(Extra::Manifests),
+        ]
+        .prop_map(move |e| (t, d, s, e))
+    })
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..2usize, prop::collection::vec(obs(), 1..6)).prop_map(|(a, v)| Op::Ingest(a, v)),
+        3 => (0..2usize, prop::collection::vec(rel(), 1..4)).prop_map(|(a, v)| Op::Relate(a, v)),
         1 => (0..2usize, 0..REPOS.len(), 0i64..40).prop_map(|(a, r, t)| Op::CreateRepo(a, r, t)),
         1 => (0..2usize, 0..REPOS.len(), 0i64..40, any::<bool>()).prop_map(|(a, r, t, p)| Op::UpdateRepo(a, r, t, p)),
         2 => (0..2usize, 0..TAGS, 0..DIGESTS).prop_map(|(a, t, d)| Op::CreateTag(a, t, d)),
@@ -321,9 +454,71 @@ struct Model {
     repos: BTreeMap<RepositoryId, MRepo>,
     tags: BTreeMap<TagId, MTag>,
     refs: BTreeMap<(TagId, Digest), MRef>,
+    /// (platform manifest, index) → the platform the index lists it for.
+    parents: BTreeMap<(Digest, Digest), Platform>,
+    /// manifest → config.
+    configs: BTreeMap<Digest, Digest>,
 }
 
 impl Model {
+    /// Records a batch of relations in order, all or nothing: how many were
+    /// new, or the number of the first item the ledger must refuse (the
+    /// model is then unchanged). Written from `Ledger::record_relations`'s
+    /// documentation: a relation recorded again is not new; a different
+    /// platform for a recorded (index, manifest), a different config for a
+    /// manifest, an index listing itself and a manifest that is its own
+    /// config are refused.
+    fn relate_all<'a>(
+        &mut self,
+        batch: impl IntoIterator<Item = (usize, &'a ManifestRelation)>,
+    ) -> Result<u64, usize> {
+        let mut next = self.clone();
+        let mut created = 0;
+        for (i, r) in batch {
+            created += next.relate(r).ok_or(i)?;
+        }
+        *self = next;
+        Ok(created)
+    }
+
+    fn relate(&mut self, r: &ManifestRelation) -> Option<u64> {
+        match r {
+            ManifestRelation::Index(ix) => {
+                let mut created = 0;
+                for m in &ix.manifests {
+                    if m.digest == ix.index {
+                        return None;
+                    }
+                    match self.parents.get(&(m.digest, ix.index)) {
+                        Some(p) if *p != m.platform => return None,
+                        Some(_) => {}
+                        None => {
+                            self.parents
+                                .insert((m.digest, ix.index), m.platform.clone());
+                            created += 1;
+                        }
+                    }
+                    if let Some(c) = m.config {
+                        created += self.config(m.digest, c)?;
+                    }
+                }
+                Some(created)
+            }
+            ManifestRelation::Config(c) => self.config(c.manifest, c.config),
+        }
+    }
+
+    fn config(&mut self, manifest: Digest, config: Digest) -> Option<u64> {
+        if manifest == config {
+            return None;
+        }
+        if let Some(old) = self.configs.get(&manifest) {
+            return (*old == config).then_some(0);
+        }
+        self.configs.insert(manifest, config);
+        Some(1)
+    }
+
     /// Adds writes to a tag's log, creating references, and touches the tag
     /// when its current digest changed.
     fn apply(
@@ -494,6 +689,11 @@ enum Outcome {
     NotFound,
     Conflict,
     Invalid,
+    /// A write that records relations succeeded, creating this many.
+    Related(u64),
+    /// A write that records relations was refused: the location's item
+    /// (`relation 2`, `observation 0`).
+    Refused(String),
 }
 
 fn outcome<T>(r: &Result<T, Error>) -> Outcome {
@@ -506,17 +706,100 @@ fn outcome<T>(r: &Result<T, Error>) -> Outcome {
     }
 }
 
-fn batch(obs: &[(usize, usize, i64)]) -> Vec<Observation> {
-    obs.iter()
-        .map(|&(t, d, s)| Observation::new(tag(t), digest(d), at(s)))
+/// What the ledger answers a write that records relations.
+fn related(r: &ociledger::Result<u64>) -> Outcome {
+    match r {
+        Ok(n) => Outcome::Related(*n),
+        Err(Error::Invalid { location, .. }) => Outcome::Refused(
+            location
+                .split_once(':')
+                .map_or(location.as_str(), |(item, _)| item)
+                .to_owned(),
+        ),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+fn platform_manifests(index: usize, children: &[Child]) -> Vec<PlatformManifest> {
+    children
+        .iter()
+        .map(|c| PlatformManifest {
+            digest: digest(c.digest),
+            platform: usual_platform(index, c.digest, c.platform),
+            config: c.config.map(|p| usual_config(c.digest, p)),
+        })
         .collect()
+}
+
+/// The relation as the ledger gets it. The informational fields vary, and
+/// must not matter.
+fn relation(r: &Rel) -> ManifestRelation {
+    match r {
+        Rel::Index(i, children) => ManifestRelation::Index(IndexRelation {
+            index: digest(*i),
+            manifests: platform_manifests(*i, children),
+            repository: (i % 2 == 0).then(|| repo(i % REPOS.len())),
+            first_seen: (i % 3 == 0).then(|| at(5)),
+        }),
+        Rel::Config(m, c) => ManifestRelation::Config(ConfigRelation {
+            manifest: digest(*m),
+            config: usual_config(*m, *c),
+            repository: None,
+            platform: (m % 2 == 1).then(|| platform(*m)),
+            source: (m % 3 == 0).then(|| "tag".to_owned()),
+            first_seen: None,
+        }),
+    }
+}
+
+fn batch(obs: &[Obs]) -> Vec<Observation> {
+    obs.iter()
+        .map(|(t, d, s, extra)| {
+            let mut o = Observation::new(tag(*t), digest(*d), at(*s));
+            match extra {
+                Extra::Plain => {}
+                Extra::Config(p) => o.config = Some(usual_config(*d, *p)),
+                Extra::Manifests(children) => o.manifests = platform_manifests(*d, children),
+            }
+            o
+        })
+        .collect()
+}
+
+/// The relation an observation carries, as the model reads it (not through
+/// `Observation::relation`, which is under test).
+fn carried(&(_, d, _, ref extra): &Obs) -> Option<ManifestRelation> {
+    match extra {
+        Extra::Plain => None,
+        Extra::Config(p) => Some(relation(&Rel::Config(d, *p))),
+        Extra::Manifests(children) => Some(relation(&Rel::Index(d, children.clone()))),
+    }
 }
 
 fn model_step(model: &mut Model, op: &Op, now: Timestamp) -> Outcome {
     match op {
         Op::Ingest(a, obs) => {
-            model.ingest(ACTORS[*a], now, &batch(obs));
-            Outcome::Ok
+            // The history and the relations go in one transaction: a refused
+            // relation drops the observations too.
+            let carried: Vec<(usize, ManifestRelation)> = obs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| Some((i, carried(o)?)))
+                .collect();
+            match model.relate_all(carried.iter().map(|(i, r)| (*i, r))) {
+                Ok(n) => {
+                    model.ingest(ACTORS[*a], now, &batch(obs));
+                    Outcome::Related(n)
+                }
+                Err(i) => Outcome::Refused(format!("observation {i}")),
+            }
+        }
+        Op::Relate(_, rels) => {
+            let rels: Vec<ManifestRelation> = rels.iter().map(relation).collect();
+            match model.relate_all(rels.iter().enumerate()) {
+                Ok(n) => Outcome::Related(n),
+                Err(i) => Outcome::Refused(format!("relation {i}")),
+            }
         }
         Op::CreateRepo(a, r, t) => {
             if model.repos.contains_key(&repo(*r)) {
@@ -596,7 +879,14 @@ fn model_step(model: &mut Model, op: &Op, now: Timestamp) -> Outcome {
 
 fn ledger_step(ledger: &Ledger, op: &Op) -> Outcome {
     match op {
-        Op::Ingest(a, obs) => outcome(&ledger.ingest(ACTORS[*a], &batch(obs))),
+        Op::Ingest(a, obs) => related(
+            &ledger
+                .ingest(ACTORS[*a], &batch(obs))
+                .map(|s| s.relations_created),
+        ),
+        Op::Relate(a, rels) => related(
+            &ledger.record_relations(ACTORS[*a], &rels.iter().map(relation).collect::<Vec<_>>()),
+        ),
         Op::CreateRepo(a, r, t) => {
             outcome(&ledger.create_repository(ACTORS[*a], &RepositoryBody::new(&repo(*r), at(*t))))
         }
@@ -632,6 +922,8 @@ fn history_entry(s: &Span) -> HistoryEntry {
         current: s.until.is_none(),
         since: s.since,
         until: s.until,
+        // No templates here: every tag may move.
+        // VIOLATION_FIELD
     }
 }
 
@@ -649,32 +941,135 @@ fn expected_history(spans: &[Span]) -> Vec<HistoryEntry> {
         .collect()
 }
 
-/// One answer of `tags_for_digest`: (tag, current, since, until).
-type Match = (TagId, bool, Timestamp, Option<Timestamp>);
+/// One answer of `tags_for_digest`: (tag, current, since, until, via).
+type Match = (TagId, bool, Timestamp, Option<Timestamp>, Option<Via>);
 
-/// `tags_for_digest` as the model sees it. Only the fields above are
-/// compared: the model has no manifest relations, so any other match (one
-/// reached through an index or a config) would be an extra item.
+/// The ledger's matches in the model's terms: every field of each.
 fn matches(got: Vec<TagMatch>) -> Vec<Match> {
     got.into_iter()
-        .map(|m| ((*m.tag).clone(), m.current, m.since, m.until))
+        .map(|m| ((*m.tag).clone(), m.current, m.since, m.until, m.via))
         .collect()
 }
 
-/// `tags_for_digest(d)`: every interval of `d`, current first, then newest
-/// first, then by tag.
-fn expected_matches(spans: &BTreeMap<TagId, Vec<Span>>, d: &Digest) -> Vec<Match> {
-    let mut out: Vec<Match> = spans
-        .iter()
-        .flat_map(|(id, spans)| {
-            spans
-                .iter()
-                .filter(|s| s.digest == *d)
-                .map(|s| (id.clone(), s.until.is_none(), s.since, s.until))
-        })
-        .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+/// A `via` as plain strings, for ordering: the digest's canonical string,
+/// then the platform field by field; no via, or no platform, first.
+type ViaKey = Option<(String, Option<[Option<String>; 4]>)>;
+
+fn via_key(via: Option<&Via>) -> ViaKey {
+    via.map(|v| {
+        (
+            v.digest.to_string(),
+            v.platform.as_ref().map(|p| {
+                [
+                    Some(p.os.clone()),
+                    Some(p.architecture.clone()),
+                    p.variant.clone(),
+                    p.os_version.clone(),
+                ]
+            }),
+        )
+    })
+}
+
+/// The order of a lookup: current first, then newest first, then by tag,
+/// then by via.
+fn sort_lookup(ms: &mut [Match]) {
+    ms.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then(b.2.cmp(&a.2))
+            .then_with(|| a.0.cmp(&b.0))
+            .then_with(|| via_key(a.4.as_ref()).cmp(&via_key(b.4.as_ref())))
+    });
+}
+
+/// `tags_for_digest(d)`, from `View::tags_for_digest`'s documentation: every
+/// interval of `d` (no via), in lookup order; then, in lookup order among
+/// themselves, the intervals of every index listing `d` (via that index and
+/// the platform it lists `d` for), and, when `d` is a config, of every
+/// manifest with config `d` (via the manifest, no platform) and of every
+/// index listing such a manifest (via the index and the manifest's
+/// platform), each (tag, since, via digest) once: the first.
+fn expected_lookup(spans: &BTreeMap<TagId, Vec<Span>>, m: &Model, d: &Digest) -> Vec<Match> {
+    let tagged = |x: &Digest, via: Option<Via>| -> Vec<Match> {
+        spans
+            .iter()
+            .flat_map(|(id, spans)| {
+                spans
+                    .iter()
+                    .filter(|s| s.digest == *x)
+                    .map(|s| (id.clone(), s.until.is_none(), s.since, s.until, via.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let through_indexes = |x: &Digest| -> Vec<Match> {
+        m.parents
+            .iter()
+            .filter(|((child, _), _)| child == x)
+            .flat_map(|((_, index), p)| {
+                tagged(
+                    index,
+                    Some(Via {
+                        digest: *index,
+                        platform: Some(p.clone()),
+                    }),
+                )
+            })
+            .collect()
+    };
+    let mut out = tagged(d, None);
+    sort_lookup(&mut out);
+    let mut indirect = through_indexes(d);
+    for (manifest, _) in m.configs.iter().filter(|(_, c)| *c == d) {
+        indirect.extend(tagged(
+            manifest,
+            Some(Via {
+                digest: *manifest,
+                platform: None,
+            }),
+        ));
+        indirect.extend(through_indexes(manifest));
+    }
+    sort_lookup(&mut indirect);
+    let mut seen = BTreeSet::new();
+    indirect
+        .retain(|x| seen.insert((x.0.clone(), x.2, x.4.as_ref().map(|v| v.digest.to_string()))));
+    out.extend(indirect);
     out
+}
+
+
+/// `classify(t, d)` against the model: the kind from the named tag's matches
+/// (direct or via), the named tag's matches first, `via` from the first.
+fn check_classify(snap: &Snapshot, m: &Model, lookup: &[Match], t: &TagId, d: &Digest) {
+    let got = snap.classify(&t.to_string(), Some(d)).expect("classify");
+    let named = |current: bool| lookup.iter().any(|x| x.0 == *t && x.1 == current);
+    let tag_current = m.tags.get(t).and_then(MTag::current);
+    let kind = if named(true) {
+        MatchKind::Current
+    } else if named(false) {
+        MatchKind::Historical
+    } else if !lookup.is_empty() {
+        MatchKind::OtherTags
+    } else if tag_current.is_some() {
+        MatchKind::TagOnly
+    } else {
+        MatchKind::Unknown
+    };
+    let mut order = lookup.to_vec();
+    order.sort_by_key(|x| (x.0 != *t, x.0 == *t && !x.1));
+    let what = format!("classify({t}, {d})");
+    assert_eq!(
+        (got.kind, got.tag_current, got.digest, got.tag.as_ref()),
+        (kind, tag_current, Some(*d), Some(t)),
+        "{what}"
+    );
+    assert_eq!(
+        got.via,
+        order.first().and_then(|x| x.4.clone()),
+        "{what}: via"
+    );
+    assert_eq!(matches(got.matches), order, "{what}: matches");
 }
 
 /// Every page of a listing, `limit` at a time, concatenated.
@@ -708,11 +1103,45 @@ fn check(snap: &Snapshot, m: &Model, page: usize) {
         .iter()
         .map(|(id, t)| (id.clone(), replay(&t.log)))
         .collect();
-    for d in (0..DIGESTS).map(digest) {
+    for i in 0..RELATION_DIGESTS {
+        let d = digest(i);
+        let lookup = expected_lookup(&spans, m, &d);
         assert_eq!(
             matches(snap.tags_for_digest(&d).expect("lookup")),
-            expected_matches(&spans, &d),
+            lookup,
             "tags_for_digest({d})"
+        );
+        // Under the tags of its first, middle and last match (the last is
+        // through a relation when any is), and one more that may match
+        // nothing: every tag would add time more than cases.
+        let named: BTreeSet<TagId> = [0, lookup.len() / 2, lookup.len().saturating_sub(1)]
+            .iter()
+            .filter_map(|&k| lookup.get(k))
+            .map(|x| x.0.clone())
+            .chain([tag(i % TAGS)])
+            .collect();
+        for t in &named {
+            check_classify(snap, m, &lookup, t, &d);
+        }
+        let mut listing: Vec<(String, Platform)> = snap
+            .indexes_listing(&d)
+            .expect("indexes_listing")
+            .into_iter()
+            .map(|(i, p)| (i.to_string(), p))
+            .collect();
+        listing.sort();
+        let mut want: Vec<(String, Platform)> = m
+            .parents
+            .iter()
+            .filter(|((child, _), _)| *child == d)
+            .map(|((_, i), p)| (i.to_string(), p.clone()))
+            .collect();
+        want.sort();
+        assert_eq!(listing, want, "indexes_listing({d})");
+        assert_eq!(
+            snap.config_of(&d).expect("config_of"),
+            m.configs.get(&d).copied(),
+            "config_of({d})"
         );
     }
     for id in (0..TAGS).map(tag) {
@@ -764,6 +1193,11 @@ fn check(snap: &Snapshot, m: &Model, page: usize) {
         counts.intervals,
         spans.values().map(Vec::len).sum::<usize>() as u64,
         "intervals"
+    );
+    assert_eq!(
+        (counts.index_manifests, counts.manifest_configs),
+        (m.parents.len() as u64, m.configs.len() as u64),
+        "relations"
     );
 }
 
@@ -874,15 +1308,68 @@ fn run(program: &[(Op, usize)], on_disk: bool) {
 /// batch. Guards against a repeat inside a batch adding an interval.
 #[test]
 fn same_digest_twice_in_one_batch() {
-    let program = [(Op::Ingest(0, vec![(5, 2, 0), (5, 2, 1)]), 1)];
+    let program = [(
+        Op::Ingest(0, vec![(5, 2, 0, Extra::Plain), (5, 2, 1, Extra::Plain)]),
+        1,
+    )];
     run(&program, false);
     run(&program, true);
+}
+
+/// Guards against the evidence of a `current` answer being a historical match.
+#[test]
+fn classify_evidence_is_the_named_tags_current_match() {
+    // `nginx:1` pointed to a platform manifest directly, then moved to an
+    // index listing it: the manifest is current under `nginx:1` through the
+    // index, and `Classification::matches` documents the named tag's matches
+    // "current before historical", so the first match must be the current one
+    // and `via` the index. It was not: the named tag's matches were moved up
+    // by a stable sort on the tag alone, and the store lists direct matches
+    // before indirect ones, so `via` was `None` and `classify --pods` printed
+    // `current … direct`.
+    let ledger = Ledger::in_memory().expect("ledger");
+    let (index, manifest) = (0, 1);
+    ledger
+        .ingest(
+            "scanner",
+            &batch(&[
+                (1, manifest, 0, Extra::Plain),
+                (
+                    1,
+                    index,
+                    10,
+                    Extra::Manifests(vec![Child {
+                        digest: manifest,
+                        platform: Pick::Usual,
+                        config: None,
+                    }]),
+                ),
+            ]),
+        )
+        .expect("ingest");
+    let c = ledger
+        .classify(&tag(1).to_string(), Some(&digest(manifest)))
+        .expect("classify");
+    assert_eq!(c.kind, MatchKind::Current);
+    assert_eq!(c.matches.len(), 2, "{:?}", c.matches);
+    assert!(
+        c.matches[0].current,
+        "the first match must be the one that makes the answer current: {:?}",
+        c.matches
+    );
+    assert_eq!(
+        c.via,
+        Some(Via {
+            digest: digest(index),
+            platform: Some(usual_platform(index, manifest, Pick::Usual)),
+        })
+    );
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
-    /// Guards against any answer of the ledger (in memory) differing from the model's.
+    /// Guards against any answer of the ledger (in memory), relations included, differing from the model's.
     #[test]
     fn ledger_matches_model_in_memory(program in program()) {
         run(&program, false);

@@ -88,9 +88,11 @@ impl Snapshot {
             Some(d) => snap.tags_for_digest(d)?,
             None => Vec::new(),
         };
-        // The named tag's intervals first (stable: the store's order is kept otherwise).
+        // The named tag's intervals first, current before historical, so the
+        // evidence (`via`) is that of the answer (stable: the store's order is
+        // kept otherwise).
         if let Some(t) = &tag {
-            matches.sort_by_key(|m| *m.tag != *t);
+            matches.sort_by_key(|m| (*m.tag != *t, *m.tag == *t && !m.current));
         }
         let named = |current: bool| {
             tag.as_ref()

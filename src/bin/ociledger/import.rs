@@ -117,6 +117,8 @@ fn run_lines<T: Line>(
     let batch_size = args.batch.max(1);
     let mut report = ImportReport::default();
     let mut batch = Vec::with_capacity(batch_size);
+    // The line number of each item of `batch`.
+    let mut numbers = Vec::with_capacity(batch_size);
     let mut bad = Vec::new();
     for line in Lines::new(reader) {
         let (n, line) =
@@ -128,7 +130,10 @@ fn run_lines<T: Line>(
             Err(bad) => Err(bad.to_string()),
         };
         match parsed {
-            Ok(o) => batch.push(o),
+            Ok(o) => {
+                batch.push(o);
+                numbers.push(n);
+            }
             Err(message) => {
                 let err = Error::Invalid {
                     location: format!("line {n}"),
@@ -146,13 +151,26 @@ fn run_lines<T: Line>(
         }
         // In strict mode everything is held until the end: one bad line means nothing is written.
         if !args.strict && batch.len() == batch_size {
-            merge(&mut report.summary, T::write(ledger, actor, &batch)?);
+            let mut skipped = |n: usize, err: &Error| {
+                report.skipped += 1;
+                progress.suspend(|| problem(err));
+                bad.push(n);
+            };
+            let summary = write_batch(ledger, actor, &mut batch, &mut numbers, false, &mut skipped)?;
+            merge(&mut report.summary, summary);
             progress.inc(batch.len() as u64);
             batch.clear();
+            numbers.clear();
         }
     }
     if !batch.is_empty() {
-        merge(&mut report.summary, T::write(ledger, actor, &batch)?);
+        let mut skipped = |n: usize, err: &Error| {
+            report.skipped += 1;
+            progress.suspend(|| problem(err));
+            bad.push(n);
+        };
+        let summary = write_batch(ledger, actor, &mut batch, &mut numbers, args.strict, &mut skipped)?;
+        merge(&mut report.summary, summary);
         progress.inc(batch.len() as u64);
     }
     progress.finish_and_clear();
@@ -166,4 +184,64 @@ fn run_lines<T: Line>(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes `batch` (one transaction). An item the ledger refuses although its
+/// line parsed (a relation that conflicts with a recorded one, an
+/// observation carrying one) is a bad line like any other: reported with its
+/// line number through `skipped` and left out, and the rest is written. With
+/// `strict`, it ends the import instead, and nothing is written.
+fn write_batch<T: Line>(
+    ledger: &Ledger,
+    actor: &str,
+    batch: &mut Vec<T>,
+    numbers: &mut Vec<usize>,
+    strict: bool,
+    skipped: &mut impl FnMut(usize, &Error),
+) -> Result<IngestSummary, Error> {
+    loop {
+        match T::write(ledger, actor, batch) {
+            Ok(summary) => return Ok(summary),
+            Err(Error::Invalid {
+                location,
+                message,
+                value,
+            }) => {
+                let Some((i, rest)) = refused_item(&location).filter(|(i, _)| *i < batch.len())
+                else {
+                    return Err(Error::Invalid {
+                        location,
+                        message,
+                        value,
+                    });
+                };
+                let err = Error::Invalid {
+                    location: format!("line {}: {rest}", numbers[i]),
+                    message,
+                    value,
+                };
+                if strict {
+                    return Err(err);
+                }
+                skipped(numbers[i], &err);
+                batch.remove(i);
+                numbers.remove(i);
+                if batch.is_empty() {
+                    return Ok(IngestSummary::default());
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `observation 3: manifests[0].platform` → (3, `manifests[0].platform`):
+/// which item of a batch the ledger refused (see `Ledger::ingest` and
+/// `Ledger::record_relations`).
+fn refused_item(location: &str) -> Option<(usize, &str)> {
+    let rest = location
+        .strip_prefix("observation ")
+        .or_else(|| location.strip_prefix("relation "))?;
+    let (i, rest) = rest.split_once(": ")?;
+    Some((i.parse().ok()?, rest))
 }

@@ -89,7 +89,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         pods: Option<PathBuf>,
         /// With --pods: an aligned table (the default on a terminal) or JSON lines (otherwise).
-        #[arg(long, value_enum, requires = "pods")]
+        #[arg(long, value_enum, requires = "pods", conflicts_with = "image")]
         output: Option<pods::Output>,
     },
     /// Repository records (seed 000).
