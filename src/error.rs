@@ -108,6 +108,46 @@ pub enum Error {
         /// What stands in its way.
         reason: String,
     },
+    /// The repository creation template API (the Amazon ECR document)
+    /// refused a request: the document's error kind, where and what.
+    #[error(transparent)]
+    Template(#[from] crate::model::TemplateError),
+    /// A write through the API would move a tag that its repository's
+    /// template made immutable (ECR answers `ImageTagAlreadyExistsException`).
+    /// Nothing was written. Creating the tag, or pointing it at the digest it
+    /// already has, is allowed.
+    #[error(
+        "tag {tag} is immutable under {rule}: it points to {current} and cannot move to {requested}"
+    )]
+    TagImmutable {
+        /// The tag.
+        tag: String,
+        /// The digest it points to.
+        current: String,
+        /// The digest the write asked for.
+        requested: String,
+        /// The rule that makes it immutable: `IMMUTABLE (template prod)`.
+        rule: String,
+    },
+    /// Storing (or reading) a credential needs the ledger's secret key, and
+    /// none is configured.
+    #[error(
+        "{operation} needs the secret key that encrypts stored credentials, and none is configured: give the ledger one (Ledger::with_secret_key; on the command line --secret-key-file PATH or OCILEDGER_SECRET_KEY_FILE), a file of 32 random bytes, raw or as 64 hexadecimal characters (e.g. `head -c 32 /dev/urandom > ociledger.key`)"
+    )]
+    SecretKeyMissing {
+        /// What needed the key: "create image integration", …
+        operation: &'static str,
+    },
+    /// The secret key given is not the one the ledger's credentials were
+    /// encrypted with (or a stored credential was altered): nothing is
+    /// decrypted into garbage, and nothing is sealed with a second key.
+    #[error(
+        "the secret key does not open {what}: it is not the key the ledger's credentials were encrypted with, or the stored value was altered"
+    )]
+    SecretKeyMismatch {
+        /// What did not open: "the ledger's key check", "credential docker.password of image integration …".
+        what: String,
+    },
     /// A stored value could not be decoded: the file is damaged.
     #[error("corrupt ledger: {0}")]
     Corrupt(String),
@@ -231,7 +271,12 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound { .. } => 404,
-            Self::Conflict { .. } | Self::Busy { .. } => 409,
+            Self::Conflict { .. } | Self::Busy { .. } | Self::TagImmutable { .. } => 409,
+            Self::Template(e) => match e.kind {
+                crate::model::TemplateErrorKind::TemplateNotFound => 404,
+                crate::model::TemplateErrorKind::TemplateAlreadyExists => 409,
+                _ => 400,
+            },
             Self::Invalid { .. } => 400,
             Self::InUse { .. } => 423,
             Self::ReadOnly { .. } => 405,
@@ -239,6 +284,8 @@ impl Error {
             | Self::NotALedger { .. }
             | Self::UpgradeRequired { .. }
             | Self::RepairRequired { .. }
+            | Self::SecretKeyMissing { .. }
+            | Self::SecretKeyMismatch { .. }
             | Self::Corrupt(_)
             | Self::Io { .. }
             | Self::Storage(_) => 500,

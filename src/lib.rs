@@ -31,6 +31,10 @@
 //! - [`Ledger`] opens a file (one writer process, any number of reader
 //!   processes), ingests and writes; [`Snapshot`] answers queries.
 //! - [`problem`]: errors as problem+json, for servers and tools.
+//! - Repository creation templates (Amazon ECR's document) give repositories
+//!   their tag mutability ([`Ledger::create_template`]); the API refuses to
+//!   move an immutable tag, and ingest records such moves as violations
+//!   ([`Ledger::violations`]).
 #![deny(missing_docs)]
 #![deny(clippy::pedantic)]
 #![forbid(unsafe_code)]
@@ -40,11 +44,16 @@ pub mod id;
 mod ledger;
 pub mod model;
 pub mod problem;
+#[cfg(feature = "scan")]
+pub mod scan;
+pub mod secrets;
 mod store;
 
 pub use error::{Error, Result, StorageError};
 pub use ledger::{
-    Classification, Compaction, HistoryEntry, IngestSummary, Ledger, MAX_PAGE, MatchKind, Page,
-    Snapshot, Stats,
+    Classification, Compaction, HistoryEntry, IngestSummary, KeyRotation, Ledger, MAX_PAGE,
+    MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
 };
+pub use ledger::{ScanBatch, ScanRecord};
+pub use ledger::{SettingChange, TemplateApplication, TemplateMatch};
 pub use store::{Counts, SCHEMA_VERSION};

@@ -71,14 +71,34 @@ impl From<&Error> for ErrorModel {
                 message: message.clone(),
                 value: value.clone().map(serde_json::Value::String),
             }]),
+            // The template API's refusals carry the Amazon ECR error kind.
+            Error::Template(e) => Some(vec![ErrorDetail {
+                location: e.location.clone(),
+                message: e.message.clone(),
+                value: e.value.clone().map(serde_json::Value::String),
+            }]),
+            Error::TagImmutable {
+                requested, rule, ..
+            } => Some(vec![ErrorDetail {
+                location: "body.artifact".to_owned(),
+                message: format!("the tag is immutable under {rule}"),
+                value: Some(serde_json::Value::String(requested.clone())),
+            }]),
             _ => None,
+        };
+        // `type`: the ECR error kind as a relative URI reference
+        // (`ValidationException`), the name ECR's own `__type` carries.
+        let kind = match err {
+            Error::Template(e) => e.kind.as_str().to_owned(),
+            Error::TagImmutable { .. } => "ImageTagAlreadyExistsException".to_owned(),
+            _ => about_blank(),
         };
         Self {
             status,
             title: title.to_owned(),
             detail: err.to_string(),
             errors,
-            kind: about_blank(),
+            kind,
         }
     }
 }

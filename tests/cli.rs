@@ -360,7 +360,7 @@ fn usage_errors_exit_2() {
 // (or silently vanish), and --strict writing anything at all.
 // ---------------------------------------------------------------------------
 
-const SUMMARY_KEYS: [&str; 11] = [
+const SUMMARY_KEYS: [&str; 12] = [
     "observations",
     "repositories_created",
     "tags_created",
@@ -368,6 +368,7 @@ const SUMMARY_KEYS: [&str; 11] = [
     "relations_created",
     "recorded",
     "tags_moved",
+    "violations_created",
     "lines",
     "skipped",
     "seconds",
@@ -695,7 +696,9 @@ fn classify_one_image_string() {
             "kind",
             "tag_current",
             "matches",
-            "via"
+            "via",
+            "mutability",
+            "moves_behind"
         ])
     );
     assert_eq!(

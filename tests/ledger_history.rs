@@ -622,7 +622,8 @@ fn tag_at_boundaries_since_inclusive_until_exclusive() {
             artifact: d(1),
             current: false,
             since: day(1),
-            until: Some(day(5))
+            until: Some(day(5)),
+            violation: None,
         }
     );
     assert_eq!(at(day(5) - Duration::microseconds(1)), Some(first.clone()));
@@ -638,7 +639,8 @@ fn tag_at_boundaries_since_inclusive_until_exclusive() {
             artifact: d(2),
             current: true,
             since: day(5),
-            until: None
+            until: None,
+            violation: None,
         }
     );
     assert_eq!(at(t("2999-01-01T00:00:00Z")), Some(second));

@@ -923,7 +923,7 @@ fn history_entry(s: &Span) -> HistoryEntry {
         since: s.since,
         until: s.until,
         // No templates here: every tag may move.
-        // VIOLATION_FIELD
+        violation: None,
     }
 }
 
@@ -1037,7 +1037,6 @@ fn expected_lookup(spans: &BTreeMap<TagId, Vec<Span>>, m: &Model, d: &Digest) ->
     out.extend(indirect);
     out
 }
-
 
 /// `classify(t, d)` against the model: the kind from the named tag's matches
 /// (direct or via), the named tag's matches first, `via` from the first.

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{Ledger, Snapshot};
 use crate::error::{Error, Result};
 use crate::id::{Digest, ImageRef, TagId};
-use crate::model::{TagMatch, Via};
+use crate::model::{TagMatch, TagMutability, Via};
 
 /// How an image was matched, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,6 +44,13 @@ pub struct Classification {
     /// Every tag interval the digest is known under: the named tag's first
     /// (current before historical), then the others.
     pub matches: Vec<TagMatch>,
+    /// Whether the named tag may move, and the rule that says so (its
+    /// repository's template); `null` when the repository is not in the ledger.
+    pub mutability: Option<TagMutability>,
+    /// For a `historical` match of a mutable tag: how many times the tag
+    /// changed where it points (a deletion counts) since it last pointed to
+    /// the container's digest; `null` otherwise.
+    pub moves_behind: Option<u64>,
 }
 
 impl Ledger {
@@ -77,11 +84,12 @@ impl Snapshot {
         let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
         let digest = image_digest.or(image.digest()).copied();
         let tag = image.effective_tag_id();
-        let tag_current = match &tag {
-            Some(t) => match snap.view.tag_number(t)? {
-                Some(n) => snap.view.tag_current(n)?,
-                None => None,
-            },
+        let tag_number = match &tag {
+            Some(t) => snap.view.tag_number(t)?,
+            None => None,
+        };
+        let tag_current = match tag_number {
+            Some(n) => snap.view.tag_current(n)?,
             None => None,
         };
         let mut matches = match &digest {
@@ -109,6 +117,10 @@ impl Snapshot {
         } else {
             MatchKind::Unknown
         };
+        let (mutability, moves_behind) = match &tag {
+            Some(t) => super::templates::tag_state(&snap.view, t, tag_number, kind, &matches)?,
+            None => (None, None),
+        };
         Ok(Classification {
             image,
             digest,
@@ -117,6 +129,8 @@ impl Snapshot {
             tag_current,
             via: matches.first().and_then(|m| m.via.clone()),
             matches,
+            mutability,
+            moves_behind,
         })
     }
 }

@@ -6,7 +6,7 @@ use super::records::MAX_PAGE;
 use super::{Ledger, Page, Snapshot};
 use crate::error::{Error, Result};
 use crate::id::{Digest, TagId};
-use crate::model::{Reference, TagMatch, Timestamp};
+use crate::model::{Reference, TagMatch, TagMutability, Timestamp};
 
 /// One interval of a tag's history: it pointed to `artifact` over `[since, until)`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,6 +19,11 @@ pub struct HistoryEntry {
     pub since: Timestamp,
     /// When it stopped; `null` while current.
     pub until: Option<Timestamp>,
+    /// When the move into this interval (from the previous digest) was a
+    /// violation, the rule it broke: the tag was immutable. Left out of the
+    /// JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<TagMutability>,
 }
 
 /// Cursor text `<microseconds since the epoch>/<digest>`: the position of
@@ -62,17 +67,16 @@ impl Snapshot {
         };
         // The interval that holds t (the last one starting at or before t:
         // empty same-instant intervals of losing digests are skipped).
-        let entry = self
-            .view
-            .intervals(n)?
+        let entry = super::templates::marked_intervals(&self.view, tag, n)?
             .into_iter()
             .rev()
-            .find(|(d, iv)| *d == digest && iv.contains(t))
-            .map(|(artifact, iv)| HistoryEntry {
+            .find(|(d, iv, _)| *d == digest && iv.contains(t))
+            .map(|(artifact, iv, violation)| HistoryEntry {
                 artifact,
                 current: iv.is_current(),
                 since: iv.since,
                 until: iv.until,
+                violation,
             });
         Ok(entry)
     }
@@ -92,18 +96,17 @@ impl Snapshot {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.map(parse_cursor).transpose()?;
         let n = self.tag_number(tag)?;
-        let mut items: Vec<HistoryEntry> = self
-            .view
-            .intervals(n)?
+        let mut items: Vec<HistoryEntry> = super::templates::marked_intervals(&self.view, tag, n)?
             .into_iter()
             .rev()
-            .filter(|(d, iv)| after.is_none_or(|(t, cd)| (iv.since, *d) < (t, cd)))
+            .filter(|(d, iv, _)| after.is_none_or(|(t, cd)| (iv.since, *d) < (t, cd)))
             .take(limit + 1)
-            .map(|(artifact, iv)| HistoryEntry {
+            .map(|(artifact, iv, violation)| HistoryEntry {
                 artifact,
                 current: iv.is_current(),
                 since: iv.since,
                 until: iv.until,
+                violation,
             })
             .collect();
         let next = if items.len() > limit {

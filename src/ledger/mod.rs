@@ -3,8 +3,11 @@
 
 mod classify;
 mod history;
+mod integrations;
 mod records;
+mod scan;
 mod snapshot;
+mod templates;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,8 +17,11 @@ use serde::Serialize;
 
 pub use classify::{Classification, MatchKind};
 pub use history::HistoryEntry;
+pub use integrations::{KeyRotation, RegistryAuth, RegistryCredentials};
 pub use records::MAX_PAGE;
+pub use scan::{ScanBatch, ScanRecord};
 pub use snapshot::Snapshot;
+pub use templates::{SettingChange, TemplateApplication, TemplateMatch};
 
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};
@@ -54,6 +60,9 @@ pub struct IngestSummary {
     /// Manifest relations recorded for the first time: (index, platform
     /// manifest) pairs and (manifest, config) pairs.
     pub relations_created: u64,
+    /// Violations recorded for the first time: moves of tags their
+    /// repository's template made immutable (see [`crate::model::Violation`]).
+    pub violations_created: u64,
 }
 
 /// Database-wide figures, for `ociledger stats`.
@@ -102,6 +111,8 @@ pub struct Stats {
 pub struct Ledger {
     store: Store,
     clock: Arc<dyn Clock>,
+    /// The secret key for integration credentials, and their options.
+    integrations: integrations::IntegrationSettings,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -171,6 +182,7 @@ impl Ledger {
         Self {
             store,
             clock: Arc::new(SystemClock),
+            integrations: integrations::IntegrationSettings::default(),
         }
     }
 
@@ -372,6 +384,7 @@ fn add(summary: &mut IngestSummary, w: WriteSummary) {
     summary.recorded += w.recorded;
     summary.references_created += w.references;
     summary.tags_moved += w.tags_moved;
+    summary.violations_created += w.violations;
 }
 
 /// Prefixes an `Invalid` error's location with the batch item it is about.

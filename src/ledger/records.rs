@@ -240,6 +240,8 @@ impl Ledger {
         let now = self.now();
         self.write("update tag", |w| {
             let mut tag = live_tag(w, id)?;
+            // A move of a tag its repository made immutable is refused.
+            super::templates::refuse_immutable_move(w, &tag, id, body.artifact, now)?;
             // Touched first: `apply` writes the row back, so one write does.
             Writer::touch_tag(&mut tag, actor, now);
             point_now(w, &mut tag, id, body.artifact, actor, now)?;

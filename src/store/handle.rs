@@ -18,6 +18,8 @@ use super::{
     CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, META, MOVES, PARENTS, REFS,
     REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAGS, VERSION_KEY, rows,
 };
+use super::{INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS};
+use super::{REPO_SETTINGS, TEMPLATES, VIOLATIONS};
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};
 
@@ -386,6 +388,12 @@ fn initialize(db: &Database, path: &Path) -> Result<()> {
         txn.open_table(PARENTS)?;
         txn.open_table(CONFIGS)?;
         txn.open_table(CONFIG_MANIFESTS)?;
+        txn.open_table(TEMPLATES)?;
+        txn.open_table(REPO_SETTINGS)?;
+        txn.open_table(VIOLATIONS)?;
+        txn.open_table(INTEGRATIONS)?;
+        txn.open_table(INTEGRATION_NAMES)?;
+        txn.open_table(INTEGRATION_META)?;
     }
     txn.commit()?;
     Ok(())
@@ -451,6 +459,12 @@ fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
         PARENTS.name(),
         CONFIGS.name(),
         CONFIG_MANIFESTS.name(),
+        TEMPLATES.name(),
+        REPO_SETTINGS.name(),
+        VIOLATIONS.name(),
+        INTEGRATIONS.name(),
+        INTEGRATION_NAMES.name(),
+        INTEGRATION_META.name(),
     ] {
         if !txn.list_tables()?.any(|t| t.name() == name) {
             return Err(not_ledger(&format!("its {name} table is missing")));

@@ -15,11 +15,13 @@
 //! - instants are `i64` microseconds since the epoch.
 
 mod handle;
+mod integrations;
 mod names;
 mod packed;
 mod read;
 mod relations;
 mod rows;
+mod templates;
 mod write;
 
 use redb::{ReadableTable, TableDefinition};
@@ -68,7 +70,13 @@ pub(crate) const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
 
+pub(crate) use integrations::{
+    INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS, IntegrationReader, IntegrationWriter,
+    StoredIntegration,
+};
 pub(crate) use relations::{CONFIG_MANIFESTS, CONFIGS, PARENTS};
+// Repository creation templates, repository settings and violations (issue 11).
+pub(crate) use templates::{REPO_SETTINGS, TEMPLATES, TemplateReader, TemplateWriter, VIOLATIONS};
 
 /// A move-log key's digest part: empty for a deletion, else a compact digest.
 pub(crate) fn log_digest(tag: u32, bytes: &[u8]) -> Result<Option<Digest>> {

@@ -14,7 +14,7 @@ use super::rows::{self, RefRow, RepoRow, TagRow, from_micros, micros};
 use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Interval, Reference, Repository, Tag, TagMatch, Timestamp, Via, coalesce};
+use crate::model::{Reference, Repository, Tag, TagMatch, Timestamp, Via};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
@@ -27,6 +27,10 @@ pub(crate) struct View {
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
     digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
     relations: RelationReader,
+    /// Templates, repository settings and violations (issue 11).
+    templates: super::TemplateReader,
+    /// The registry integration tables.
+    pub(crate) integrations: super::IntegrationReader,
     /// The tag names as they were when the snapshot was made (it cannot see
     /// later tags anyway): read with no lock.
     names: Arc<Names>,
@@ -62,6 +66,8 @@ impl View {
             refs: txn.open_table(REFS)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
             relations: RelationReader::open(&txn)?,
+            templates: super::TemplateReader::open(&txn)?,
+            integrations: super::IntegrationReader::open(&txn)?,
             _txn: txn,
             names: names.current(),
         })
@@ -346,11 +352,6 @@ impl View {
             .collect()
     }
 
-    /// Tag `n`'s intervals, oldest first.
-    pub(crate) fn intervals(&self, n: u32) -> Result<Vec<(Digest, Interval)>> {
-        Ok(coalesce(self.log(n)?))
-    }
-
     /// The entry in force at `t` (the last with instant ≤ t): one descent.
     pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
         let upper = (n, micros(t), &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]);
@@ -440,6 +441,48 @@ impl View {
                 Ok((t, d))
             })
             .collect()
+    }
+
+    /// The template tables (templates, repository settings, violations).
+    pub(crate) fn templates(&self) -> &super::TemplateReader {
+        &self.templates
+    }
+
+    /// Every repository of registry `domain`, with its number.
+    pub(crate) fn repos_in_domain(&self, domain: &str) -> Result<Vec<(RepositoryId, u32)>> {
+        super::templates::repos_in_domain(&self.repo_keys, domain)
+    }
+
+    /// The settings of the repository of tag number `n` (oldest first):
+    /// no read at all while no repository has a setting.
+    pub(crate) fn tag_settings(&self, n: u32) -> Result<Vec<crate::model::MutabilitySetting>> {
+        if self.templates.any_setting() {
+            self.templates.settings(self.tag_row(n)?.repo)
+        } else {
+            Ok(vec![crate::model::MutabilitySetting::none()])
+        }
+    }
+
+    /// The settings of repository `id` (oldest first), if it exists.
+    pub(crate) fn repository_settings(
+        &self,
+        id: &RepositoryId,
+    ) -> Result<Option<Vec<crate::model::MutabilitySetting>>> {
+        match self.repo_number(id)? {
+            Some(n) => self.templates.settings(n).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Violations in (observed instant, tag ID) order: see
+    /// `TemplateReader::violations`.
+    pub(crate) fn violations(
+        &self,
+        since: Option<i64>,
+        after: Option<(i64, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(i64, crate::model::Violation)>> {
+        self.templates.violations(since, after, limit)
     }
 
     /// Row counts of the main tables.

@@ -56,6 +56,8 @@ pub(crate) struct WriteSummary {
     pub references: u64,
     /// Tags whose current digest changed.
     pub tags_moved: u64,
+    /// Violations (moves of immutable tags) recorded for the first time.
+    pub violations: u64,
 }
 
 /// The tables of one write transaction, opened once.
@@ -80,6 +82,10 @@ pub(crate) struct Writer<'t> {
     /// change, so sorted writes touch each page once while it is hot.
     index_changes: BTreeMap<Digest, IndexDelta>,
     relations: RelationWriter<'t>,
+    /// Templates, repository settings and violations (issue 11).
+    templates: super::TemplateWriter<'t>,
+    /// The registry integration tables.
+    pub integrations: super::IntegrationWriter<'t>,
 }
 
 /// The net change to one digest's index entries within a transaction: an
@@ -135,6 +141,8 @@ impl<'t> Writer<'t> {
             unapplied: HashSet::new(),
             index_changes: BTreeMap::new(),
             relations: RelationWriter::open(txn)?,
+            templates: super::TemplateWriter::open(txn)?,
+            integrations: super::IntegrationWriter::open(txn)?,
         })
     }
 
@@ -167,7 +175,36 @@ impl<'t> Writer<'t> {
             .ok_or_else(|| Error::Corrupt("repository numbers exhausted".to_owned()))?;
         self.repo_keys.insert(id.as_str(), n)?;
         self.put_repo(n, row)?;
+        // Every repository is first created here (API or ingest): it gets
+        // the setting of the repository creation template that matches it.
+        self.templates.on_repository_created(id, n)?;
         Ok(n)
+    }
+
+    /// The template tables (templates, repository settings, violations).
+    pub fn templates(&mut self) -> &mut super::TemplateWriter<'t> {
+        &mut self.templates
+    }
+
+    /// Every repository of registry `domain`, with its number.
+    pub fn repos_in_domain(&self, domain: &str) -> Result<Vec<(RepositoryId, u32)>> {
+        super::templates::repos_in_domain(&self.repo_keys, domain)
+    }
+
+    /// `template apply`: appends `setting` to repository `id`'s (number `n`)
+    /// settings and recomputes its tags' violations from their logs;
+    /// returns how many violations are new.
+    pub fn append_setting(
+        &mut self,
+        id: &RepositoryId,
+        n: u32,
+        setting: crate::model::MutabilitySetting,
+    ) -> Result<u64> {
+        let mut tags = Vec::new();
+        for (tag, name) in super::templates::tags_in_repo(&self.tag_keys, id)? {
+            tags.push((tag, name, super::read_log(&self.moves, tag)?));
+        }
+        self.templates.append_setting(id, n, setting, &tags)
     }
 
     /// Creates repository `id` with `body`'s fields.
@@ -279,6 +316,33 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Every tag of `repository` ever seen (deleted ones included), in name
+    /// order: the key range `<repository>:` up to `<repository>;` of
+    /// `tag_keys` (`;` is the byte after `:`), as `View::repo_tag_page` reads it.
+    pub fn repo_tags(&self, repository: &RepositoryId) -> Result<Vec<TagId>> {
+        use std::ops::Bound::{Excluded, Included};
+        let prefix = format!("{repository}:");
+        let end = format!("{repository};");
+        let mut out = Vec::new();
+        for entry in self
+            .tag_keys
+            .range::<&str>((Included(prefix.as_str()), Excluded(end.as_str())))?
+        {
+            let (k, _) = entry?;
+            let key = k.value();
+            let id = key
+                .strip_prefix(&prefix)
+                .and_then(|name| TagId::new(repository.clone(), name).ok())
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "table tag_keys, key {key:?}: not a tag of repository {repository}"
+                    ))
+                })?;
+            out.push(id);
+        }
+        Ok(out)
+    }
+
     /// Tag `id` as it is now, if it was ever seen (deleted tags included).
     pub fn tag_state(&self, id: &TagId) -> Result<Option<TagState>> {
         match self.tag_number(id)? {
@@ -364,6 +428,14 @@ impl<'t> Writer<'t> {
             super::read_log(&self.moves, n)?
         };
         let before = interval_set(n, &log)?;
+        // Moves of tags the repository's settings make immutable are
+        // violations: a function of the log, so they are recomputed from the
+        // log before and after (only where a setting can make a tag immutable).
+        let settings = self.templates.settings(row.repo)?;
+        let log_before = settings
+            .iter()
+            .any(crate::model::MutabilitySetting::restricts)
+            .then(|| log.clone());
         for &(at, digest) in writes {
             let t = micros(at);
             // Only an exact repeat (same instant, same digest) is dropped. A
@@ -385,6 +457,12 @@ impl<'t> Writer<'t> {
         }
         let after = interval_set(n, &log)?;
         self.reindex(n, &before, &after);
+        if let Some(log_before) = log_before {
+            let id = format!("{}:{}", self.repo(row.repo)?.id, row.name);
+            summary.violations +=
+                self.templates
+                    .revise((&id, n, &row.name), &settings, &log_before, &log)?;
+        }
         let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
             row.current = current;

@@ -50,6 +50,7 @@ fn merge(total: &mut IngestSummary, s: IngestSummary) {
     total.recorded += s.recorded;
     total.tags_moved += s.tags_moved;
     total.relations_created += s.relations_created;
+    total.violations_created += s.violations_created;
 }
 
 /// One kind of line an import reads, and how a batch of them is written.
@@ -156,7 +157,8 @@ fn run_lines<T: Line>(
                 progress.suspend(|| problem(err));
                 bad.push(n);
             };
-            let summary = write_batch(ledger, actor, &mut batch, &mut numbers, false, &mut skipped)?;
+            let summary =
+                write_batch(ledger, actor, &mut batch, &mut numbers, false, &mut skipped)?;
             merge(&mut report.summary, summary);
             progress.inc(batch.len() as u64);
             batch.clear();
@@ -169,7 +171,14 @@ fn run_lines<T: Line>(
             progress.suspend(|| problem(err));
             bad.push(n);
         };
-        let summary = write_batch(ledger, actor, &mut batch, &mut numbers, args.strict, &mut skipped)?;
+        let summary = write_batch(
+            ledger,
+            actor,
+            &mut batch,
+            &mut numbers,
+            args.strict,
+            &mut skipped,
+        )?;
         merge(&mut report.summary, summary);
         progress.inc(batch.len() as u64);
     }

@@ -40,7 +40,10 @@ pub enum BadLine {
 impl std::fmt::Display for BadLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::TooLong(n) => write!(f, "line longer than {MAX_LINE_BYTES} bytes ({n} bytes read before it was cut)"),
+            Self::TooLong(n) => write!(
+                f,
+                "line longer than {MAX_LINE_BYTES} bytes ({n} bytes read before it was cut)"
+            ),
             Self::NotUtf8(at) => write!(f, "not UTF-8 text (invalid byte at column {})", at + 1),
         }
     }
@@ -62,7 +65,11 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead>> {
     }
     let mut compressed = Vec::new();
     reader.read_to_end(&mut compressed)?;
-    io::copy(&mut MultiGzDecoder::new(compressed.as_slice()), &mut io::sink()).map_err(|e| {
+    io::copy(
+        &mut MultiGzDecoder::new(compressed.as_slice()),
+        &mut io::sink(),
+    )
+    .map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("the compressed input is damaged ({e}); nothing was read from it"),
@@ -116,7 +123,9 @@ impl<R: BufRead> Iterator for Lines<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.buf.clear();
         let limit = u64::try_from(MAX_LINE_BYTES + 1).unwrap_or(u64::MAX);
-        let read = (&mut self.input).take(limit).read_until(b'\n', &mut self.buf);
+        let read = (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf);
         match read {
             Err(e) => return Some(Err(e)),
             Ok(0) => return None,
@@ -155,7 +164,9 @@ mod tests {
         let input = format!("a\r\n{long}\nb\n").into_bytes();
         let mut with_bad = input.clone();
         with_bad.extend_from_slice(b"c\xff\nd");
-        let got: Vec<_> = Lines::new(with_bad.as_slice()).map(|r| r.unwrap()).collect();
+        let got: Vec<_> = Lines::new(with_bad.as_slice())
+            .map(|r| r.unwrap())
+            .collect();
         assert_eq!(got.len(), 5);
         assert_eq!((got[0].0, got[0].1.as_ref().unwrap().as_str()), (1, "a"));
         assert!(matches!(got[1].1, Err(BadLine::TooLong(n)) if n == MAX_LINE_BYTES + 10));

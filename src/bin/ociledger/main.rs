@@ -9,11 +9,15 @@
 
 mod id_cmd;
 mod import;
+mod integrations;
 mod lines;
 mod output;
 mod pods;
 mod query;
 mod records;
+#[cfg(feature = "scan")]
+mod scan;
+mod templates;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +45,15 @@ struct Cli {
         default_value = "ociledger"
     )]
     actor: String,
+    /// The key that encrypts integration credentials: a file of 32 random bytes,
+    /// raw or as 64 hexadecimal characters (e.g. head -c 32 /dev/urandom > ociledger.key).
+    #[arg(
+        long,
+        global = true,
+        env = "OCILEDGER_SECRET_KEY_FILE",
+        value_name = "PATH"
+    )]
+    secret_key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -101,6 +114,30 @@ enum Command {
     /// Reference records (seed 003).
     #[command(subcommand, name = "ref")]
     Ref(records::RefCommand),
+    /// Registry and scanner integrations (StackRox's image integrations): bodies as
+    /// JSON on stdin, credentials encrypted at rest and masked in every output.
+    #[command(subcommand)]
+    Integration(integrations::IntegrationCommand),
+    /// Repository creation templates (Amazon ECR's document), per registry: bodies as JSON
+    /// on stdin; they give new repositories their tag mutability.
+    Template(templates::TemplateArgs),
+    /// Moves of immutable tags that ingest observed, oldest observation first.
+    Violations {
+        /// Only those observed at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Continue after this cursor (a previous answer's `next`).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Scan registries: list each repository's tags, resolve them (verifying every manifest
+    /// downloaded) and record moves, new and deleted tags, image indexes and configs, one
+    /// transaction per repository. JSON summary on stdout.
+    #[cfg(feature = "scan")]
+    Scan(scan::ScanArgs),
     /// Counts of repositories, tags, references, moves, and the file size.
     Stats,
     /// Give the file's free space back (after a large import): file sizes before and after.
@@ -144,6 +181,21 @@ fn main() -> ExitCode {
             with_ledger(&cli.db, cmd.writes(), |l| records::tag(l, &cli.actor, cmd))
         }
         Command::Ref(cmd) => with_ledger(&cli.db, false, |l| records::reference(l, &cmd)),
+        Command::Integration(cmd) => {
+            integrations::run(&cli.db, cli.secret_key_file.as_deref(), cmd)
+        }
+        Command::Template(args) => with_ledger(&cli.db, args.writes(), |l| templates::run(l, args)),
+        Command::Violations {
+            since,
+            cursor,
+            limit,
+        } => with_ledger(&cli.db, false, |l| {
+            templates::violations(l, since.as_deref(), cursor.as_deref(), limit)
+        }),
+        #[cfg(feature = "scan")]
+        Command::Scan(args) => {
+            scan::run(&cli.db, cli.secret_key_file.as_deref(), &cli.actor, &args)
+        }
         Command::Stats => query::stats(&cli.db),
         Command::Compact => query::compact(&cli.db),
     };
