@@ -21,13 +21,35 @@
 //! `sqlite_autocommit` is SQLite without the held read transaction (a lock and
 //! a header read per statement).
 //!
-//! Before timing, every query's answer is checked to be the same in all
-//! four (counts, and for SQLite the full match lists), and the allocations
-//! per lookup of each contender are counted with a counting global allocator;
-//! they are written to `target/bench-data/report/lookup-<size>.json`.
+//! `ociledger_no_relations` (in the breakdown) is the same lookup on
+//! `ociledger-no-relations.redb`: the same observations without the manifest
+//! relations, so the cost the relations add to a plain lookup is measured in
+//! one run.
 //!
-//! `OCILEDGER_BENCH_PROFILE=<contender>` runs 100 passes of that contender's
-//! lookups and nothing else, for `valgrind --tool=callgrind`.
+//! Lookups through manifest relations (ledger schema 4), on the same snapshot,
+//! each over the set's 1000 relation queries (an image index of the set, one
+//! of its platform manifests, that manifest's config; `relation-queries.tsv`):
+//! - group `lookup_direct`: `ociledger` looks up the index digests (direct
+//!   hits), `ociledger_no_relations` the same digests in the file without
+//!   relations, `redb_raw` the same digests with a raw point get;
+//! - group `lookup_via_child`: `ociledger` looks up the platform manifests
+//!   (one hop: manifest → every index that lists it → their tags);
+//! - group `lookup_via_config`: `ociledger` looks up the configs (two hops:
+//!   config → manifests → indexes → tags).
+//!
+//! Before timing, every query's answer is checked to be the same in all
+//! four (counts, and for SQLite the full match lists; direct matches only,
+//! as only ociledger follows relations), every relation query's answer to
+//! have the number of matches computed from the rows and the relations, and
+//! the allocations per lookup of each contender are counted with a counting
+//! global allocator; they are written to
+//! `target/bench-data/report/lookup-<size>.json` and `lookup-relations-<size>.json`.
+//!
+//! `OCILEDGER_BENCH_PROFILE=<contender>[:<passes>]` runs 100 (or `passes`)
+//! passes of that contender's lookups and nothing else, for
+//! `valgrind --tool=callgrind` (`ociledger`, `ociledger_no_relations`,
+//! `redb_raw`, `redb_packed`, `sqlite`, or on the relation queries `direct`,
+//! `direct_no_relations`, `redb_raw_direct`, `via_child`, `via_config`).
 
 // Averages per lookup for the report: counts far below 2^52.
 #![allow(clippy::cast_precision_loss)]
@@ -41,11 +63,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ociledger::Ledger;
 use ociledger::id::{Digest, TagId};
+use ociledger::model::TagMatch;
 use ociledger_bench::dataset::DataSet;
 use ociledger_bench::queries::Query;
 use ociledger_bench::raw_redb::{
     Packed, RAW_INDEX, RAW_PACKED, RAW_TABLE, packed_lookup, range_count,
 };
+use ociledger_bench::relations::RelationQuery;
 use ociledger_bench::sqlite::{self, SQLITE_LOOKUP, SqlMatch};
 use ociledger_bench::{report, settings};
 use redb::ReadableDatabase;
@@ -131,6 +155,87 @@ struct AllocReport {
     hashmap_allocs_per_lookup: f64,
     ociledger_txn_per_lookup_allocs_per_lookup: f64,
     by_kind: Vec<(char, usize, f64)>,
+    /// Queries of the mix whose digest is also a platform manifest or a
+    /// config, so that ociledger returns matches through relations as well.
+    queries_with_indirect_matches: usize,
+}
+
+/// The relation queries' figures, for the report.
+#[derive(Debug, Serialize)]
+struct RelationReport {
+    size: u64,
+    queries: usize,
+    direct_matches_per_query: f64,
+    via_child_matches_per_query: f64,
+    via_config_matches_per_query: f64,
+    /// Indexes of the set listing the queried platform manifest.
+    indexes_per_child: f64,
+    direct_allocs_per_lookup: f64,
+    via_child_allocs_per_lookup: f64,
+    via_config_allocs_per_lookup: f64,
+}
+
+/// Direct matches only (the other contenders do not follow relations).
+fn direct(mut v: Vec<TagMatch>) -> Vec<TagMatch> {
+    v.retain(|m| m.via.is_none());
+    v
+}
+
+/// Checks each relation query's three answers against the counts computed
+/// from the rows and the relations.
+fn check_relations(
+    size: u64,
+    snap: &ociledger::Snapshot,
+    bare: &ociledger::Snapshot,
+    rq: &[RelationQuery],
+) {
+    for q in rq {
+        let d = snap.tags_for_digest(&q.index).expect("lookup");
+        assert_eq!(d.len(), q.direct, "direct lookup of index {}", q.index);
+        assert!(d.iter().all(|m| m.via.is_none()), "index {}", q.index);
+        assert_eq!(
+            bare.tags_for_digest(&q.index).expect("lookup"),
+            d,
+            "the file without relations on index {}",
+            q.index
+        );
+        let c = snap.tags_for_digest(&q.child).expect("lookup");
+        assert_eq!(
+            c.len(),
+            q.via_child,
+            "lookup of platform manifest {}",
+            q.child
+        );
+        assert!(
+            c.iter().any(|m| m
+                .via
+                .as_ref()
+                .is_some_and(|v| v.digest == q.index && v.platform.is_some())),
+            "platform manifest {} reaches its index {}",
+            q.child,
+            q.index
+        );
+        let g = snap.tags_for_digest(&q.config).expect("lookup");
+        assert_eq!(g.len(), q.via_config, "lookup of config {}", q.config);
+        assert!(
+            g.iter()
+                .any(|m| m.via.as_ref().is_some_and(|v| v.digest == q.index)),
+            "config {} reaches index {}",
+            q.config,
+            q.index
+        );
+    }
+    let mean = |f: fn(&RelationQuery) -> usize| {
+        rq.iter().map(f).sum::<usize>() as f64 / rq.len().max(1) as f64
+    };
+    eprintln!(
+        "[lookup {size}] {} relation queries agree with the relations: matches per lookup direct {:.2}, via child {:.2} ({:.2} indexes per child), via config {:.2}",
+        rq.len(),
+        mean(|q| q.direct),
+        mean(|q| q.via_child),
+        mean(|q| q.child_parents),
+        mean(|q| q.via_config),
+    );
 }
 
 // One size's setup, answer checks, allocation counts and three groups share a
@@ -146,6 +251,14 @@ fn lookup(c: &mut Criterion) {
 
         let ledger = Ledger::open(&set.ledger).expect("open ledger");
         let snap = ledger.snapshot().expect("snapshot");
+        let bare_ledger = Ledger::open(&set.ledger_no_relations).expect("open ledger");
+        let bare = bare_ledger.snapshot().expect("snapshot");
+        let rq: Vec<RelationQuery> = set.load_relation_queries();
+        let rn = rq.len();
+        assert!(rn > 0, "the {size} set has no image index with relations");
+        let indexes: Vec<Digest> = rq.iter().map(|q| q.index).collect();
+        let children: Vec<Digest> = rq.iter().map(|q| q.child).collect();
+        let configs: Vec<Digest> = rq.iter().map(|q| q.config).collect();
 
         let raw_db = redb::Database::open(&set.raw).expect("open raw redb");
         let raw_txn = raw_db.begin_read().expect("read txn");
@@ -160,19 +273,33 @@ fn lookup(c: &mut Criterion) {
         let conn_auto = sqlite::open_read(&set.sqlite);
         let mut stmt_auto = conn_auto.prepare(SQLITE_LOOKUP).expect("prepare");
 
-        if let Ok(who) = std::env::var("OCILEDGER_BENCH_PROFILE") {
+        if let Ok(arg) = std::env::var("OCILEDGER_BENCH_PROFILE") {
             // For callgrind: only `who`'s lookups, 100 passes over the queries.
-            for _ in 0..100 {
-                for d in &digests {
-                    match who.as_str() {
-                        "ociledger" => drop(black_box(snap.tags_for_digest(d).expect("lookup"))),
-                        "redb_raw" => {
+            let (who, passes) = arg.split_once(':').map_or((arg.as_str(), 100), |(w, p)| {
+                (w, p.parse::<usize>().expect("passes"))
+            });
+            let list = match who {
+                "direct" | "direct_no_relations" | "redb_raw_direct" => &indexes,
+                "via_child" => &children,
+                "via_config" => &configs,
+                _ => &digests,
+            };
+            for _ in 0..passes {
+                for d in list {
+                    match who {
+                        "ociledger" | "direct" | "via_child" | "via_config" => {
+                            drop(black_box(snap.tags_for_digest(d).expect("lookup")));
+                        }
+                        "ociledger_no_relations" | "direct_no_relations" => {
+                            drop(black_box(bare.tags_for_digest(d).expect("lookup")));
+                        }
+                        "redb_raw" | "redb_raw_direct" => {
                             drop(black_box(raw.get(&d.compact_array().0[..33]).expect("get")));
                         }
                         "redb_packed" => drop(black_box(packed_lookup(&packed, &names, d))),
                         "sqlite" => drop(black_box(sqlite::lookup(&mut stmt, d))),
                         other => panic!(
-                            "OCILEDGER_BENCH_PROFILE={other}: ociledger, redb_raw, redb_packed or sqlite"
+                            "OCILEDGER_BENCH_PROFILE={other}: ociledger, ociledger_no_relations, redb_raw, redb_packed, sqlite, direct, direct_no_relations, redb_raw_direct, via_child or via_config"
                         ),
                     }
                 }
@@ -189,8 +316,18 @@ fn lookup(c: &mut Criterion) {
 
         // Same answers everywhere (this also warms every cache).
         let mut total_matches = 0usize;
+        let mut with_indirect = 0;
         for q in &queries {
-            let ours = snap.tags_for_digest(&q.digest).expect("lookup");
+            let all = snap.tags_for_digest(&q.digest).expect("lookup");
+            let n_all = all.len();
+            let ours = direct(all);
+            with_indirect += usize::from(ours.len() < n_all);
+            assert_eq!(
+                direct(bare.tags_for_digest(&q.digest).expect("lookup")),
+                ours,
+                "the file without relations on {}",
+                q.digest
+            );
             let theirs = sqlite::lookup(&mut stmt, &q.digest);
             assert_eq!(
                 ours.len(),
@@ -236,9 +373,10 @@ fn lookup(c: &mut Criterion) {
             total_matches += q.expected;
         }
         eprintln!(
-            "[lookup {size}] {n} queries agree in all four: {total_matches} matches ({:.2} per query)",
+            "[lookup {size}] {n} queries agree in all four: {total_matches} matches ({:.2} per query); {with_indirect} also match through relations",
             total_matches as f64 / n as f64
         );
+        check_relations(size, &snap, &bare, &rq);
 
         // Allocations per lookup.
         let per = |(a, _): (u64, u64)| a as f64 / n as f64;
@@ -300,9 +438,34 @@ fn lookup(c: &mut Criterion) {
                     (k, qs.len(), m)
                 })
                 .collect(),
+            queries_with_indirect_matches: with_indirect,
         };
         eprintln!("[lookup {size}] allocations: {allocs:?}");
         report::write(&format!("lookup-{size}"), &allocs);
+        let per_rq = |list: &[Digest]| {
+            count_allocs(|| {
+                for d in list {
+                    black_box(snap.tags_for_digest(d).expect("lookup"));
+                }
+            })
+            .0 as f64
+                / rn as f64
+        };
+        let mean =
+            |f: fn(&RelationQuery) -> usize| rq.iter().map(f).sum::<usize>() as f64 / rn as f64;
+        let relations = RelationReport {
+            size,
+            queries: rn,
+            direct_matches_per_query: mean(|q| q.direct),
+            via_child_matches_per_query: mean(|q| q.via_child),
+            via_config_matches_per_query: mean(|q| q.via_config),
+            indexes_per_child: mean(|q| q.child_parents),
+            direct_allocs_per_lookup: per_rq(&indexes),
+            via_child_allocs_per_lookup: per_rq(&children),
+            via_config_allocs_per_lookup: per_rq(&configs),
+        };
+        eprintln!("[lookup {size}] relation queries: {relations:?}");
+        report::write(&format!("lookup-relations-{size}"), &relations);
 
         let mut group = c.benchmark_group("digest_lookup");
         group.bench_function(BenchmarkId::new("ociledger", size), |b| {
@@ -340,6 +503,50 @@ fn lookup(c: &mut Criterion) {
         });
         group.finish();
 
+        // Through manifest relations: the same snapshot, the relation queries.
+        let mut group = c.benchmark_group("lookup_direct");
+        group.bench_function(BenchmarkId::new("ociledger", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                snap.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_no_relations", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                bare.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
+        group.bench_function(BenchmarkId::new("redb_raw", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                let (buf, len) = black_box(d).compact_array();
+                raw.get(&buf[..len]).expect("get").map(|v| v.value())
+            });
+        });
+        group.finish();
+        for (name, list) in [
+            ("lookup_via_child", &children),
+            ("lookup_via_config", &configs),
+        ] {
+            let mut group = c.benchmark_group(name);
+            group.bench_function(BenchmarkId::new("ociledger", size), |b| {
+                let mut i = 0;
+                b.iter(|| {
+                    let d = &list[i % rn];
+                    i += 1;
+                    snap.tags_for_digest(black_box(d)).expect("lookup")
+                });
+            });
+            group.finish();
+        }
+
         let mut group = c.benchmark_group("digest_lookup_breakdown");
         group.bench_function(BenchmarkId::new("redb_range", size), |b| {
             let mut i = 0;
@@ -363,6 +570,14 @@ fn lookup(c: &mut Criterion) {
                 let d = &digests[i % n];
                 i += 1;
                 sqlite::lookup(&mut stmt_auto, black_box(d))
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_no_relations", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                bare.tags_for_digest(black_box(d)).expect("lookup")
             });
         });
         group.bench_function(BenchmarkId::new("ociledger_txn_per_lookup", size), |b| {

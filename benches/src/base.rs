@@ -224,6 +224,20 @@ impl Base {
             })
     }
 
+    /// Replica `k`'s copy of digest `d`: `d` itself for k = 0, else
+    /// `Digest::of(Sha256, raw digest ‖ k)`. Tagged digests and the platform
+    /// manifests and configs related to them (see [`relations`](crate::relations))
+    /// are copied alike, so a replica's relations link its own digests.
+    #[must_use]
+    pub fn replica_digest(d: &Digest, k: u32) -> Digest {
+        if k == 0 {
+            return *d;
+        }
+        let mut seed = d.as_bytes().to_vec();
+        seed.extend_from_slice(&k.to_le_bytes());
+        Digest::of(Algorithm::Sha256, &seed)
+    }
+
     /// Replica `k`'s digests: the real ones for k = 0, fresh ones otherwise.
     fn replica_digests(&self, k: u32) -> Vec<Digest> {
         if k == 0 {
@@ -231,11 +245,24 @@ impl Base {
         }
         self.digests
             .iter()
-            .map(|d| {
-                let mut seed = d.as_bytes().to_vec();
-                seed.extend_from_slice(&k.to_le_bytes());
-                Digest::of(Algorithm::Sha256, &seed)
-            })
+            .map(|d| Self::replica_digest(d, k))
+            .collect()
+    }
+
+    /// The digests (indices into [`Base::digests`]) that a part's events
+    /// use, ascending.
+    #[must_use]
+    pub fn part_digests(&self, part: &Part) -> Vec<u32> {
+        let mut used = vec![false; self.digests.len()];
+        for &(t, n) in &part.tags {
+            for &(_, d) in &self.tags[t as usize].events[..n as usize] {
+                used[d as usize] = true;
+            }
+        }
+        used.iter()
+            .enumerate()
+            .filter(|(_, u)| **u)
+            .map(|(i, _)| u32::try_from(i).expect("fits"))
             .collect()
     }
 

@@ -3,11 +3,15 @@
 //! Each size lives in
 //! `target/bench-data/g<generator>-s<schema>-<hash of src/store>-<source>/<size>/`:
 //! `ociledger.redb` (filled through `Ledger::ingest` in batches of 10k, in
-//! observed-time order per replica, then compacted), `raw.redb` (see
+//! observed-time order per replica, then the set's manifest relations through
+//! `Ledger::record_relations`, then compacted), `ociledger-no-relations.redb`
+//! (the same file before the relations were recorded, compacted: the lookup
+//! bench's in-run baseline for direct hits), `raw.redb` (see
 //! [`raw_redb`](crate::raw_redb)), `sqlite.db` (see [`sqlite`](crate::sqlite)),
-//! `queries.tsv` (see [`queries`](crate::queries)) and `stats.json` (see
+//! `queries.tsv` (see [`queries`](crate::queries)), `relation-queries.tsv`
+//! (see [`relations`](crate::relations)) and `stats.json` (see
 //! [`stats`](crate::stats)). A `complete` marker is written last; a set
-//! without it, or whose ledger no longer opens, is rebuilt.
+//! without it, or whose ledgers no longer open, is rebuilt.
 
 // Rates and averages for the build log and stats.json: counts far below 2^52.
 #![allow(clippy::cast_precision_loss)]
@@ -17,16 +21,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ociledger::Ledger;
-use ociledger::model::Observation;
+use ociledger::model::{ManifestRelation, Observation};
 
 use crate::base::{Base, Part, base};
 use crate::queries::{self, Query};
+use crate::relations::{self, RelationQuery, RelationSet, base_relations};
 use crate::rows::DigestIndex;
 use crate::stats::{SetStats, file_len, table_bytes};
 use crate::{ACTOR, BATCH, paths, raw_redb, sqlite};
 
 /// Bump when the generated data change, so old caches are not reused.
-pub const GENERATOR_VERSION: u32 = 6;
+/// 7: manifest relations (schema 4), `ociledger-no-relations.redb`,
+/// `relation-queries.tsv`, relation digests in `raw.redb`.
+pub const GENERATOR_VERSION: u32 = 7;
 
 /// The files of one size.
 #[derive(Debug, Clone)]
@@ -37,12 +44,16 @@ pub struct DataSet {
     pub dir: PathBuf,
     /// `ociledger.redb`.
     pub ledger: PathBuf,
+    /// `ociledger-no-relations.redb`: the same observations, no relations.
+    pub ledger_no_relations: PathBuf,
     /// `raw.redb`.
     pub raw: PathBuf,
     /// `sqlite.db`.
     pub sqlite: PathBuf,
     /// `queries.tsv`.
     pub queries: PathBuf,
+    /// `relation-queries.tsv`.
+    pub relation_queries: PathBuf,
     /// `stats.json`.
     pub stats: PathBuf,
 }
@@ -62,16 +73,18 @@ impl DataSet {
         let set = DataSet {
             size,
             ledger: dir.join("ociledger.redb"),
+            ledger_no_relations: dir.join("ociledger-no-relations.redb"),
             raw: dir.join("raw.redb"),
             sqlite: dir.join("sqlite.db"),
             queries: dir.join("queries.tsv"),
+            relation_queries: dir.join("relation-queries.tsv"),
             stats: dir.join("stats.json"),
             dir,
         };
+        let opens = |p: &Path| Ledger::open(p).and_then(|l| l.snapshot().map(drop)).is_ok();
         let usable = set.dir.join("complete").exists()
-            && Ledger::open(&set.ledger)
-                .and_then(|l| l.snapshot().map(drop))
-                .is_ok();
+            && opens(&set.ledger)
+            && opens(&set.ledger_no_relations);
         if !usable {
             set.build();
         }
@@ -82,6 +95,12 @@ impl DataSet {
     #[must_use]
     pub fn load_queries(&self) -> Vec<Query> {
         queries::load(&self.queries)
+    }
+
+    /// The set's relation queries (index, platform manifest, config).
+    #[must_use]
+    pub fn load_relation_queries(&self) -> Vec<RelationQuery> {
+        relations::load_queries(&self.relation_queries)
     }
 
     fn build(&self) {
@@ -108,6 +127,14 @@ impl DataSet {
             index.names.len(),
             t.elapsed()
         );
+        let t = Instant::now();
+        let rels = RelationSet::compute(base, base_relations(), &parts, &index);
+        eprintln!(
+            "[bench-data] relations: {:?}, {} relation queries ({:.1?})",
+            rels.stats,
+            rels.queries.len(),
+            t.elapsed()
+        );
 
         // 2. The ledger through its ingest API (one thread), while this thread
         //    writes the raw redb and SQLite copies.
@@ -119,9 +146,17 @@ impl DataSet {
             ..SetStats::default()
         };
         let (ledger_seconds, counts) = std::thread::scope(|s| {
-            let ledger = s.spawn(|| build_ledger(base, &parts, &self.ledger, observations));
+            let ledger = s.spawn(|| {
+                build_ledger(
+                    base,
+                    &parts,
+                    &self.ledger,
+                    &self.ledger_no_relations,
+                    observations,
+                )
+            });
             let t = Instant::now();
-            stats.distinct_digests = raw_redb::build(&index, &self.raw);
+            stats.distinct_digests = raw_redb::build(&index, &rels.flagged, &self.raw);
             stats.raw_build_seconds = t.elapsed().as_secs_f64();
             let t = Instant::now();
             sqlite::build(&index, &self.sqlite);
@@ -131,29 +166,15 @@ impl DataSet {
                 stats.raw_build_seconds, stats.sqlite_build_seconds
             );
             queries::write(&index, &self.queries);
+            rels.write_queries(&self.relation_queries);
             ledger.join().expect("ledger build")
         });
+        let (counts, relation_seconds) = counts;
+        stats.relations = rels.stats;
+        stats.relations.record_seconds = relation_seconds;
         stats.ledger_build_seconds = ledger_seconds;
         stats.ledger_ingest_obs_per_second = observations as f64 / ledger_seconds;
-        stats.ledger_references = counts.references;
-        stats.ledger_observations = counts.observations;
-        stats.ledger_intervals = counts.intervals;
-        stats.ledger_tags = counts.tags;
-        stats.ledger_repositories = counts.repositories;
-        stats.ledger_bytes_ingested = file_len(&self.ledger);
-        let compaction = Ledger::open(&self.ledger)
-            .and_then(|l| l.compact())
-            .expect("compact the ledger");
-        eprintln!("[bench-data] compacted the ledger: {compaction:?}");
-        stats.ledger_bytes = file_len(&self.ledger);
-        stats.raw_bytes = file_len(&self.raw);
-        stats.sqlite_bytes = file_len(&self.sqlite);
-        stats.ledger_tables = table_bytes(&self.ledger);
-        stats.raw_tables = table_bytes(&self.raw);
-        assert_eq!(
-            stats.ledger_intervals, stats.rows,
-            "the ledger's digest index and the independent replay disagree on the number of intervals"
-        );
+        self.finish(&mut stats, &counts);
         fs::write(
             &self.stats,
             serde_json::to_vec_pretty(&stats).expect("json"),
@@ -169,6 +190,45 @@ impl DataSet {
             stats.ledger_bytes_ingested,
             stats.raw_bytes,
             stats.sqlite_bytes
+        );
+    }
+
+    /// Takes the ledger's counts and the files' sizes into `stats`, compacts
+    /// both ledger files, and checks the ledger against the independent
+    /// replay.
+    fn finish(&self, stats: &mut SetStats, counts: &ociledger::Counts) {
+        stats.ledger_references = counts.references;
+        stats.ledger_observations = counts.observations;
+        stats.ledger_intervals = counts.intervals;
+        stats.ledger_tags = counts.tags;
+        stats.ledger_repositories = counts.repositories;
+        stats.ledger_index_manifests = counts.index_manifests;
+        stats.ledger_manifest_configs = counts.manifest_configs;
+        stats.ledger_bytes_ingested = file_len(&self.ledger_no_relations);
+        stats.ledger_bytes_with_relations = file_len(&self.ledger);
+        for path in [&self.ledger, &self.ledger_no_relations] {
+            let compaction = Ledger::open(path)
+                .and_then(|l| l.compact())
+                .expect("compact the ledger");
+            eprintln!("[bench-data] compacted {}: {compaction:?}", path.display());
+        }
+        stats.ledger_bytes_no_relations = file_len(&self.ledger_no_relations);
+        stats.ledger_bytes = file_len(&self.ledger);
+        stats.raw_bytes = file_len(&self.raw);
+        stats.sqlite_bytes = file_len(&self.sqlite);
+        stats.ledger_tables = table_bytes(&self.ledger);
+        stats.raw_tables = table_bytes(&self.raw);
+        assert_eq!(
+            stats.ledger_intervals, stats.rows,
+            "the ledger's digest index and the independent replay disagree on the number of intervals"
+        );
+        assert_eq!(
+            (stats.ledger_index_manifests, stats.ledger_manifest_configs),
+            (
+                stats.relations.index_manifests,
+                stats.relations.manifest_configs
+            ),
+            "the ledger and the set's relations disagree on the number of (index, manifest) and (manifest, config) pairs"
         );
     }
 }
@@ -191,9 +251,17 @@ fn store_fingerprint() -> u32 {
     h
 }
 
-/// Fills the ledger at `path` through `Ledger::ingest`; returns the seconds it
-/// took and the ledger's counts.
-fn build_ledger(base: &Base, parts: &[Part], path: &Path, total: u64) -> (f64, ociledger::Counts) {
+/// Fills the ledger at `path` through `Ledger::ingest`, copies it to
+/// `no_relations`, then records the parts' manifest relations in `path`;
+/// returns the seconds the ingest took, and the ledger's counts with the
+/// seconds the relations took.
+fn build_ledger(
+    base: &Base,
+    parts: &[Part],
+    path: &Path,
+    no_relations: &Path,
+    total: u64,
+) -> (f64, (ociledger::Counts, f64)) {
     let start = Instant::now();
     let ledger = Ledger::create(path).expect("create ledger");
     let mut pending: Vec<Observation> = Vec::with_capacity(2 * BATCH);
@@ -220,11 +288,33 @@ fn build_ledger(base: &Base, parts: &[Part], path: &Path, total: u64) -> (f64, o
         flush(&mut pending, false);
     }
     flush(&mut pending, true);
-    let counts = ledger.stats().expect("stats").counts;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "[bench-data] ledger ingest {secs:.1}s ({:.0} observations/s)",
         total as f64 / secs
     );
-    (secs, counts)
+    drop(ledger);
+    fs::copy(path, no_relations).expect("copy the ledger before its relations");
+
+    // The relations, as a scanner would record them after the tags: per part,
+    // in transactions of up to BATCH relations.
+    let start = Instant::now();
+    let ledger = Ledger::open(path).expect("reopen ledger");
+    let mut recorded = 0;
+    for part in parts {
+        let relations: Vec<ManifestRelation> = base_relations().for_part(base, part);
+        for chunk in relations.chunks(BATCH) {
+            ledger
+                .record_relations(ACTOR, chunk)
+                .expect("record relations");
+            recorded += chunk.len();
+        }
+    }
+    let rel_secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "[bench-data] ledger relations {rel_secs:.1}s ({recorded} relations, {:.0}/s)",
+        recorded as f64 / rel_secs
+    );
+    let counts = ledger.stats().expect("stats").counts;
+    (secs, (counts, rel_secs))
 }

@@ -9,6 +9,8 @@
 //! - [`base`]: the history every data set replays (real, else the bundled
 //!   sample, else [`synthetic`]), its replicas, and how a size is cut from them;
 //! - [`rows`]: a set's digest-index rows, computed independently of the ledger;
+//! - [`relations`]: the manifest relations a set records (index → platform
+//!   manifests → configs) and the relation queries drawn from them;
 //! - [`raw_redb`]: the raw redb baseline's file;
 //! - [`sqlite`]: the SQLite contender's file;
 //! - [`queries`]: a set's fixed query mix;
@@ -28,6 +30,7 @@ pub mod dataset;
 pub mod paths;
 pub mod queries;
 pub mod raw_redb;
+pub mod relations;
 pub mod report;
 pub mod rng;
 pub mod rows;

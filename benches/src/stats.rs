@@ -7,6 +7,8 @@ use std::path::Path;
 use redb::{ReadableDatabase, ReadableTableMetadata, TableHandle};
 use serde::Serialize;
 
+use crate::relations::RelationStats;
+
 /// Figures written when a set is built.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SetStats {
@@ -22,14 +24,23 @@ pub struct SetStats {
     pub ledger_intervals: u64,
     pub ledger_tags: u64,
     pub ledger_repositories: u64,
+    pub ledger_index_manifests: u64,
+    pub ledger_manifest_configs: u64,
     /// Digest-index rows computed independently of the ledger.
     pub rows: u64,
     /// Distinct digests among the rows.
     pub distinct_digests: u64,
     /// The ledger file after `Ledger::compact` (the lookups run on it).
     pub ledger_bytes: u64,
-    /// The ledger file as the batches of `ingest` left it, before compacting.
+    /// The ledger file as the batches of `ingest` left it, before compacting
+    /// and before the relations.
     pub ledger_bytes_ingested: u64,
+    /// The ledger file after `record_relations`, before compacting.
+    pub ledger_bytes_with_relations: u64,
+    /// `ociledger-no-relations.redb` after `Ledger::compact`.
+    pub ledger_bytes_no_relations: u64,
+    /// The set's manifest relations.
+    pub relations: RelationStats,
     /// `raw.redb`.
     pub raw_bytes: u64,
     /// `sqlite.db`.

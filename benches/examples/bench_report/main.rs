@@ -1,5 +1,6 @@
 //! Renders the ledger benchmark results: reads criterion's estimates
-//! (`target/criterion/{digest_lookup,digest_lookup_breakdown,ingest,classify}`)
+//! (`target/criterion/{digest_lookup,digest_lookup_breakdown,lookup_direct,
+//! lookup_via_child,lookup_via_config,ingest,classify}`)
 //! and the figures the benches leave in `target/bench-data/`, prints the
 //! markdown tables for `docs/benchmarks.md`, and writes the lookup plot
 //! (time per lookup against size, log–log, the four contenders) as SVG.
@@ -105,6 +106,69 @@ fn set_stats() -> BTreeMap<u64, Value> {
     out
 }
 
+/// Lookups through manifest relations: the relation queries' three lookups on
+/// one snapshot, the same index digests without relations and with a raw
+/// get, and the ratios between them (all from one run).
+fn relations_table(md: &mut String) {
+    let sizes = sizes_of("lookup_direct", "ociledger");
+    if sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### lookups through manifest relations (mean time per lookup, 95 % CI; matches per lookup)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | direct (index) | via child | via config | direct, file without relations | redb_raw (same index digests) | via child / direct | via config / direct | direct / without relations | direct / redb_raw | mix: ociledger / without relations |"
+    );
+    let _ = writeln!(
+        md,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for &s in &sizes {
+        let e = |g: &str, f: &str| estimate(g, f, s);
+        let rel = read_json(&report::path(&format!("lookup-relations-{s}")));
+        let matches = |k: &str| {
+            rel.as_ref()
+                .and_then(|v| v[k].as_f64())
+                .map_or(String::new(), |m| format!("; {m:.2}"))
+        };
+        let cell = |v: Option<(f64, f64, f64)>, m: String| {
+            v.map_or("–".to_owned(), |(x, lo, hi)| {
+                format!("{} ({}–{}{m})", time(x), time(lo), time(hi))
+            })
+        };
+        let ratio = |a: Option<(f64, f64, f64)>, b: Option<(f64, f64, f64)>| match (a, b) {
+            (Some(a), Some(b)) => format!("{:.2}", a.0 / b.0),
+            _ => "–".to_owned(),
+        };
+        let direct = e("lookup_direct", "ociledger");
+        let child = e("lookup_via_child", "ociledger");
+        let config = e("lookup_via_config", "ociledger");
+        let bare = e("lookup_direct", "ociledger_no_relations");
+        let raw = e("lookup_direct", "redb_raw");
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | **{}** | **{}** | **{}** | {} | {} |",
+            label(s),
+            cell(direct, matches("direct_matches_per_query")),
+            cell(child, matches("via_child_matches_per_query")),
+            cell(config, matches("via_config_matches_per_query")),
+            cell(bare, String::new()),
+            cell(raw, String::new()),
+            ratio(child, direct),
+            ratio(config, direct),
+            ratio(direct, bare),
+            ratio(direct, raw),
+            ratio(
+                e("digest_lookup", "ociledger"),
+                e("digest_lookup_breakdown", "ociledger_no_relations")
+            ),
+        );
+    }
+}
+
 // The tables one after the other, in the order of docs/benchmarks.md: one
 // reading order, kept whole.
 #[allow(clippy::too_many_lines)]
@@ -194,6 +258,8 @@ fn main() {
             g("digest_lookup_breakdown", BREAKDOWN[3]),
         );
     }
+
+    relations_table(&mut md);
 
     // Allocations.
     let _ = writeln!(
