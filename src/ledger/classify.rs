@@ -80,57 +80,59 @@ impl Snapshot {
     /// # Errors
     /// As [`Ledger::classify`].
     pub fn classify(&self, image: &str, image_digest: Option<&Digest>) -> Result<Classification> {
-        let snap = self;
-        let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
-        let digest = image_digest.or(image.digest()).copied();
-        let tag = image.effective_tag_id();
-        let tag_number = match &tag {
-            Some(t) => snap.view.tag_number(t)?,
-            None => None,
-        };
-        let tag_current = match tag_number {
-            Some(n) => snap.view.tag_current(n)?,
-            None => None,
-        };
-        let mut matches = match &digest {
-            Some(d) => snap.tags_for_digest(d)?,
-            None => Vec::new(),
-        };
-        // The named tag's intervals first, current before historical, so the
-        // evidence (`via`) is that of the answer (stable: the store's order is
-        // kept otherwise).
-        if let Some(t) = &tag {
-            matches.sort_by_key(|m| (*m.tag != *t, *m.tag == *t && !m.current));
-        }
-        let named = |current: bool| {
-            tag.as_ref()
-                .is_some_and(|t| matches.iter().any(|m| *m.tag == *t && m.current == current))
-        };
-        let kind = if named(true) {
-            MatchKind::Current
-        } else if named(false) {
-            MatchKind::Historical
-        } else if !matches.is_empty() {
-            MatchKind::OtherTags
-        } else if tag_current.is_some() {
-            MatchKind::TagOnly
-        } else {
-            MatchKind::Unknown
-        };
-        let (mutability, moves_behind) = match &tag {
-            Some(t) => super::templates::tag_state(&snap.view, t, tag_number, kind, &matches)?,
-            None => (None, None),
-        };
-        Ok(Classification {
-            image,
-            digest,
-            tag,
-            kind,
-            tag_current,
-            via: matches.first().and_then(|m| m.via.clone()),
-            matches,
-            mutability,
-            moves_behind,
+        self.view.guarded(|_| {
+            let snap = self;
+            let image: ImageRef = image.parse().map_err(|e| Error::invalid_id("image", &e))?;
+            let digest = image_digest.or(image.digest()).copied();
+            let tag = image.effective_tag_id();
+            let tag_number = match &tag {
+                Some(t) => snap.view.tag_number(t)?,
+                None => None,
+            };
+            let tag_current = match tag_number {
+                Some(n) => snap.view.tag_current(n)?,
+                None => None,
+            };
+            let mut matches = match &digest {
+                Some(d) => snap.tags_for_digest(d)?,
+                None => Vec::new(),
+            };
+            // The named tag's intervals first, current before historical, so the
+            // evidence (`via`) is that of the answer (stable: the store's order is
+            // kept otherwise).
+            if let Some(t) = &tag {
+                matches.sort_by_key(|m| (*m.tag != *t, *m.tag == *t && !m.current));
+            }
+            let named = |current: bool| {
+                tag.as_ref()
+                    .is_some_and(|t| matches.iter().any(|m| *m.tag == *t && m.current == current))
+            };
+            let kind = if named(true) {
+                MatchKind::Current
+            } else if named(false) {
+                MatchKind::Historical
+            } else if !matches.is_empty() {
+                MatchKind::OtherTags
+            } else if tag_current.is_some() {
+                MatchKind::TagOnly
+            } else {
+                MatchKind::Unknown
+            };
+            let (mutability, moves_behind) = match &tag {
+                Some(t) => super::templates::tag_state(&snap.view, t, tag_number, kind, &matches)?,
+                None => (None, None),
+            };
+            Ok(Classification {
+                image,
+                digest,
+                tag,
+                kind,
+                tag_current,
+                via: matches.first().and_then(|m| m.via.clone()),
+                matches,
+                mutability,
+                moves_behind,
+            })
         })
     }
 }

@@ -61,24 +61,26 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] for a tag never seen.
     pub fn tag_at(&self, tag: &TagId, t: Timestamp) -> Result<Option<HistoryEntry>> {
-        let n = self.tag_number(tag)?;
-        let Some(digest) = self.view.in_force(n, t)? else {
-            return Ok(None);
-        };
-        // The interval that holds t (the last one starting at or before t:
-        // empty same-instant intervals of losing digests are skipped).
-        let entry = super::templates::marked_intervals(&self.view, tag, n)?
-            .into_iter()
-            .rev()
-            .find(|(d, iv, _)| *d == digest && iv.contains(t))
-            .map(|(artifact, iv, violation)| HistoryEntry {
-                artifact,
-                current: iv.is_current(),
-                since: iv.since,
-                until: iv.until,
-                violation,
-            });
-        Ok(entry)
+        self.view.guarded(|_| {
+            let n = self.tag_number(tag)?;
+            let Some(digest) = self.view.in_force(n, t)? else {
+                return Ok(None);
+            };
+            // The interval that holds t (the last one starting at or before t:
+            // empty same-instant intervals of losing digests are skipped).
+            let entry = super::templates::marked_intervals(&self.view, tag, n)?
+                .into_iter()
+                .rev()
+                .find(|(d, iv, _)| *d == digest && iv.contains(t))
+                .map(|(artifact, iv, violation)| HistoryEntry {
+                    artifact,
+                    current: iv.is_current(),
+                    since: iv.since,
+                    until: iv.until,
+                    violation,
+                });
+            Ok(entry)
+        })
     }
 
     /// A tag's history, newest interval first, after `cursor` (from a previous
@@ -93,29 +95,32 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<HistoryEntry>> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let after = cursor.map(parse_cursor).transpose()?;
-        let n = self.tag_number(tag)?;
-        let mut items: Vec<HistoryEntry> = super::templates::marked_intervals(&self.view, tag, n)?
-            .into_iter()
-            .rev()
-            .filter(|(d, iv, _)| after.is_none_or(|(t, cd)| (iv.since, *d) < (t, cd)))
-            .take(limit + 1)
-            .map(|(artifact, iv, violation)| HistoryEntry {
-                artifact,
-                current: iv.is_current(),
-                since: iv.since,
-                until: iv.until,
-                violation,
-            })
-            .collect();
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| make_cursor(e.since, &e.artifact))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        self.view.guarded(|_| {
+            let limit = limit.clamp(1, MAX_PAGE);
+            let after = cursor.map(parse_cursor).transpose()?;
+            let n = self.tag_number(tag)?;
+            let mut items: Vec<HistoryEntry> =
+                super::templates::marked_intervals(&self.view, tag, n)?
+                    .into_iter()
+                    .rev()
+                    .filter(|(d, iv, _)| after.is_none_or(|(t, cd)| (iv.since, *d) < (t, cd)))
+                    .take(limit + 1)
+                    .map(|(artifact, iv, violation)| HistoryEntry {
+                        artifact,
+                        current: iv.is_current(),
+                        since: iv.since,
+                        until: iv.until,
+                        violation,
+                    })
+                    .collect();
+            let next = if items.len() > limit {
+                items.truncate(limit);
+                items.last().map(|e| make_cursor(e.since, &e.artifact))
+            } else {
+                None
+            };
+            Ok(Page { items, next })
+        })
     }
 
     /// A tag's references (seed 003), newest first by when the pair was
@@ -131,23 +136,25 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Reference>> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let before = cursor.map(parse_cursor).transpose()?;
-        let n = self.tag_number(tag)?;
-        let rows = self.view.reference_page(n, before, limit)?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(t, d)| make_cursor(*t, d)))
-            .flatten();
-        let mut items = Vec::with_capacity(rows.len());
-        for (_, digest) in rows {
-            let record = self.view.reference_record(tag, &digest)?.ok_or_else(|| {
-                Error::Corrupt(format!(
-                    "reference {tag}@{digest} is ordered but has no record"
-                ))
-            })?;
-            items.push(record);
-        }
-        Ok(Page { items, next })
+        self.view.guarded(|_| {
+            let limit = limit.clamp(1, MAX_PAGE);
+            let before = cursor.map(parse_cursor).transpose()?;
+            let n = self.tag_number(tag)?;
+            let rows = self.view.reference_page(n, before, limit)?;
+            let next = (rows.len() == limit)
+                .then(|| rows.last().map(|(t, d)| make_cursor(*t, d)))
+                .flatten();
+            let mut items = Vec::with_capacity(rows.len());
+            for (_, digest) in rows {
+                let record = self.view.reference_record(tag, &digest)?.ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "reference {tag}@{digest} is ordered but has no record"
+                    ))
+                })?;
+                items.push(record);
+            }
+            Ok(Page { items, next })
+        })
     }
 }
 

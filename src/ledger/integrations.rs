@@ -260,11 +260,13 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`]; storage errors.
     pub fn integration(&self, id_or_name: &str) -> Result<ImageIntegration> {
-        self.view
-            .integrations
-            .resolve(id_or_name)?
-            .map(|s| s.record)
-            .ok_or_else(|| not_found(id_or_name))
+        self.view.guarded(|_| {
+            self.view
+                .integrations
+                .resolve(id_or_name)?
+                .map(|s| s.record)
+                .ok_or_else(|| not_found(id_or_name))
+        })
     }
 
     /// Integrations in name order, after `cursor` (a name from a previous
@@ -278,18 +280,20 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<ImageIntegration>> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let items: Vec<_> = self
-            .view
-            .integrations
-            .page(cursor, limit)?
-            .into_iter()
-            .map(|s| s.record)
-            .collect();
-        let next = (items.len() == limit)
-            .then(|| items.last().map(|i| i.name.clone()))
-            .flatten();
-        Ok(Page { items, next })
+        self.view.guarded(|_| {
+            let limit = limit.clamp(1, MAX_PAGE);
+            let items: Vec<_> = self
+                .view
+                .integrations
+                .page(cursor, limit)?
+                .into_iter()
+                .map(|s| s.record)
+                .collect();
+            let next = (items.len() == limit)
+                .then(|| items.last().map(|i| i.name.clone()))
+                .flatten();
+            Ok(Page { items, next })
+        })
     }
 }
 

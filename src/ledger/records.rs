@@ -58,9 +58,11 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] if it does not exist.
     pub fn repository(&self, id: &RepositoryId) -> Result<Repository> {
-        self.view
-            .repository(id)?
-            .ok_or_else(|| not_found("repository", id))
+        self.view.guarded(|_| {
+            self.view
+                .repository(id)?
+                .ok_or_else(|| not_found("repository", id))
+        })
     }
 
     /// Repositories in ID order, after `cursor` (a repository ID from a
@@ -69,17 +71,19 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn repositories(&self, cursor: Option<&str>, limit: usize) -> Result<Page<Repository>> {
-        let limit = clamp(limit);
-        if let Some(c) = cursor {
-            c.parse::<RepositoryId>().map_err(|_| bad_cursor(c))?;
-        }
-        let rows = self.view.repo_page(cursor, limit)?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(id, _)| id.to_string()))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(|(_, r)| r).collect(),
-            next,
+        self.view.guarded(|_| {
+            let limit = clamp(limit);
+            if let Some(c) = cursor {
+                c.parse::<RepositoryId>().map_err(|_| bad_cursor(c))?;
+            }
+            let rows = self.view.repo_page(cursor, limit)?;
+            let next = (rows.len() == limit)
+                .then(|| rows.last().map(|(id, _)| id.to_string()))
+                .flatten();
+            Ok(Page {
+                items: rows.into_iter().map(|(_, r)| r).collect(),
+                next,
+            })
         })
     }
 
@@ -88,9 +92,11 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] if it does not exist or was deleted.
     pub fn tag(&self, id: &TagId) -> Result<Tag> {
-        self.view
-            .tag_record(id)?
-            .ok_or_else(|| not_found("tag", id))
+        self.view.guarded(|_| {
+            self.view
+                .tag_record(id)?
+                .ok_or_else(|| not_found("tag", id))
+        })
     }
 
     /// A repository's live tags in name order, after `cursor` (a tag name
@@ -104,34 +110,36 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Tag>> {
-        let limit = clamp(limit);
-        if self.view.repository(repository)?.is_none() {
-            return Err(not_found("repository", repository));
-        }
-        if let Some(c) = cursor {
-            TagId::new(repository.clone(), c).map_err(|_| bad_cursor(c))?;
-        }
-        let mut items = Vec::new();
-        let mut after = cursor.map(str::to_owned);
-        // Deleted tags are skipped, so a page may need more than one scan.
-        loop {
-            let batch = self
-                .view
-                .repo_tag_page(repository, after.as_deref(), limit)?;
-            let exhausted = batch.len() < limit;
-            for (name, record) in batch {
-                after = Some(name);
-                if let Some(tag) = record {
-                    items.push(tag);
-                    if items.len() == limit {
-                        return Ok(Page { items, next: after });
+        self.view.guarded(|_| {
+            let limit = clamp(limit);
+            if self.view.repository(repository)?.is_none() {
+                return Err(not_found("repository", repository));
+            }
+            if let Some(c) = cursor {
+                TagId::new(repository.clone(), c).map_err(|_| bad_cursor(c))?;
+            }
+            let mut items = Vec::new();
+            let mut after = cursor.map(str::to_owned);
+            // Deleted tags are skipped, so a page may need more than one scan.
+            loop {
+                let batch = self
+                    .view
+                    .repo_tag_page(repository, after.as_deref(), limit)?;
+                let exhausted = batch.len() < limit;
+                for (name, record) in batch {
+                    after = Some(name);
+                    if let Some(tag) = record {
+                        items.push(tag);
+                        if items.len() == limit {
+                            return Ok(Page { items, next: after });
+                        }
                     }
                 }
+                if exhausted {
+                    return Ok(Page { items, next: None });
+                }
             }
-            if exhausted {
-                return Ok(Page { items, next: None });
-            }
-        }
+        })
     }
 
     /// The reference record for a (tag, digest) pair.
@@ -139,9 +147,11 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] if the tag never pointed to the digest.
     pub fn reference(&self, id: &ReferenceId) -> Result<Reference> {
-        self.view
-            .reference_record(id.tag(), id.digest())?
-            .ok_or_else(|| not_found("reference", id))
+        self.view.guarded(|_| {
+            self.view
+                .reference_record(id.tag(), id.digest())?
+                .ok_or_else(|| not_found("reference", id))
+        })
     }
 }
 

@@ -49,7 +49,7 @@ impl Snapshot {
     /// # Errors
     /// Storage errors only.
     pub fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
-        self.view.tags_for_digest(digest)
+        self.view.guarded(|_| self.view.tags_for_digest(digest))
     }
 
     /// The image indexes that list `manifest` as one of their platform
@@ -59,7 +59,7 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn indexes_listing(&self, manifest: &Digest) -> Result<Vec<(Digest, Platform)>> {
-        self.view.parents(manifest)
+        self.view.guarded(|_| self.view.parents(manifest))
     }
 
     /// The config digest of `manifest`, if a scanner recorded it.
@@ -67,7 +67,7 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn config_of(&self, manifest: &Digest) -> Result<Option<Digest>> {
-        self.view.config_of(manifest)
+        self.view.guarded(|_| self.view.config_of(manifest))
     }
 
     /// Row counts of the ledger's tables.
@@ -75,6 +75,6 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn counts(&self) -> Result<Counts> {
-        self.view.counts()
+        self.view.guarded(|_| self.view.counts())
     }
 }

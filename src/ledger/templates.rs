@@ -345,14 +345,16 @@ impl Snapshot {
     /// [`Error::Template`]: `TemplateNotFound`, or `Validation` for a bad
     /// prefix or `InvalidParameter` for a bad registry.
     pub fn template(&self, registry: &str, prefix: &str) -> Result<TemplateResponse> {
-        let domain = registry_domain(registry)?;
-        let key = key_of(prefix)?;
-        let t = self
-            .view
-            .templates()
-            .get(&domain, key)?
-            .ok_or_else(|| template_not_found(&domain, prefix))?;
-        Ok(response(&domain, t))
+        self.view.guarded(|_| {
+            let domain = registry_domain(registry)?;
+            let key = key_of(prefix)?;
+            let t = self
+                .view
+                .templates()
+                .get(&domain, key)?
+                .ok_or_else(|| template_not_found(&domain, prefix))?;
+            Ok(response(&domain, t))
+        })
     }
 
     /// A registry's templates in prefix order (`ROOT` among them), after
@@ -367,27 +369,29 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<TemplateList> {
-        let domain = registry_domain(registry)?;
-        if let Some(c) = cursor
-            && (c != template_key(c) || check_prefix(c).is_err())
-        {
-            return Err(TemplateError::new(
-                TemplateErrorKind::InvalidParameter,
-                "nextToken",
-                "not a token returned by this listing",
-                Some(c),
-            )
-            .into());
-        }
-        let limit = limit.clamp(1, MAX_PAGE);
-        let page = self.view.templates().page(&domain, cursor, limit)?;
-        let next_token = (page.len() == limit)
-            .then(|| page.last().map(|(k, _)| k.clone()))
-            .flatten();
-        Ok(TemplateList {
-            registry_id: registry_id(&domain),
-            repository_creation_templates: page.into_iter().map(|(_, t)| t).collect(),
-            next_token,
+        self.view.guarded(|_| {
+            let domain = registry_domain(registry)?;
+            if let Some(c) = cursor
+                && (c != template_key(c) || check_prefix(c).is_err())
+            {
+                return Err(TemplateError::new(
+                    TemplateErrorKind::InvalidParameter,
+                    "nextToken",
+                    "not a token returned by this listing",
+                    Some(c),
+                )
+                .into());
+            }
+            let limit = limit.clamp(1, MAX_PAGE);
+            let page = self.view.templates().page(&domain, cursor, limit)?;
+            let next_token = (page.len() == limit)
+                .then(|| page.last().map(|(k, _)| k.clone()))
+                .flatten();
+            Ok(TemplateList {
+                registry_id: registry_id(&domain),
+                repository_creation_templates: page.into_iter().map(|(_, t)| t).collect(),
+                next_token,
+            })
         })
     }
 
@@ -398,13 +402,15 @@ impl Snapshot {
     /// # Errors
     /// Storage errors.
     pub fn match_template(&self, repository: &RepositoryId) -> Result<TemplateMatch> {
-        let chosen = self.view.templates().choose(repository)?;
-        Ok(TemplateMatch {
-            registry_id: registry_id(repository.domain()),
-            repository: repository.clone(),
-            prefix: chosen.as_ref().map(|(_, t)| t.prefix.clone()),
-            repository_creation_template: chosen.map(|(_, t)| t),
-            applied: self.view.repository_settings(repository)?,
+        self.view.guarded(|_| {
+            let chosen = self.view.templates().choose(repository)?;
+            Ok(TemplateMatch {
+                registry_id: registry_id(repository.domain()),
+                repository: repository.clone(),
+                prefix: chosen.as_ref().map(|(_, t)| t.prefix.clone()),
+                repository_creation_template: chosen.map(|(_, t)| t),
+                applied: self.view.repository_settings(repository)?,
+            })
         })
     }
 
@@ -414,12 +420,14 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] for a repository not in the ledger.
     pub fn repository_mutability(&self, id: &RepositoryId) -> Result<Vec<MutabilitySetting>> {
-        self.view
-            .repository_settings(id)?
-            .ok_or_else(|| Error::NotFound {
-                what: "repository",
-                id: id.to_string(),
-            })
+        self.view.guarded(|_| {
+            self.view
+                .repository_settings(id)?
+                .ok_or_else(|| Error::NotFound {
+                    what: "repository",
+                    id: id.to_string(),
+                })
+        })
     }
 
     /// Whether `tag` may move now, and the rule that says so.
@@ -427,12 +435,14 @@ impl Snapshot {
     /// # Errors
     /// [`Error::NotFound`] for a repository not in the ledger.
     pub fn tag_mutability(&self, tag: &TagId) -> Result<TagMutability> {
-        let settings = self.repository_mutability(tag.repository())?;
-        Ok(settings
-            .last()
-            .cloned()
-            .unwrap_or_else(MutabilitySetting::none)
-            .for_tag(tag.tag()))
+        self.view.guarded(|_| {
+            let settings = self.repository_mutability(tag.repository())?;
+            Ok(settings
+                .last()
+                .cloned()
+                .unwrap_or_else(MutabilitySetting::none)
+                .for_tag(tag.tag()))
+        })
     }
 
     /// Violations (moves of immutable tags), oldest observation first,
@@ -450,17 +460,19 @@ impl Snapshot {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<Page<Violation>> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let after = cursor.map(parse_cursor).transpose()?;
-        let rows = self
-            .view
-            .violations(since.map(|t| t.timestamp_micros()), after, limit)?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(t, v)| format!("{t}/{}", v.tag)))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(|(_, v)| v).collect(),
-            next,
+        self.view.guarded(|_| {
+            let limit = limit.clamp(1, MAX_PAGE);
+            let after = cursor.map(parse_cursor).transpose()?;
+            let rows = self
+                .view
+                .violations(since.map(|t| t.timestamp_micros()), after, limit)?;
+            let next = (rows.len() == limit)
+                .then(|| rows.last().map(|(t, v)| format!("{t}/{}", v.tag)))
+                .flatten();
+            Ok(Page {
+                items: rows.into_iter().map(|(_, v)| v).collect(),
+                next,
+            })
         })
     }
 }

@@ -100,6 +100,10 @@ impl Store {
     /// foreign one. Where hard links fail (some file systems, Windows), the
     /// file is created in place.
     pub fn create(path: &Path) -> Result<Self> {
+        guard(path, || Self::create_unguarded(path))
+    }
+
+    fn create_unguarded(path: &Path) -> Result<Self> {
         #[cfg(unix)]
         if !path.exists()
             && let Some(store) = Self::create_and_link(path)?
@@ -148,6 +152,10 @@ impl Store {
 
     /// Opens an existing ledger for writing.
     pub fn open(path: &Path) -> Result<Self> {
+        guard(path, || Self::open_unguarded(path))
+    }
+
+    fn open_unguarded(path: &Path) -> Result<Self> {
         must_exist(path)?;
         let db = builder().open(path).map_err(|e| open_error(path, e))?;
         check(&db.begin_read()?, path)?;
@@ -157,6 +165,10 @@ impl Store {
     /// Opens an existing ledger for reading only, beside the writer process
     /// if there is one. Nothing is ever written to the file.
     pub fn open_read_only(path: &Path) -> Result<Self> {
+        guard(path, || Self::open_read_only_unguarded(path))
+    }
+
+    fn open_read_only_unguarded(path: &Path) -> Result<Self> {
         must_exist(path)?;
         let db = builder()
             .open_read_only(path)
@@ -227,6 +239,10 @@ impl Store {
     /// last grew (by another process: this process's own writes extend it
     /// before they commit) are named from their rows first.
     pub fn view(&self) -> Result<View> {
+        guard(&self.path, || self.view_unguarded())
+    }
+
+    fn view_unguarded(&self) -> Result<View> {
         let txn = self.begin_read()?;
         let tags = txn.open_table(TAGS)?;
         let known = self.names.len();
@@ -263,11 +279,19 @@ impl Store {
             self.names.extend_from(known, new);
         }
         drop(tags);
-        View::new(txn, &self.names)
+        View::new(txn, &self.names, &self.path)
     }
 
     /// Runs `op` in one write transaction; commits only if it succeeds.
     pub fn write<T>(
+        &self,
+        operation: &'static str,
+        op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        guard(&self.path, || self.write_unguarded(operation, op))
+    }
+
+    fn write_unguarded<T>(
         &self,
         operation: &'static str,
         op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
@@ -301,6 +325,10 @@ impl Store {
     /// Compacts the file; fails with [`Error::Busy`] while a view or a
     /// write of this process is open.
     pub fn compact(&self) -> Result<()> {
+        guard(&self.path, || self.compact_unguarded())
+    }
+
+    fn compact_unguarded(&self) -> Result<()> {
         let Handle::Writer(db) = &self.handle else {
             return Err(Error::ReadOnly {
                 path: self.path.clone(),
@@ -344,6 +372,27 @@ impl Store {
 
     pub fn file_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+}
+
+/// Runs `f`, turning a panic inside the storage engine into
+/// [`Error::Corrupt`] naming the file. redb trusts its own pages; on a
+/// damaged file some reads end in a panic deep in its B-tree code, and a
+/// file's contents must never take the embedding process down.
+pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(Error::Corrupt(format!(
+                "{}: the storage engine failed on a damaged page ({message})",
+                path.display()
+            )))
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct View {
     templates: super::TemplateReader,
     /// The registry integration tables.
     pub(crate) integrations: super::IntegrationReader,
+    /// The file, for errors (a panic in the engine is reported as damage to it).
+    path: Arc<std::path::Path>,
     /// The tag names as they were when the snapshot was made (it cannot see
     /// later tags anyway): read with no lock.
     names: Arc<Names>,
@@ -56,8 +58,19 @@ pub struct Counts {
 }
 
 impl View {
-    pub(crate) fn new(txn: ReadTransaction, names: &NameCache) -> Result<Self> {
+    /// Runs a read of this view with the engine's panics on damaged pages
+    /// turned into [`Error::Corrupt`] naming the file (see `handle::guard`).
+    pub(crate) fn guarded<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        super::handle::guard(&self.path, || f(self))
+    }
+
+    pub(crate) fn new(
+        txn: ReadTransaction,
+        names: &NameCache,
+        path: &std::path::Path,
+    ) -> Result<Self> {
         Ok(Self {
+            path: Arc::from(path),
             repo_keys: txn.open_table(REPO_KEYS)?,
             repos: txn.open_table(REPOS)?,
             tag_keys: txn.open_table(TAG_KEYS)?,
