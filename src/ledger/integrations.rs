@@ -262,7 +262,7 @@ impl Snapshot {
     pub fn integration(&self, id_or_name: &str) -> Result<ImageIntegration> {
         self.view.guarded(|_| {
             self.view
-                .integrations
+                .integrations()?
                 .resolve(id_or_name)?
                 .map(|s| s.record)
                 .ok_or_else(|| not_found(id_or_name))
@@ -284,7 +284,7 @@ impl Snapshot {
             let limit = limit.clamp(1, MAX_PAGE);
             let items: Vec<_> = self
                 .view
-                .integrations
+                .integrations()?
                 .page(cursor, limit)?
                 .into_iter()
                 .map(|s| s.record)
@@ -559,7 +559,7 @@ impl Ledger {
         let snap = self.snapshot()?;
         let stored = snap
             .view
-            .integrations
+            .integrations()?
             .resolve(id_or_name)?
             .ok_or_else(|| not_found(id_or_name))?;
         self.open_credentials(&snap.view, stored)
@@ -582,7 +582,7 @@ impl Ledger {
             })?
             .registry();
         let snap = self.snapshot()?;
-        for stored in snap.view.integrations.all()? {
+        for stored in snap.view.integrations()?.all()? {
             if stored
                 .record
                 .categories
@@ -605,7 +605,7 @@ impl Ledger {
             let key = self.integrations.key().ok_or(Error::SecretKeyMissing {
                 operation: "reading an integration's credentials",
             })?;
-            if let Some(check) = view.integrations.key_check()? {
+            if let Some(check) = view.integrations()?.key_check()? {
                 verify(&key, &check)?;
             }
             for (path, bytes) in &sealed {

@@ -232,7 +232,7 @@ impl Ledger {
         if dry_run {
             let snap = self.snapshot()?;
             let view = &snap.view;
-            let templates = view.templates();
+            let templates = view.templates()?;
             let template = templates
                 .get(&domain, key)?
                 .ok_or_else(|| template_not_found(&domain, prefix))?;
@@ -350,7 +350,7 @@ impl Snapshot {
             let key = key_of(prefix)?;
             let t = self
                 .view
-                .templates()
+                .templates()?
                 .get(&domain, key)?
                 .ok_or_else(|| template_not_found(&domain, prefix))?;
             Ok(response(&domain, t))
@@ -383,7 +383,7 @@ impl Snapshot {
                 .into());
             }
             let limit = limit.clamp(1, MAX_PAGE);
-            let page = self.view.templates().page(&domain, cursor, limit)?;
+            let page = self.view.templates()?.page(&domain, cursor, limit)?;
             let next_token = (page.len() == limit)
                 .then(|| page.last().map(|(k, _)| k.clone()))
                 .flatten();
@@ -403,7 +403,7 @@ impl Snapshot {
     /// Storage errors.
     pub fn match_template(&self, repository: &RepositoryId) -> Result<TemplateMatch> {
         self.view.guarded(|_| {
-            let chosen = self.view.templates().choose(repository)?;
+            let chosen = self.view.templates()?.choose(repository)?;
             Ok(TemplateMatch {
                 registry_id: registry_id(repository.domain()),
                 repository: repository.clone(),

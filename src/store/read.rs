@@ -3,7 +3,7 @@
 //! reopening anything. Writers never block it (MVCC). The public
 //! [`crate::Snapshot`] wraps one.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
@@ -18,7 +18,7 @@ use crate::model::{Reference, Repository, Tag, TagMatch, Timestamp, Via};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
-    _txn: ReadTransaction,
+    txn: ReadTransaction,
     repo_keys: ReadOnlyTable<&'static str, u32>,
     repos: ReadOnlyTable<u32, &'static [u8]>,
     tag_keys: ReadOnlyTable<&'static str, u32>,
@@ -26,11 +26,14 @@ pub(crate) struct View {
     moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
     refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
     digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    relations: RelationReader,
-    /// Templates, repository settings and violations (issue 11).
-    templates: super::TemplateReader,
+    /// The tables of the other record families, opened on first use: most
+    /// snapshots (a digest lookup) never read them, and a one-shot lookup
+    /// would otherwise open nine more tables each time.
+    relations: OnceLock<RelationReader>,
+    /// Templates, repository settings and violations.
+    templates: OnceLock<super::TemplateReader>,
     /// The registry integration tables.
-    pub(crate) integrations: super::IntegrationReader,
+    integrations: OnceLock<super::IntegrationReader>,
     /// The file, for errors (a panic in the engine is reported as damage to it).
     path: Arc<std::path::Path>,
     /// The tag names as they were when the snapshot was made (it cannot see
@@ -78,10 +81,10 @@ impl View {
             moves: txn.open_table(MOVES)?,
             refs: txn.open_table(REFS)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
-            relations: RelationReader::open(&txn)?,
-            templates: super::TemplateReader::open(&txn)?,
-            integrations: super::IntegrationReader::open(&txn)?,
-            _txn: txn,
+            relations: OnceLock::new(),
+            templates: OnceLock::new(),
+            integrations: OnceLock::new(),
+            txn,
             names: names.current(),
         })
     }
@@ -104,7 +107,7 @@ impl View {
             self.parent_matches(digest, &mut out)?;
         }
         if flags & packed::FLAG_CONFIG != 0 {
-            for manifest in self.relations.manifests_of_config(digest)? {
+            for manifest in self.relations()?.manifests_of_config(digest)? {
                 let via = Via {
                     digest: manifest,
                     platform: None,
@@ -138,7 +141,7 @@ impl View {
 
     /// Appends the matches of every image index that lists `child`.
     fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
-        for (index, platform) in self.relations.parents(child)? {
+        for (index, platform) in self.relations()?.parents(child)? {
             let via = Via {
                 digest: index,
                 platform: Some(platform),
@@ -194,12 +197,12 @@ impl View {
 
     /// The image indexes that list `child`, each with its platform.
     pub(crate) fn parents(&self, child: &Digest) -> Result<Vec<(Digest, crate::model::Platform)>> {
-        self.relations.parents(child)
+        self.relations()?.parents(child)
     }
 
     /// The config of `manifest`, if recorded.
     pub(crate) fn config_of(&self, manifest: &Digest) -> Result<Option<Digest>> {
-        self.relations.config_of(manifest)
+        self.relations()?.config_of(manifest)
     }
 
     /// The name of tag number `n`. The view's name list holds every tag its
@@ -456,9 +459,22 @@ impl View {
             .collect()
     }
 
-    /// The template tables (templates, repository settings, violations).
-    pub(crate) fn templates(&self) -> &super::TemplateReader {
-        &self.templates
+    /// The relation tables, opened on first use.
+    fn relations(&self) -> Result<&RelationReader> {
+        lazily(&self.relations, || RelationReader::open(&self.txn))
+    }
+
+    /// The template tables (templates, repository settings, violations),
+    /// opened on first use.
+    pub(crate) fn templates(&self) -> Result<&super::TemplateReader> {
+        lazily(&self.templates, || super::TemplateReader::open(&self.txn))
+    }
+
+    /// The registry integration tables, opened on first use.
+    pub(crate) fn integrations(&self) -> Result<&super::IntegrationReader> {
+        lazily(&self.integrations, || {
+            super::IntegrationReader::open(&self.txn)
+        })
     }
 
     /// Every repository of registry `domain`, with its number.
@@ -469,8 +485,8 @@ impl View {
     /// The settings of the repository of tag number `n` (oldest first):
     /// no read at all while no repository has a setting.
     pub(crate) fn tag_settings(&self, n: u32) -> Result<Vec<crate::model::MutabilitySetting>> {
-        if self.templates.any_setting() {
-            self.templates.settings(self.tag_row(n)?.repo)
+        if self.templates()?.any_setting() {
+            self.templates()?.settings(self.tag_row(n)?.repo)
         } else {
             Ok(vec![crate::model::MutabilitySetting::none()])
         }
@@ -482,7 +498,7 @@ impl View {
         id: &RepositoryId,
     ) -> Result<Option<Vec<crate::model::MutabilitySetting>>> {
         match self.repo_number(id)? {
-            Some(n) => self.templates.settings(n).map(Some),
+            Some(n) => self.templates()?.settings(n).map(Some),
             None => Ok(None),
         }
     }
@@ -495,12 +511,12 @@ impl View {
         after: Option<(i64, &str)>,
         limit: usize,
     ) -> Result<Vec<(i64, crate::model::Violation)>> {
-        self.templates.violations(since, after, limit)
+        self.templates()?.violations(since, after, limit)
     }
 
     /// Row counts of the main tables.
     pub(crate) fn counts(&self) -> Result<Counts> {
-        let (index_manifests, manifest_configs) = self.relations.counts()?;
+        let (index_manifests, manifest_configs) = self.relations()?.counts()?;
         Ok(Counts {
             repositories: self.repos.len()?,
             tags: self.tags.len()?,
@@ -543,4 +559,13 @@ fn sort_matches(matches: &mut [TagMatch]) {
             .then_with(|| a.tag.cmp(&b.tag))
             .then_with(|| a.via.cmp(&b.via))
     });
+}
+
+/// The value of `cell`, made by `open` the first time.
+fn lazily<T>(cell: &OnceLock<T>, open: impl FnOnce() -> Result<T>) -> Result<&T> {
+    if let Some(value) = cell.get() {
+        return Ok(value);
+    }
+    let value = open()?;
+    Ok(cell.get_or_init(|| value))
 }
