@@ -126,7 +126,8 @@ fuzz_target!(|data: &[u8]| {
     let blanked = serde_json::to_vec(&value).expect("JSON");
     // What is written without the credentials, the input's other text, and
     // the words messages are made of: a credential equal to any part of
-    // them proves nothing.
+    // them, or equal to the mask itself (a body may carry `******` anywhere:
+    // it is what every output writes), proves nothing.
     let skeleton = format!(
         "{} {} {} {VOCABULARY}",
         integration_output(&blanked),
@@ -134,7 +135,7 @@ fuzz_target!(|data: &[u8]| {
         String::from_utf8_lossy(&blanked)
     );
     for c in credentials {
-        if c.len() < 6 || skeleton.contains(&c) {
+        if c.len() < 6 || c == MASK || skeleton.contains(&c) {
             continue;
         }
         assert!(
