@@ -54,6 +54,7 @@ pub use ledger::{
     Classification, Compaction, HistoryEntry, IngestSummary, KeyRotation, Ledger, MAX_PAGE,
     MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
 };
+pub use ledger::{Findings, Head, Verification, VerifyReport};
 pub use ledger::{ScanBatch, ScanRecord};
 pub use ledger::{SettingChange, TemplateApplication, TemplateMatch};
 pub use store::{Counts, SCHEMA_VERSION};

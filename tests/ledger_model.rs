@@ -947,7 +947,15 @@ type Match = (TagId, bool, Timestamp, Option<Timestamp>, Option<Via>);
 /// The ledger's matches in the model's terms: every field of each.
 fn matches(got: Vec<TagMatch>) -> Vec<Match> {
     got.into_iter()
-        .map(|m| ((*m.tag).clone(), m.current, m.since, m.until, m.via))
+        .map(|m| {
+            (
+                (*m.tag).clone(),
+                m.current,
+                m.since,
+                m.until,
+                m.via.as_deref().cloned(),
+            )
+        })
         .collect()
 }
 

@@ -128,7 +128,7 @@ impl Snapshot {
                 tag,
                 kind,
                 tag_current,
-                via: matches.first().and_then(|m| m.via.clone()),
+                via: matches.first().and_then(|m| m.via.as_deref().cloned()),
                 matches,
                 mutability,
                 moves_behind,

@@ -8,6 +8,7 @@ mod records;
 mod scan;
 mod snapshot;
 mod templates;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,6 +23,7 @@ pub use records::MAX_PAGE;
 pub use scan::{ScanBatch, ScanRecord};
 pub use snapshot::Snapshot;
 pub use templates::{SettingChange, TemplateApplication, TemplateMatch};
+pub use verify::{Findings, Head, Verification, VerifyReport};
 
 use crate::error::{Error, Result};
 use crate::id::{RepositoryId, TagId};

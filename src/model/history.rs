@@ -49,7 +49,7 @@ pub struct TagMatch {
     /// otherwise the digest the tag pointed to, reached from the one looked
     /// up through a manifest relation: the image index that lists it (with
     /// its platform), or the manifest whose config it is.
-    pub via: Option<Via>,
+    pub via: Option<Arc<Via>>,
 }
 
 /// Turns one tag's move log into intervals.

@@ -15,8 +15,8 @@ use super::names::NameCache;
 use super::read::View;
 use super::write::Writer;
 use super::{
-    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, META, MOVES, PARENTS, REFS,
-    REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAGS, VERSION_KEY, rows,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, JOURNAL, META, PARENTS,
+    REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAG_LOG, TAGS, VERSION_KEY, rows,
 };
 use super::{INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS};
 use super::{REPO_SETTINGS, TEMPLATES, VIOLATIONS};
@@ -309,7 +309,7 @@ impl Store {
         let (value, new_names) = {
             let mut writer = Writer::open(&txn)?;
             let value = op(&mut writer)?;
-            writer.flush_index()?;
+            writer.finish()?;
             (value, std::mem::take(&mut writer.new_names))
         };
         // Names go in before the commit makes their numbers visible to readers.
@@ -351,6 +351,29 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// redb's own integrity check (page checksums and the allocator's
+    /// state), for `verify`: `Some(passed)` from the writing process,
+    /// `None` from a reader, which cannot take the file for itself.
+    /// Fails with [`Error::Busy`] while a view or write of this process is
+    /// open, as `compact` does.
+    pub fn check_integrity(&self) -> Result<Option<bool>> {
+        guard(&self.path, || {
+            let Handle::Writer(db) = &self.handle else {
+                return Ok(None);
+            };
+            let mut db = db.write().unwrap_or_else(PoisonError::into_inner);
+            match db.check_integrity() {
+                Ok(passed) => Ok(Some(passed)),
+                Err(redb::DatabaseError::TransactionInProgress) => Err(Error::Busy {
+                    operation: "verify",
+                    reason: "snapshots or a write of this ledger are still open; drop them first"
+                        .to_owned(),
+                }),
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 
     /// Allocated bytes on disk: sparse space the engine reserved but never
@@ -431,8 +454,8 @@ fn initialize(db: &Database, path: &Path) -> Result<()> {
         txn.open_table(REPOS)?;
         txn.open_table(TAG_KEYS)?;
         txn.open_table(TAGS)?;
-        txn.open_table(MOVES)?;
-        txn.open_table(REFS)?;
+        txn.open_table(TAG_LOG)?;
+        txn.open_table(JOURNAL)?;
         txn.open_table(DIGEST_INDEX)?;
         txn.open_table(PARENTS)?;
         txn.open_table(CONFIGS)?;
@@ -502,8 +525,8 @@ fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
         REPOS.name(),
         TAG_KEYS.name(),
         TAGS.name(),
-        MOVES.name(),
-        REFS.name(),
+        TAG_LOG.name(),
+        JOURNAL.name(),
         DIGEST_INDEX.name(),
         PARENTS.name(),
         CONFIGS.name(),

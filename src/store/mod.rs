@@ -10,18 +10,21 @@
 //! Conventions:
 //! - repositories and tags are interned to `u32` numbers, assigned densely in
 //!   creation order;
-//! - digests are stored in their compact form (algorithm byte + raw bytes); an
-//!   empty slice in the move log is a deletion;
+//! - digests are stored in their compact form (algorithm byte + raw bytes),
+//!   and keyed in the digest index by their first 8 bytes;
 //! - instants are `i64` microseconds since the epoch.
 
 mod handle;
 mod integrations;
+mod journal;
+mod log;
 mod names;
 mod packed;
 mod read;
 mod relations;
 mod rows;
 mod templates;
+mod verify;
 mod write;
 
 use redb::{ReadableTable, TableDefinition};
@@ -29,11 +32,11 @@ use redb::{ReadableTable, TableDefinition};
 pub(crate) use handle::Store;
 pub use read::Counts;
 pub(crate) use read::View;
-pub(crate) use rows::truncate;
+pub(crate) use rows::{from_micros, truncate};
+pub use verify::{Findings, Verification};
 pub(crate) use write::{TagState, TagWrite, WriteSummary, Writer};
 
 use crate::error::{Error, Result};
-use crate::id::Digest;
 
 /// The schema this build reads and writes. Bump it, with a migration or a
 /// refusal, whenever a table's key or value layout changes.
@@ -44,8 +47,11 @@ use crate::id::Digest;
 /// created from the rows it has not seen (numbers are dense), without
 /// scanning `tag_keys`; 4 adds the manifest relation tables and the flag
 /// byte of digest-index values that points lookups at them; 5 adds the
-/// registry integrations and the repository creation templates.
-pub const SCHEMA_VERSION: u32 = 5;
+/// registry integrations and the repository creation templates; 6 replaces
+/// `moves` and `refs` by `tag_log` (each tag's entries packed in chunks,
+/// each entry with its batch's number) and the `journal`, and keys the
+/// digest index by the digest's first 8 bytes.
+pub const SCHEMA_VERSION: u32 = 6;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";
@@ -60,12 +66,11 @@ pub(crate) const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repo
 pub(crate) const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
 /// tag number → `TagRow`
 pub(crate) const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
-/// (tag number, instant, compact digest or empty for a deletion) → (): the move log
-pub(crate) const MOVES: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition::new("moves");
-/// (tag number, compact digest) → `RefRow`: one per (tag, digest) pair ever seen
-pub(crate) const REFS: TableDefinition<(u32, &[u8]), &[u8]> = TableDefinition::new("refs");
-/// compact digest → packed (tag number, since, until) entries: the hot path, one point get
-pub(crate) const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("digest_index");
+/// 8-byte digest prefix → the digests with that prefix, each with its
+/// packed (tag number, since, until) entries: the hot path, one point get
+pub(crate) const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
+pub(crate) use journal::JOURNAL;
+pub(crate) use log::TAG_LOG;
 
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
@@ -77,38 +82,6 @@ pub(crate) use integrations::{
 pub(crate) use relations::{CONFIG_MANIFESTS, CONFIGS, PARENTS};
 // Repository creation templates, repository settings and violations (issue 11).
 pub(crate) use templates::{REPO_SETTINGS, TEMPLATES, TemplateReader, TemplateWriter, VIOLATIONS};
-
-/// A move-log key's digest part: empty for a deletion, else a compact digest.
-pub(crate) fn log_digest(tag: u32, bytes: &[u8]) -> Result<Option<Digest>> {
-    if bytes.is_empty() {
-        return Ok(None);
-    }
-    Digest::from_compact(bytes)
-        .map(Some)
-        .map_err(|e| Error::Corrupt(format!("move log of tag {tag}: {e}")))
-}
-
-/// Tag `tag`'s move log in key order (instant, then digest), from a read-only
-/// or a write transaction's table.
-pub(crate) fn read_log(
-    moves: &impl ReadableTable<(u32, i64, &'static [u8]), ()>,
-    tag: u32,
-) -> Result<Vec<(i64, Option<Digest>)>> {
-    let mut log = Vec::new();
-    let end = tag
-        .checked_add(1)
-        .map_or(std::ops::Bound::Unbounded, |next| {
-            std::ops::Bound::Excluded((next, i64::MIN, &[][..]))
-        });
-    for entry in moves
-        .range::<(u32, i64, &[u8])>((std::ops::Bound::Included((tag, i64::MIN, &[][..])), end))?
-    {
-        let key = entry?.0;
-        let (_, t, d) = key.value();
-        log.push((t, log_digest(tag, d)?));
-    }
-    Ok(log)
-}
 
 /// Reads a `u32` counter from the last key of a table: the next free number.
 pub(crate) fn next_number(table: &impl ReadableTable<u32, &'static [u8]>) -> Result<u32> {

@@ -1,18 +1,31 @@
-//! The digest index's value: every (tag, interval) of one digest, packed as
-//! fixed-width little-endian entries, so a lookup is one point get and a
-//! decode loop, with no per-entry B-tree work and no allocation in redb.
+//! The digest index's rows. A digest is uniformly random, so its first 8
+//! bytes make a key as good as all of them: the index is keyed by that
+//! prefix as a `u64`, a fixed-width key that redb compares as an integer
+//! and packs about three times as densely into branch pages as the 33-byte
+//! compact digest schema 5 used. The rest of the digest is in the value,
+//! which groups the digests sharing a prefix (in practice one; two
+//! sha256 digests share 8 bytes with probability about 2⁻⁶⁴ per pair).
 //!
-//! A digest that is also a platform manifest of some image index, or the
-//! config of some manifest, carries one more byte after the entries: flags
-//! saying which relation tables to follow. A value is `20 × n` bytes, or
-//! `20 × n + 1` with flags (then `n` may be 0: a digest known only as a
-//! child or a config). A direct lookup of any other digest pays nothing for
-//! relations.
+//! A group: algorithm byte, relation flags, entry count (`u32` LE), the
+//! digest's bytes after the first 8, then `count` entries of 20 bytes
+//! (tag number `u32`, since `i64`, until `i64`, little-endian), sorted. A
+//! lookup is one point get, a compare of the rest of the digest, and a
+//! decode loop. Flags say whether the digest is a platform manifest of some
+//! image index or the config of some manifest, so only those lookups read
+//! the relation tables; a digest known only through a relation has a group
+//! with no entries.
 
 use crate::error::{Error, Result};
+use crate::id::{Algorithm, Digest};
 
 /// Bytes per entry: tag number (4), since (8), until (8).
 pub(crate) const ENTRY: usize = 20;
+
+/// Bytes of the digest in the key.
+const PREFIX: usize = 8;
+
+/// Bytes of a group before the rest of its digest.
+const HEAD: usize = 6;
 
 /// One (tag, interval) of a digest. `until` is [`super::OPEN`] while current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,74 +42,160 @@ pub(crate) const FLAG_CHILD: u8 = 1;
 pub(crate) const FLAG_CONFIG: u8 = 2;
 const KNOWN_FLAGS: u8 = FLAG_CHILD | FLAG_CONFIG;
 
-/// Splits a packed value into its entries' bytes and its flags; a length
-/// that is neither a whole number of entries nor one more, or unknown
-/// flags, mean a damaged file.
-fn split(bytes: &[u8]) -> Result<(&[u8], u8)> {
-    match bytes.len() % ENTRY {
-        0 => Ok((bytes, 0)),
-        1 => {
-            let (entries, flags) = bytes.split_at(bytes.len() - 1);
-            let flags = flags.first().copied().unwrap_or(0);
-            if flags == 0 || flags & !KNOWN_FLAGS != 0 {
-                return Err(Error::Corrupt(format!(
-                    "value with unknown flags {flags:#04x}"
-                )));
+/// The digest-index key of `d`: its first 8 bytes, big-endian, so keys sort
+/// like the digests' bytes.
+pub(crate) fn key(d: &Digest) -> u64 {
+    let mut k = [0u8; PREFIX];
+    k.copy_from_slice(&d.as_bytes()[..PREFIX]);
+    u64::from_be_bytes(k)
+}
+
+/// One digest's group in a row, borrowed from the stored bytes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Group<'a> {
+    pub algorithm: Algorithm,
+    pub flags: u8,
+    /// The digest's bytes after the key's 8.
+    pub rest: &'a [u8],
+    /// The packed entries.
+    pub entries: &'a [u8],
+}
+
+impl Group<'_> {
+    /// The whole digest, given the row's key.
+    pub fn digest(&self, key: u64) -> Result<Digest> {
+        let mut raw = Vec::with_capacity(PREFIX + self.rest.len());
+        raw.extend_from_slice(&key.to_be_bytes());
+        raw.extend_from_slice(self.rest);
+        Digest::from_raw(self.algorithm, &raw)
+            .map_err(|e| Error::Corrupt(format!("a group's digest: {e}")))
+    }
+
+    /// Whether this is `d`'s group.
+    pub fn is(&self, d: &Digest) -> bool {
+        self.algorithm == d.algorithm() && self.rest == &d.as_bytes()[PREFIX..]
+    }
+
+    /// The number of entries.
+    pub fn count(&self) -> usize {
+        self.entries.len() / ENTRY
+    }
+
+    /// Decodes the entries.
+    pub fn decode(&self) -> impl Iterator<Item = IndexEntry> + '_ {
+        self.entries.chunks_exact(ENTRY).map(|c| {
+            let (tag, rest) = c.split_at(4);
+            let (since, until) = rest.split_at(8);
+            IndexEntry {
+                tag: u32::from_le_bytes(tag.try_into().unwrap_or_default()),
+                since: i64::from_le_bytes(since.try_into().unwrap_or_default()),
+                until: i64::from_le_bytes(until.try_into().unwrap_or_default()),
             }
-            Ok((entries, flags))
-        }
-        _ => Err(Error::Corrupt(format!(
-            "value of {} bytes, not a whole number of {ENTRY}-byte entries (and a flag byte)",
-            bytes.len()
-        ))),
+        })
     }
 }
 
-/// The number of entries of a packed value.
-pub(crate) fn count(bytes: &[u8]) -> Result<usize> {
-    Ok(split(bytes)?.0.len() / ENTRY)
-}
-
-/// The flags of a packed value.
-pub(crate) fn flags(bytes: &[u8]) -> Result<u8> {
-    Ok(split(bytes)?.1)
-}
-
-/// Decodes a packed value's entries.
-pub(crate) fn decode(bytes: &[u8]) -> Result<impl Iterator<Item = IndexEntry> + '_> {
-    let (bytes, _) = split(bytes)?;
-    Ok(bytes.chunks_exact(ENTRY).map(|c| {
-        let (tag, rest) = c.split_at(4);
-        let (since, until) = rest.split_at(8);
-        IndexEntry {
-            tag: u32::from_le_bytes(tag.try_into().unwrap_or_default()),
-            since: i64::from_le_bytes(since.try_into().unwrap_or_default()),
-            until: i64::from_le_bytes(until.try_into().unwrap_or_default()),
+/// Iterates the groups of a row; a group cut short, an unknown algorithm
+/// or flag, or an empty group mean a damaged file.
+pub(crate) fn groups(bytes: &[u8]) -> impl Iterator<Item = Result<Group<'_>>> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
         }
-    }))
+        let group = next_group(rest);
+        match group {
+            Ok((g, tail)) => {
+                rest = tail;
+                Some(Ok(g))
+            }
+            Err(e) => {
+                rest = &[];
+                Some(Err(e))
+            }
+        }
+    })
 }
 
-/// Encodes entries and flags (callers keep entries sorted, so a value's
-/// bytes depend only on its content); no flags, no flag byte.
-pub(crate) fn encode(entries: &[IndexEntry], flags: u8) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() * ENTRY + 1);
-    for e in entries {
+fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
+    let damaged = |what: String| Error::Corrupt(format!("digest-index group: {what}"));
+    let (head, tail) = bytes
+        .split_at_checked(HEAD)
+        .ok_or_else(|| damaged(format!("{} bytes, not a whole group", bytes.len())))?;
+    let algorithm = Algorithm::from_compact_byte(head[0])
+        .ok_or_else(|| damaged(format!("unknown algorithm byte {}", head[0])))?;
+    let flags = head[1];
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(damaged(format!("unknown flags {flags:#04x}")));
+    }
+    let count = u32::from_le_bytes([head[2], head[3], head[4], head[5]]);
+    let (rest, tail) = tail
+        .split_at_checked(algorithm.digest_len() - PREFIX)
+        .ok_or_else(|| damaged("digest cut short".to_owned()))?;
+    let len = usize::try_from(count)
+        .ok()
+        .and_then(|c| c.checked_mul(ENTRY))
+        .filter(|&len| len <= tail.len())
+        .ok_or_else(|| {
+            damaged(format!(
+                "{count} entries announced, {} bytes left",
+                tail.len()
+            ))
+        })?;
+    if count == 0 && flags == 0 {
+        return Err(damaged("no entries and no flags".to_owned()));
+    }
+    let (entries, tail) = tail.split_at(len);
+    Ok((
+        Group {
+            algorithm,
+            flags,
+            rest,
+            entries,
+        },
+        tail,
+    ))
+}
+
+/// `d`'s group in a row, if it has one.
+pub(crate) fn find<'a>(bytes: &'a [u8], d: &Digest) -> Result<Option<Group<'a>>> {
+    for g in groups(bytes) {
+        let g = g?;
+        if g.is(d) {
+            return Ok(Some(g));
+        }
+    }
+    Ok(None)
+}
+
+/// Appends a group (entries sorted by the caller, so a row's bytes depend
+/// only on its content).
+pub(crate) fn encode_group(out: &mut Vec<u8>, d: &Digest, flags: u8, entries: &[IndexEntry]) {
+    out.push(d.algorithm().compact_byte());
+    out.push(flags);
+    out.extend_from_slice(
+        &u32::try_from(entries.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&d.as_bytes()[PREFIX..]);
+    for e in entries.iter().take(u32::MAX as usize) {
         out.extend_from_slice(&e.tag.to_le_bytes());
         out.extend_from_slice(&e.since.to_le_bytes());
         out.extend_from_slice(&e.until.to_le_bytes());
     }
-    if flags != 0 {
-        out.push(flags);
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn d(n: u8) -> Digest {
+        Digest::of(Algorithm::Sha256, &[n])
+    }
+
     #[test]
-    fn packed_entries_round_trip_and_reject_partial_values() {
+    fn groups_round_trip_and_reject_damage() {
         let entries = [
             IndexEntry {
                 tag: 1,
@@ -109,17 +208,31 @@ mod tests {
                 until: i64::MAX,
             },
         ];
-        let bytes = encode(&entries, 0);
-        assert_eq!(bytes.len(), 2 * ENTRY);
-        assert_eq!(decode(&bytes).unwrap().collect::<Vec<_>>(), entries);
-        assert_eq!(flags(&bytes).unwrap(), 0);
-        assert!(decode(&bytes[..ENTRY + 2]).is_err());
-        let flagged = encode(&entries, FLAG_CHILD | FLAG_CONFIG);
-        assert_eq!(flagged.len(), 2 * ENTRY + 1);
-        assert_eq!(decode(&flagged).unwrap().collect::<Vec<_>>(), entries);
-        assert_eq!(flags(&flagged).unwrap(), FLAG_CHILD | FLAG_CONFIG);
-        assert_eq!(count(&encode(&[], FLAG_CONFIG)).unwrap(), 0);
-        assert!(flags(&[0x80]).is_err(), "unknown flags are damage");
-        assert!(flags(&[0]).is_err(), "a flag byte of 0 is never written");
+        let (a, b) = (d(1), Digest::of(Algorithm::Sha512, &[2]));
+        let mut row = Vec::new();
+        encode_group(&mut row, &a, 0, &entries);
+        encode_group(&mut row, &b, FLAG_CHILD | FLAG_CONFIG, &[]);
+        let ga = find(&row, &a).unwrap().unwrap();
+        assert_eq!(ga.decode().collect::<Vec<_>>(), entries);
+        assert_eq!(ga.digest(key(&a)).unwrap(), a);
+        let gb = find(&row, &b).unwrap().unwrap();
+        assert_eq!((gb.count(), gb.flags), (0, FLAG_CHILD | FLAG_CONFIG));
+        assert!(find(&row, &d(3)).unwrap().is_none());
+        assert!(groups(&row[..row.len() - 1]).any(|g| g.is_err()), "cut");
+        let mut bad = row.clone();
+        bad[1] = 0x80;
+        assert!(find(&bad, &a).is_err(), "unknown flags are damage");
+        let mut empty = Vec::new();
+        encode_group(&mut empty, &a, 0, &[]);
+        assert!(
+            find(&empty, &a).is_err(),
+            "a group with nothing is never written"
+        );
+        let mut huge = row.clone();
+        huge[2..6].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            find(&huge, &a).is_err(),
+            "a count beyond the bytes is damage"
+        );
     }
 }

@@ -7,25 +7,28 @@ use std::sync::{Arc, OnceLock};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+use super::journal::{self, JOURNAL};
+use super::log::{self, LogEntry, TAG_LOG};
 use super::names::{NameCache, Names};
 use super::packed;
 use super::relations::RelationReader;
-use super::rows::{self, RefRow, RepoRow, TagRow, from_micros, micros};
-use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
+use super::rows::{self, RepoRow, TagRow, from_micros, micros};
+use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Reference, Repository, Tag, TagMatch, Timestamp, Via};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
-    txn: ReadTransaction,
-    repo_keys: ReadOnlyTable<&'static str, u32>,
-    repos: ReadOnlyTable<u32, &'static [u8]>,
-    tag_keys: ReadOnlyTable<&'static str, u32>,
-    tags: ReadOnlyTable<u32, &'static [u8]>,
-    moves: ReadOnlyTable<(u32, i64, &'static [u8]), ()>,
-    refs: ReadOnlyTable<(u32, &'static [u8]), &'static [u8]>,
-    digest_index: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    pub(super) txn: ReadTransaction,
+    pub(super) repo_keys: ReadOnlyTable<&'static str, u32>,
+    pub(super) repos: ReadOnlyTable<u32, &'static [u8]>,
+    pub(super) tag_keys: ReadOnlyTable<&'static str, u32>,
+    pub(super) tags: ReadOnlyTable<u32, &'static [u8]>,
+    pub(super) tag_log: ReadOnlyTable<(u32, i64), &'static [u8]>,
+    pub(super) digest_index: ReadOnlyTable<u64, &'static [u8]>,
+    /// The journal, opened on first use (references and `head` read it).
+    journal: OnceLock<ReadOnlyTable<u32, &'static [u8]>>,
     /// The tables of the other record families, opened on first use: most
     /// snapshots (a digest lookup) never read them, and a one-shot lookup
     /// would otherwise open nine more tables each time.
@@ -78,9 +81,9 @@ impl View {
             repos: txn.open_table(REPOS)?,
             tag_keys: txn.open_table(TAG_KEYS)?,
             tags: txn.open_table(TAGS)?,
-            moves: txn.open_table(MOVES)?,
-            refs: txn.open_table(REFS)?,
+            tag_log: txn.open_table(TAG_LOG)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
+            journal: OnceLock::new(),
             relations: OnceLock::new(),
             templates: OnceLock::new(),
             integrations: OnceLock::new(),
@@ -108,10 +111,10 @@ impl View {
         }
         if flags & packed::FLAG_CONFIG != 0 {
             for manifest in self.relations()?.manifests_of_config(digest)? {
-                let via = Via {
+                let via = Arc::new(Via {
                     digest: manifest,
                     platform: None,
-                };
+                });
                 if self.direct_matches(&manifest, Some(&via), &mut out)? & packed::FLAG_CHILD != 0 {
                     self.parent_matches(&manifest, &mut out)?;
                 }
@@ -120,32 +123,32 @@ impl View {
         let indirect = &mut out[direct..];
         sort_matches(indirect);
         // A config shared by two manifests of one index reaches the same
-        // interval twice: keep the first.
-        let mut seen = std::collections::HashSet::new();
-        let mut i = direct;
-        while i < out.len() {
+        // interval twice: keep the first. The indirect matches are few
+        // (tens), so a quadratic scan beats hashing them.
+        let mut kept = direct;
+        for i in direct..out.len() {
             let m = &out[i];
-            let key = (
-                Arc::clone(&m.tag),
-                m.since,
-                m.via.as_ref().map(|v| v.digest),
-            );
-            if seen.insert(key) {
-                i += 1;
-            } else {
-                out.remove(i);
+            let seen = out[direct..kept].iter().any(|k| {
+                Arc::ptr_eq(&k.tag, &m.tag)
+                    && k.since == m.since
+                    && k.via.as_ref().map(|v| v.digest) == m.via.as_ref().map(|v| v.digest)
+            });
+            if !seen {
+                out.swap(kept, i);
+                kept += 1;
             }
         }
+        out.truncate(kept);
         Ok(out)
     }
 
     /// Appends the matches of every image index that lists `child`.
     fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
         for (index, platform) in self.relations()?.parents(child)? {
-            let via = Via {
+            let via = Arc::new(Via {
                 digest: index,
                 platform: Some(platform),
-            };
+            });
             self.direct_matches(&index, Some(&via), out)?;
         }
         Ok(())
@@ -156,23 +159,21 @@ impl View {
     fn direct_matches(
         &self,
         digest: &Digest,
-        via: Option<&Via>,
+        via: Option<&Arc<Via>>,
         out: &mut Vec<TagMatch>,
     ) -> Result<u8> {
-        let (buf, len) = digest.compact_array();
-        let Some(value) = self.digest_index.get(&buf[..len])? else {
+        let Some(value) = self.digest_index.get(packed::key(digest))? else {
             return Ok(0);
         };
-        let bytes = value.value();
-        let entries = packed::decode(bytes).map_err(rows::at(format_args!(
+        let Some(group) = packed::find(value.value(), digest).map_err(rows::at(format_args!(
             "table digest_index, digest {digest}"
-        )))?;
-        let flags = packed::flags(bytes).map_err(rows::at(format_args!(
-            "table digest_index, digest {digest}"
-        )))?;
-        // The value's real length bounds this (20 bytes per entry).
-        out.reserve(bytes.len() / packed::ENTRY);
-        for e in entries {
+        )))?
+        else {
+            return Ok(0);
+        };
+        // The group's real length bounds this (20 bytes per entry).
+        out.reserve(group.count());
+        for e in group.decode() {
             let tag = self.tag_name(e.tag)?;
             let instant = |us| {
                 from_micros(us).map_err(rows::at(format_args!(
@@ -192,7 +193,7 @@ impl View {
                 via: via.cloned(),
             });
         }
-        Ok(flags)
+        Ok(group.flags)
     }
 
     /// The image indexes that list `child`, each with its platform.
@@ -355,34 +356,39 @@ impl View {
 
     /// Tag `n`'s move log, in order.
     pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
-        let log = super::read_log(&self.moves, n)?;
-        if log.is_empty() {
-            self.require_tag_row(n)?;
-        }
-        log.into_iter()
-            .map(|(t, d)| {
-                let t = from_micros(t)
-                    .map_err(rows::at(format_args!("table moves, tag number {n}")))?;
-                Ok((t, d))
+        self.raw_log(n)?
+            .into_iter()
+            .map(|e| {
+                let t = from_micros(e.at)
+                    .map_err(rows::at(format_args!("table tag_log, tag number {n}")))?;
+                Ok((t, e.digest))
             })
             .collect()
     }
 
-    /// The entry in force at `t` (the last with instant ≤ t): one descent.
-    pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
-        let upper = (n, micros(t), &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]);
-        let Some(entry) = self
-            .moves
-            .range((n, i64::MIN, &[][..])..=upper)?
-            .next_back()
-        else {
+    /// Tag `n`'s log as stored; a tag with none must have a row.
+    fn raw_log(&self, n: u32) -> Result<Vec<LogEntry>> {
+        let log = log::read_log(&self.tag_log, n)?;
+        if log.is_empty() {
             self.require_tag_row(n)?;
-            return Ok(None);
-        };
-        super::log_digest(n, entry?.0.value().2)
+        }
+        Ok(log)
     }
 
-    /// The reference record of (tag, digest), if the tag ever pointed there.
+    /// The entry in force at `t` (the last with instant ≤ t): one descent.
+    pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
+        match log::in_force(&self.tag_log, n, micros(t))? {
+            Some(e) => Ok(e.digest),
+            None => {
+                self.require_tag_row(n)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// The reference record of (tag, digest), if the tag ever pointed there:
+    /// made from the tag's log (the batch that first recorded the pair) and
+    /// that batch's journal record (who and when).
     pub(crate) fn reference_record(
         &self,
         tag: &TagId,
@@ -391,72 +397,75 @@ impl View {
         let Some(n) = self.tag_number(tag)? else {
             return Ok(None);
         };
-        let (buf, len) = digest.compact_array();
-        let Some(v) = self.refs.get((n, &buf[..len]))? else {
-            self.require_tag_row(n)?;
+        let Some(seq) = self
+            .raw_log(n)?
+            .iter()
+            .filter(|e| e.digest.as_ref() == Some(digest))
+            .map(|e| e.seq)
+            .min()
+        else {
             return Ok(None);
         };
-        rows::decode_row::<RefRow>("refs", format_args!("{tag}@{digest}"), v.value())?
-            .to_record(tag, digest)
-            .map(Some)
+        let record = journal::record(self.journal()?, seq)
+            .map_err(rows::at(format_args!("reference {tag}@{digest}")))?;
+        let created_on =
+            from_micros(record.at).map_err(rows::at(format_args!("table journal, batch {seq}")))?;
+        Ok(Some(Reference {
+            schema: None,
+            tag: tag.clone(),
+            artifact: *digest,
+            created_by: record.actor.clone(),
+            created_on,
+            last_modified_by: record.actor,
+            last_modified_on: created_on,
+        }))
     }
 
     /// Tag `n`'s references newest first (by first observation, then
-    /// compact digest), strictly older than `before` (an instant and compact
-    /// digest), at most `limit`.
-    ///
-    /// Reads all of the tag's `refs` rows (one range) and orders them in
-    /// memory: O(references of the tag) per page. Schema 1 kept an ordering
-    /// table for this instead, one more key (~95 file bytes) per reference
-    /// and one more insert per new reference; paging a tag's references is
-    /// not on a hot path, and a tag has at most a few thousand.
+    /// digest), strictly older than `before` (an instant and digest), at
+    /// most `limit`: from the tag's log, which holds every entry of every
+    /// reference (O(entries of the tag) per page; not a hot path).
     pub(crate) fn reference_page(
         &self,
         n: u32,
         before: Option<(Timestamp, Digest)>,
         limit: usize,
     ) -> Result<Vec<(Timestamp, Digest)>> {
-        let before = before.map(|(t, d)| (micros(t), d.to_compact()));
-        let mut all: Vec<(i64, Digest)> = Vec::new();
-        for entry in self
-            .refs
-            .range((n, &[][..])..=(n, &[0xffu8; Digest::MAX_COMPACT_LEN + 1][..]))?
-        {
-            let (k, v) = entry?;
-            let (_, compact) = k.value();
-            let row: RefRow = rows::decode_row(
-                "refs",
-                format_args!("tag number {n}, digest {}", rows::Hex(compact)),
-                v.value(),
-            )?;
-            if let Some((t, d)) = &before
-                && (row.first_observed, compact) >= (*t, d.as_slice())
-            {
-                continue;
+        let before = before.map(|(t, d)| (micros(t), d));
+        let mut first: Vec<(i64, Digest)> = Vec::new();
+        for e in self.raw_log(n)? {
+            let Some(d) = e.digest else { continue };
+            // The log is in time order: the first entry of a digest is its
+            // first observation.
+            if !first.iter().any(|f| f.1 == d) {
+                first.push((e.at, d));
             }
-            let digest = Digest::from_compact(compact).map_err(|e| {
-                Error::Corrupt(format!(
-                    "table refs, tag number {n}, key digest {}: {e}",
-                    rows::Hex(compact)
-                ))
-            })?;
-            all.push((row.first_observed, digest));
         }
-        if all.is_empty() && before.is_none() {
-            self.require_tag_row(n)?;
-        }
-        // Compact forms sort like the digests themselves (the algorithm bytes
-        // are alphabetical), so this is the cursor's order.
+        let mut all: Vec<(i64, Digest)> = first
+            .into_iter()
+            .filter(|r| before.is_none_or(|b| *r < b))
+            .collect();
+        // Digests sort like their compact forms, so this is the cursor's order.
         all.sort_unstable_by(|a, b| b.cmp(a));
         all.truncate(limit);
         all.into_iter()
             .map(|(t, d)| {
                 let t = from_micros(t).map_err(rows::at(format_args!(
-                    "table refs, reference {d} of tag number {n}, first observed"
+                    "table tag_log, reference {d} of tag number {n}, first observed"
                 )))?;
                 Ok((t, d))
             })
             .collect()
+    }
+
+    /// The journal, opened on first use.
+    pub(super) fn journal(&self) -> Result<&ReadOnlyTable<u32, &'static [u8]>> {
+        lazily(&self.journal, || Ok(self.txn.open_table(JOURNAL)?))
+    }
+
+    /// The last journal record: its number, and its hash (what `head` shows).
+    pub(crate) fn head(&self) -> Result<Option<(u32, i64, String, [u8; 32])>> {
+        Ok(journal::head(self.journal()?)?.map(|(seq, row, hash)| (seq, row.at, row.actor, hash)))
     }
 
     /// The relation tables, opened on first use.
@@ -517,28 +526,59 @@ impl View {
     /// Row counts of the main tables.
     pub(crate) fn counts(&self) -> Result<Counts> {
         let (index_manifests, manifest_configs) = self.relations()?.counts()?;
+        let (observations, references) = self.log_counts()?;
         Ok(Counts {
             repositories: self.repos.len()?,
             tags: self.tags.len()?,
-            references: self.refs.len()?,
-            observations: self.moves.len()?,
+            references,
+            observations,
             intervals: self.interval_count()?,
             index_manifests,
             manifest_configs,
         })
     }
 
-    /// Intervals are packed several to a digest-index value: count them all
+    /// Observations and references: a pass over every tag's log (`stats`
+    /// is not on a hot path).
+    fn log_counts(&self) -> Result<(u64, u64)> {
+        let (mut observations, mut references) = (0u64, 0u64);
+        let mut tag = None;
+        let mut digests: Vec<Digest> = Vec::new();
+        for row in self.tag_log.iter()? {
+            let (k, v) = row?;
+            let (n, start) = k.value();
+            if tag != Some(n) {
+                tag = Some(n);
+                digests.clear();
+            }
+            let entries = log::decode(
+                v.value(),
+                &format_args!("table tag_log, tag number {n}, chunk at {start}"),
+            )?;
+            observations = observations.saturating_add(entries.len() as u64);
+            for d in entries.into_iter().filter_map(|e| e.digest) {
+                if !digests.contains(&d) {
+                    digests.push(d);
+                    references = references.saturating_add(1);
+                }
+            }
+        }
+        Ok((observations, references))
+    }
+
+    /// Intervals are packed several to a digest-index row: count them all
     /// (a full scan; `stats` is not on a hot path).
     fn interval_count(&self) -> Result<u64> {
         let mut n = 0u64;
-        for entry in self.digest_index.iter()? {
-            let (k, v) = entry?;
-            let entries = packed::count(v.value()).map_err(rows::at(format_args!(
-                "table digest_index, digest {}",
-                rows::Hex(k.value())
-            )))?;
-            n = n.saturating_add(entries as u64);
+        for row in self.digest_index.iter()? {
+            let (k, v) = row?;
+            for g in packed::groups(v.value()) {
+                let g = g.map_err(rows::at(format_args!(
+                    "table digest_index, key {:016x}",
+                    k.value()
+                )))?;
+                n = n.saturating_add(g.count() as u64);
+            }
         }
         Ok(n)
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Reference, Repository, Tag, Timestamp};
+use crate::model::{Repository, Tag, Timestamp};
 
 /// Microseconds since the Unix epoch: the stored form of every instant.
 pub(super) fn micros(t: Timestamp) -> i64 {
@@ -14,7 +14,7 @@ pub(super) fn micros(t: Timestamp) -> i64 {
 
 /// Back from microseconds. Every stored value came from [`micros`], so it is
 /// in range; an out-of-range value means a damaged file.
-pub(super) fn from_micros(us: i64) -> Result<Timestamp> {
+pub(crate) fn from_micros(us: i64) -> Result<Timestamp> {
     chrono::DateTime::from_timestamp_micros(us)
         .ok_or_else(|| Error::Corrupt(format!("timestamp {us} out of range")))
 }
@@ -83,14 +83,6 @@ pub(super) struct TagRow {
     /// Compact digest the tag points to now (the last move-log entry);
     /// `None` once deleted. Cached here so `get` is one lookup.
     pub current: Option<Vec<u8>>,
-    pub audit: AuditRow,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct RefRow {
-    /// The earliest instant the pair was observed: the reference's place in
-    /// its tag's order (`View::reference_page`).
-    pub first_observed: i64,
     pub audit: AuditRow,
 }
 
@@ -220,36 +212,6 @@ impl TagRow {
             last_modified_by: self.audit.last_modified_by.clone(),
             last_modified_on: from_micros(self.audit.last_modified_on)?,
         }))
-    }
-}
-
-impl RefRow {
-    /// Checks every stored instant, for the write path (which would otherwise
-    /// carry a damaged value into the row it writes back).
-    pub fn check(&self, tag: u32, digest: &[u8]) -> Result<()> {
-        from_micros(self.first_observed)
-            .and_then(|_| self.audit.check())
-            .map_err(at(format_args!(
-                "table refs, tag number {tag}, digest {}",
-                Hex(digest)
-            )))
-    }
-
-    pub fn to_record(&self, tag: &TagId, digest: &Digest) -> Result<Reference> {
-        self.record(tag, digest)
-            .map_err(at(format_args!("table refs, reference {tag}@{digest}")))
-    }
-
-    fn record(&self, tag: &TagId, digest: &Digest) -> Result<Reference> {
-        Ok(Reference {
-            schema: None,
-            tag: tag.clone(),
-            artifact: *digest,
-            created_by: self.audit.created_by.clone(),
-            created_on: from_micros(self.audit.created_on)?,
-            last_modified_by: self.audit.last_modified_by.clone(),
-            last_modified_on: from_micros(self.audit.last_modified_on)?,
-        })
     }
 }
 

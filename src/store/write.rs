@@ -4,12 +4,15 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use super::journal::JournalWriter;
+use super::log::{self, LogEntry, TAG_LOG};
+
 use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::packed::{self, IndexEntry};
 use super::relations::RelationWriter;
-use super::rows::{self, AuditRow, RefRow, RepoRow, TagRow, from_micros, micros};
-use super::{DIGEST_INDEX, MOVES, OPEN, REFS, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
+use super::rows::{self, AuditRow, RepoRow, TagRow, from_micros, micros};
+use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{
@@ -19,9 +22,6 @@ use crate::model::{
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
 pub(crate) type TagWrite = (Timestamp, Option<Digest>);
-
-/// A move-log entry as stored: microseconds and digest.
-type LogEntry = (i64, Option<Digest>);
 
 /// A tag as a write transaction holds it: its number and its row, written
 /// back by [`Writer::apply`].
@@ -66,9 +66,10 @@ pub(crate) struct Writer<'t> {
     repos: Table<'t, u32, &'static [u8]>,
     tag_keys: Table<'t, &'static str, u32>,
     tags: Table<'t, u32, &'static [u8]>,
-    moves: Table<'t, (u32, i64, &'static [u8]), ()>,
-    refs: Table<'t, (u32, &'static [u8]), &'static [u8]>,
-    digest_index: Table<'t, &'static [u8], &'static [u8]>,
+    tag_log: Table<'t, (u32, i64), &'static [u8]>,
+    digest_index: Table<'t, u64, &'static [u8]>,
+    /// This batch's journal record.
+    journal: JournalWriter<'t>,
     next_repo: u32,
     next_tag: u32,
     /// Tags created in this transaction, for the name cache.
@@ -77,10 +78,11 @@ pub(crate) struct Writer<'t> {
     /// is known to be empty, so it is not read.
     unapplied: HashSet<u32>,
     /// Digest-index changes of this transaction, applied by
-    /// [`Writer::flush_index`] in key order: a batch's digests are random, and
+    /// `Writer::flush_index` in key order: a batch's digests are random, and
     /// redb rewrites a page once per transaction however many of its keys
     /// change, so sorted writes touch each page once while it is hot.
-    index_changes: BTreeMap<Digest, IndexDelta>,
+    /// Keyed like the index (prefix first), so the pass goes in key order.
+    index_changes: BTreeMap<(u64, Digest), IndexDelta>,
     relations: RelationWriter<'t>,
     /// Templates, repository settings and violations (issue 11).
     templates: super::TemplateWriter<'t>,
@@ -117,10 +119,6 @@ impl IndexDelta {
     }
 }
 
-fn compact(d: Option<&Digest>) -> ([u8; Digest::MAX_COMPACT_LEN], usize) {
-    d.map_or(([0; Digest::MAX_COMPACT_LEN], 0), Digest::compact_array)
-}
-
 impl<'t> Writer<'t> {
     pub fn open(txn: &'t WriteTransaction) -> Result<Self> {
         let repos = txn.open_table(REPOS)?;
@@ -132,9 +130,9 @@ impl<'t> Writer<'t> {
             repos,
             tag_keys: txn.open_table(TAG_KEYS)?,
             tags,
-            moves: txn.open_table(MOVES)?,
-            refs: txn.open_table(REFS)?,
+            tag_log: txn.open_table(TAG_LOG)?,
             digest_index: txn.open_table(DIGEST_INDEX)?,
+            journal: JournalWriter::open(txn)?,
             next_repo,
             next_tag,
             new_names: Vec::new(),
@@ -202,7 +200,7 @@ impl<'t> Writer<'t> {
     ) -> Result<u64> {
         let mut tags = Vec::new();
         for (tag, name) in super::templates::tags_in_repo(&self.tag_keys, id)? {
-            tags.push((tag, name, super::read_log(&self.moves, tag)?));
+            tags.push((tag, name, plain(&log::read_log(&self.tag_log, tag)?)));
         }
         self.templates.append_setting(id, n, setting, &tags)
     }
@@ -408,10 +406,11 @@ impl<'t> Writer<'t> {
         tag.n
     }
 
-    /// Adds `writes` to the tag's move log (skipping exact repeats), creates
+    /// Adds `writes` to the tag's move log (skipping exact repeats), counts
     /// the references they introduce, keeps the digest index equal to the
     /// log's intervals, and updates the tag's current digest. `tag` is the
-    /// tag as the caller holds it; its row is written back.
+    /// tag as the caller holds it; its row is written back. Every entry
+    /// added is noted in this batch's journal record.
     pub fn apply(
         &mut self,
         tag: &mut TagState,
@@ -422,48 +421,58 @@ impl<'t> Writer<'t> {
         let TagState { n, row } = tag;
         let n = *n;
         let mut summary = WriteSummary::default();
-        let mut log = if self.unapplied.remove(&n) {
+        let mut chunks = if self.unapplied.remove(&n) {
             Vec::new()
         } else {
-            super::read_log(&self.moves, n)?
+            log::read_chunks(&self.tag_log, n)?
         };
-        let before = interval_set(n, &log)?;
+        let log_before: Vec<(i64, Option<Digest>)> = chunks
+            .iter()
+            .flat_map(|c| c.entries.iter().map(LogEntry::key))
+            .collect();
+        let before = interval_set(n, &log_before)?;
         // Moves of tags the repository's settings make immutable are
         // violations: a function of the log, so they are recomputed from the
         // log before and after (only where a setting can make a tag immutable).
         let settings = self.templates.settings(row.repo)?;
-        let log_before = settings
+        let restricts = settings
             .iter()
-            .any(crate::model::MutabilitySetting::restricts)
-            .then(|| log.clone());
+            .any(crate::model::MutabilitySetting::restricts);
+        let mut known: HashSet<Digest> = log_before.iter().filter_map(|e| e.1).collect();
+        let seq = self.journal.seq;
         for &(at, digest) in writes {
-            let t = micros(at);
             // Only an exact repeat (same instant, same digest) is dropped. A
             // repeat of the digest in force at a later instant is kept as
             // evidence: an older observation of another digest may still
             // arrive between the two, and then this one marks the move back.
-            let pos = log.partition_point(|e| *e < (t, digest));
-            if log.get(pos) == Some(&(t, digest)) {
+            let entry = LogEntry {
+                at: micros(at),
+                digest,
+                seq,
+            };
+            if !log::insert(&mut chunks, entry) {
                 continue;
             }
-            log.insert(pos, (t, digest));
-            let (buf, len) = compact(digest.as_ref());
-            let key = &buf[..len];
-            self.moves.insert((n, t, key), ())?;
+            self.journal.note(n, entry, actor, micros(now))?;
             summary.recorded += 1;
-            if digest.is_some() {
-                summary.references += u64::from(self.note_reference(n, key, t, actor, now)?);
+            if let Some(d) = digest {
+                summary.references += u64::from(known.insert(d));
             }
         }
-        let after = interval_set(n, &log)?;
+        log::write_chunks(&mut self.tag_log, n, &chunks)?;
+        let log_after: Vec<(i64, Option<Digest>)> = chunks
+            .iter()
+            .flat_map(|c| c.entries.iter().map(LogEntry::key))
+            .collect();
+        let after = interval_set(n, &log_after)?;
         self.reindex(n, &before, &after);
-        if let Some(log_before) = log_before {
+        if restricts {
             let id = format!("{}:{}", self.repo(row.repo)?.id, row.name);
             summary.violations +=
                 self.templates
-                    .revise((&id, n, &row.name), &settings, &log_before, &log)?;
+                    .revise((&id, n, &row.name), &settings, &log_before, &log_after)?;
         }
-        let current = log.last().and_then(|e| e.1).map(|d| d.to_compact());
+        let current = log_after.last().and_then(|e| e.1).map(|d| d.to_compact());
         if current != row.current {
             row.current = current;
             row.audit.touch(actor, now);
@@ -474,7 +483,7 @@ impl<'t> Writer<'t> {
     }
 
     /// Records that tag `n`'s entries in the digest index go from `before`
-    /// to `after`; [`Writer::flush_index`] writes them.
+    /// to `after`; `Writer::flush_index` writes them.
     fn reindex(
         &mut self,
         n: u32,
@@ -487,48 +496,91 @@ impl<'t> Writer<'t> {
             until: iv.until.map_or(OPEN, micros),
         };
         for (d, iv) in before.difference(after) {
-            self.index_changes.entry(*d).or_default().remove(entry(iv));
+            self.index_changes
+                .entry((packed::key(d), *d))
+                .or_default()
+                .remove(entry(iv));
         }
         for (d, iv) in after.difference(before) {
-            self.index_changes.entry(*d).or_default().add(entry(iv));
+            self.index_changes
+                .entry((packed::key(d), *d))
+                .or_default()
+                .add(entry(iv));
         }
     }
 
-    /// Writes the digest-index changes recorded so far, in key order: one
-    /// read-modify-write per digest whose entries changed. The ledger calls
-    /// it once, before the commit.
-    pub fn flush_index(&mut self) -> Result<()> {
-        for (d, delta) in std::mem::take(&mut self.index_changes) {
-            if delta.removed.is_empty() && delta.added.is_empty() && delta.flags == 0 {
-                continue;
+    /// Finishes the transaction's writes: the digest-index changes recorded
+    /// so far, and the batch's journal record. The store calls it once,
+    /// before the commit.
+    pub fn finish(&mut self) -> Result<()> {
+        self.flush_index()?;
+        self.journal.finish()
+    }
+
+    /// Writes the digest-index changes, in key order: one read-modify-write
+    /// per row (digest prefix) whose groups changed.
+    fn flush_index(&mut self) -> Result<()> {
+        let changes = std::mem::take(&mut self.index_changes);
+        let mut changes = changes.into_iter().peekable();
+        while let Some(((key, d), delta)) = changes.next() {
+            // Every change to this row (almost always just this one).
+            let mut row_changes = vec![(d, delta)];
+            while let Some(((k, _), _)) = changes.peek() {
+                if *k != key {
+                    break;
+                }
+                if let Some(((_, d), delta)) = changes.next() {
+                    row_changes.push((d, delta));
+                }
             }
-            let (buf, len) = d.compact_array();
-            let key = &buf[..len];
-            let place = format!("table digest_index, digest {d}");
-            let (mut entries, old_flags): (Vec<IndexEntry>, u8) =
-                match self.digest_index.get(key)? {
-                    Some(v) => (
-                        packed::decode(v.value())
-                            .map_err(rows::at(&place))?
-                            .map(|e| self.check_entry(&d, e))
-                            .collect::<Result<_>>()?,
-                        packed::flags(v.value()).map_err(rows::at(&place))?,
-                    ),
-                    None => (Vec::new(), 0),
-                };
-            let flags = old_flags | delta.flags;
-            if delta.removed.is_empty() && delta.added.is_empty() && flags == old_flags {
-                continue;
+            self.rewrite_row(key, row_changes)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the changes to the digest-index row `key`.
+    fn rewrite_row(&mut self, key: u64, changes: Vec<(Digest, IndexDelta)>) -> Result<()> {
+        let mut groups: Vec<(Digest, u8, Vec<IndexEntry>)> = Vec::new();
+        if let Some(v) = self.digest_index.get(key)? {
+            for g in packed::groups(v.value()) {
+                let place = format!("table digest_index, key {key:016x}");
+                let g = g.map_err(rows::at(&place))?;
+                let d = g.digest(key).map_err(rows::at(&place))?;
+                let entries = g
+                    .decode()
+                    .map(|e| self.check_entry(&d, e))
+                    .collect::<Result<_>>()?;
+                groups.push((d, g.flags, entries));
             }
+        }
+        let old = groups.clone();
+        for (d, delta) in changes {
+            let i = match groups.iter().position(|g| g.0 == d) {
+                Some(i) => i,
+                None => {
+                    groups.push((d, 0, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let (_, flags, entries) = &mut groups[i];
+            *flags |= delta.flags;
             entries.retain(|e| !delta.removed.contains(e));
             entries.extend(delta.added);
             entries.sort_unstable();
-            if entries.is_empty() && flags == 0 {
-                self.digest_index.remove(key)?;
-            } else {
-                self.digest_index
-                    .insert(key, packed::encode(&entries, flags).as_slice())?;
+        }
+        groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if groups == old {
+            return Ok(());
+        }
+        if groups.is_empty() {
+            self.digest_index.remove(key)?;
+        } else {
+            let mut bytes = Vec::new();
+            for (d, flags, entries) in &groups {
+                packed::encode_group(&mut bytes, d, *flags, entries);
             }
+            self.digest_index.insert(key, bytes.as_slice())?;
         }
         Ok(())
     }
@@ -539,7 +591,7 @@ impl<'t> Writer<'t> {
     pub fn record_relation(&mut self, relation: &ManifestRelation) -> Result<u64> {
         let changes = &mut self.index_changes;
         self.relations.record(relation, &mut |d, flag| {
-            changes.entry(d).or_default().flags |= flag;
+            changes.entry((packed::key(&d), d)).or_default().flags |= flag;
         })
     }
 
@@ -562,60 +614,19 @@ impl<'t> Writer<'t> {
         }
         Ok(e)
     }
-
-    /// Creates the (tag, digest) reference if new, or moves its first-observed
-    /// instant earlier. Returns whether it was created.
-    fn note_reference(
-        &mut self,
-        n: u32,
-        digest: &[u8],
-        t: i64,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<bool> {
-        // Insert first: a new pair (the common case when ingesting) costs one
-        // B-tree operation; an existing one is put back as it was.
-        let fresh = RefRow {
-            first_observed: t,
-            audit: AuditRow::new(actor, now),
-        };
-        let old = match self
-            .refs
-            .insert((n, digest), rows::encode(&fresh)?.as_slice())?
-        {
-            Some(v) => {
-                let row: RefRow = rows::decode_row(
-                    "refs",
-                    format_args!("tag number {n}, digest {}", rows::Hex(digest)),
-                    v.value(),
-                )?;
-                // Written back: a damaged instant must not be carried on
-                // (nor win the `t < first_observed` comparison below).
-                row.check(n, digest)?;
-                Some(row)
-            }
-            None => None,
-        };
-        let Some(mut row) = old else {
-            return Ok(true);
-        };
-        if t < row.first_observed {
-            // An out-of-order observation found the pair earlier: only its
-            // place in the order moves; the audit is never rewritten.
-            row.first_observed = t;
-        }
-        self.refs
-            .insert((n, digest), rows::encode(&row)?.as_slice())?;
-        Ok(false)
-    }
 }
 
-fn interval_set(n: u32, log: &[LogEntry]) -> Result<BTreeSet<(Digest, Interval)>> {
+/// A log without its batch numbers, as the templates read it.
+fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
+    log.iter().map(LogEntry::key).collect()
+}
+
+fn interval_set(n: u32, log: &[(i64, Option<Digest>)]) -> Result<BTreeSet<(Digest, Interval)>> {
     let log = log
         .iter()
         .map(|&(t, d)| {
             let t =
-                from_micros(t).map_err(rows::at(format_args!("table moves, tag number {n}")))?;
+                from_micros(t).map_err(rows::at(format_args!("table tag_log, tag number {n}")))?;
             Ok((t, d))
         })
         .collect::<Result<Vec<_>>>()?;
