@@ -14,6 +14,7 @@
 //!   empty slice in the move log is a deletion;
 //! - instants are `i64` microseconds since the epoch.
 
+mod backup;
 mod handle;
 mod integrations;
 mod names;
@@ -26,6 +27,7 @@ mod write;
 
 use redb::{ReadableTable, TableDefinition};
 
+pub(crate) use backup::TempFile;
 pub(crate) use handle::Store;
 pub use read::Counts;
 pub(crate) use read::View;
