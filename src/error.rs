@@ -148,6 +148,18 @@ pub enum Error {
         /// What did not open: "the ledger's key check", "credential docker.password of image integration …".
         what: String,
     },
+    /// A backup does not match its checksum file (`<backup>.blake3`), or has
+    /// no usable one: it was damaged or altered after it was written, and
+    /// nothing was restored.
+    #[error("backup {backup} fails its checksum file {checksum_file}: {reason}")]
+    Checksum {
+        /// The backup file.
+        backup: PathBuf,
+        /// Its checksum file.
+        checksum_file: PathBuf,
+        /// What is wrong: both hashes, or why there is no expected one.
+        reason: String,
+    },
     /// A stored value could not be decoded: the file is damaged.
     #[error("corrupt ledger: {0}")]
     Corrupt(String),
@@ -287,6 +299,7 @@ impl Error {
             | Self::SecretKeyMissing { .. }
             | Self::SecretKeyMismatch { .. }
             | Self::Corrupt(_)
+            | Self::Checksum { .. }
             | Self::Io { .. }
             | Self::Storage(_) => 500,
         }

@@ -50,6 +50,8 @@ pub mod secrets;
 mod store;
 
 pub use error::{Error, Result, StorageError};
+pub use ledger::MAX_CLOCK_SKEW;
+pub use ledger::{Backup, Restore};
 pub use ledger::{
     Classification, Compaction, HistoryEntry, IngestSummary, KeyRotation, Ledger, MAX_PAGE,
     MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
@@ -57,4 +59,11 @@ pub use ledger::{
 pub use ledger::{Findings, Head, Verification, VerifyReport};
 pub use ledger::{ScanBatch, ScanRecord};
 pub use ledger::{SettingChange, TemplateApplication, TemplateMatch};
+/// The storage engine's (redb's) storage trait, for
+/// [`Ledger::create_with_backend`]: embedders who bring their own storage
+/// (bytes kept somewhere other than a local file), and tests that inject
+/// faults (power loss, a full disk) under a ledger. Its I/O methods return
+/// [`std::io::Error`]. It is the one engine item in the public API, so a
+/// major upgrade of redb may change it.
+pub use redb::StorageBackend;
 pub use store::{Counts, SCHEMA_VERSION};

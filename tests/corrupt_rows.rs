@@ -16,6 +16,8 @@
 //! is caught and reported with the operation's name), and the whole check must
 //! take well under a second. Where the damaged row is necessarily read, the
 //! test also requires `Corrupt` (the damage must be noticed, not passed on).
+//! `Ledger::verify` must never call a damaged file clean (it reports a finding
+//! or fails), and must call the undamaged one clean.
 
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -38,9 +40,15 @@ const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
 const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
 const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
 const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
-const MOVES: TableDefinition<(u32, i64, &[u8]), ()> = TableDefinition::new("moves");
-const REFS: TableDefinition<(u32, &[u8]), &[u8]> = TableDefinition::new("refs");
-const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("digest_index");
+/// (tag number, instant of the chunk's first entry) → packed entries, each
+/// `instant i64 LE, batch u32 LE, algorithm byte (0: deletion), raw digest`.
+const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("tag_log");
+/// batch sequence number → `JournalRow`
+const JOURNAL: TableDefinition<u32, &[u8]> = TableDefinition::new("journal");
+/// the digest's first 8 bytes (big-endian) → groups, each `algorithm byte,
+/// flags byte, count u32 LE, the digest's other bytes, count × (tag u32,
+/// since i64, until i64) LE`.
+const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
 
 // The stored rows, as `src/store/rows.rs` defines them (postcard). The test
 // `the_mirrored_rows_match_the_stored_format` keeps them in step.
@@ -70,10 +78,14 @@ struct TagRow {
     audit: AuditRow,
 }
 
+/// As `src/store/journal.rs` defines it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RefRow {
-    first_observed: i64,
-    audit: AuditRow,
+struct JournalRow {
+    at: i64,
+    actor: String,
+    count: u64,
+    batch: [u8; 32],
+    prev: [u8; 32],
 }
 
 /// How long the checks of one damaged file may take (they take milliseconds;

@@ -92,8 +92,10 @@ fn use_file(path: &Path, digests: &[Digest]) -> Vec<Error> {
             Err(e) => note(Err(e)),
         }
         if !read_only {
+            // After every sample observation, and not in the future (a
+            // future time is refused before the file is touched).
             let o: ociledger::model::Observation = serde_json::from_str(
-                r#"{"repository":"nginx","tag":"latest","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001","observed_at":"2030-01-01T00:00:00Z"}"#,
+                r#"{"repository":"nginx","tag":"latest","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000001","observed_at":"2026-09-01T00:00:00Z"}"#,
             )
             .expect("line");
             note(ledger.ingest("test", &[o]).map(drop));

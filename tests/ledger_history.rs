@@ -737,7 +737,8 @@ fn an_observation_after_a_delete_brings_the_tag_back() {
     // An observation from before the delete does not undo it.
     l.ingest("s", &[obs("nginx:stable", d(2), day(2))]).unwrap();
     assert!(matches!(l.get_tag(&tag), Err(Error::NotFound { .. })));
-    // One after it does.
+    // One after it does (the clock past it: a future one would be refused).
+    clock.set(day(4));
     l.ingest("s", &[obs("nginx:stable", d(3), day(4))]).unwrap();
     assert_eq!(l.get_tag(&tag).unwrap().artifact, d(3));
     assert_eq!(

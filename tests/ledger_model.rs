@@ -30,6 +30,12 @@
 //! through relations with its own walk ([`expected_lookup`]) and `classify`
 //! from that ([`check_classify`]), written from the documented rules.
 //!
+//! The clock starts at [`CLOCK_START`], inside the range observations are
+//! drawn from, so API writes that land before a tag's last observation (the
+//! stale-clock refusal) stay covered; a few observations are drawn around
+//! the clock plus `MAX_CLOCK_SKEW` ([`future`]), and the model refuses a
+//! batch holding one later than that, as `Ledger::ingest` documents.
+//!
 //! # Sizing: `OCILEDGER_PROPTEST_CASES`
 //!
 //! An absolute count `N`, or `full` for 2000: `N` random programs in memory
@@ -88,6 +94,18 @@ const DIGESTS: usize = 6;
 const RELATION_DIGESTS: usize = 8;
 const PLATFORMS: usize = 3;
 const TAGS: usize = REPOS.len() * TAG_NAMES.len();
+
+/// Where the ledger's clock starts, in seconds after [`epoch`]: after some
+/// of the usual observation times (`0..40`) and before others.
+const CLOCK_START: i64 = 20;
+
+/// Observation times (seconds) drawn rarely: around the clock's start plus
+/// the allowed skew, so a batch is sometimes refused as dated in the future
+/// and sometimes (after the clock advanced) accepted just inside the limit.
+fn future() -> std::ops::Range<i64> {
+    let edge = CLOCK_START + ociledger::MAX_CLOCK_SKEW.num_seconds();
+    edge - 20..edge + 20
+}
 
 fn epoch() -> Timestamp {
     "2024-01-01T00:00:00Z".parse().expect("constant")
@@ -233,7 +251,8 @@ fn rel() -> impl Strategy<Value = Rel> {
 }
 
 fn obs() -> impl Strategy<Value = Obs> {
-    (0..TAGS, 0..DIGESTS, 0i64..40).prop_flat_map(|(t, d, s)| {
+    let second = prop_oneof![24 => 0i64..40, 1 => future()];
+    (0..TAGS, 0..DIGESTS, second).prop_flat_map(|(t, d, s)| {
         prop_oneof![
             10 => Just(Extra::Plain),
             1 => pick(RELATION_DIGESTS).prop_map(Extra::Config),
@@ -776,24 +795,34 @@ fn carried(&(_, d, _, ref extra): &Obs) -> Option<ManifestRelation> {
     }
 }
 
+fn model_ingest(model: &mut Model, actor: usize, obs: &[Obs], now: Timestamp) -> Outcome {
+    // An observation dated after the clock plus the allowed skew refuses the
+    // whole batch, before anything else is looked at.
+    if let Some(i) = obs
+        .iter()
+        .position(|&(_, _, s, _)| at(s) > now + ociledger::MAX_CLOCK_SKEW)
+    {
+        return Outcome::Refused(format!("observation {i}"));
+    }
+    // The history and the relations go in one transaction: a refused
+    // relation drops the observations too.
+    let carried: Vec<(usize, ManifestRelation)> = obs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| Some((i, carried(o)?)))
+        .collect();
+    match model.relate_all(carried.iter().map(|(i, r)| (*i, r))) {
+        Ok(n) => {
+            model.ingest(ACTORS[actor], now, &batch(obs));
+            Outcome::Related(n)
+        }
+        Err(i) => Outcome::Refused(format!("observation {i}")),
+    }
+}
+
 fn model_step(model: &mut Model, op: &Op, now: Timestamp) -> Outcome {
     match op {
-        Op::Ingest(a, obs) => {
-            // The history and the relations go in one transaction: a refused
-            // relation drops the observations too.
-            let carried: Vec<(usize, ManifestRelation)> = obs
-                .iter()
-                .enumerate()
-                .filter_map(|(i, o)| Some((i, carried(o)?)))
-                .collect();
-            match model.relate_all(carried.iter().map(|(i, r)| (*i, r))) {
-                Ok(n) => {
-                    model.ingest(ACTORS[*a], now, &batch(obs));
-                    Outcome::Related(n)
-                }
-                Err(i) => Outcome::Refused(format!("observation {i}")),
-            }
-        }
+        Op::Ingest(a, obs) => model_ingest(model, *a, obs, now),
         Op::Relate(_, rels) => {
             let rels: Vec<ManifestRelation> = rels.iter().map(relation).collect();
             match model.relate_all(rels.iter().enumerate()) {
@@ -1279,7 +1308,7 @@ fn check_tag(snap: &Snapshot, m: &Model, id: &TagId, spans: Option<&[Span]>, pag
 fn run(program: &[(Op, usize)], on_disk: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("model.redb");
-    let clock = Arc::new(FixedClock::at(at(20)));
+    let clock = Arc::new(FixedClock::at(at(CLOCK_START)));
     let open = |create: bool| {
         let l = if !on_disk {
             Ledger::in_memory()

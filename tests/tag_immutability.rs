@@ -332,6 +332,8 @@ fn same_instant_losers_repeats_and_returns_after_deletion_are_not_violations() {
     l.create_tag("alice", &tag_body("prod/c:x", d(1))).unwrap();
     clock.advance(Duration::seconds(1));
     l.delete_tag("alice", &tag("prod/c:x")).unwrap();
+    // The clock past the observation: a future one would be refused.
+    clock.set(t("2025-06-01T00:00:00Z"));
     l.ingest(
         "scanner",
         &[obs("prod/c:x", d(3), t("2025-06-01T00:00:00Z"))],
@@ -650,6 +652,8 @@ fn apply_judges_each_move_by_the_setting_in_force_when_it_was_observed() {
         all_violations(&l).is_empty(),
         "moves before the setting are not judged by it"
     );
+    // The clock past the observations: a future one would be refused.
+    clock.set(later(1));
     let s = l
         .ingest(
             "s",
@@ -673,6 +677,7 @@ fn apply_judges_each_move_by_the_setting_in_force_when_it_was_observed() {
     l.update_template(REG, &body(json!({"prefix": "dev"})))
         .unwrap();
     l.apply_template(REG, "dev", false).unwrap();
+    clock.set(later(4));
     l.ingest("s", &[obs("dev/app:v1", d(4), later(4))]).unwrap();
     let v = all_violations(&l);
     assert_eq!(

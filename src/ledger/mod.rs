@@ -1,6 +1,7 @@
 //! The embedded API: [`Ledger`] opens a file, takes writes and ingests, and
 //! answers queries.
 
+mod backup;
 mod classify;
 mod history;
 mod integrations;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub use backup::{Backup, Restore};
 pub use classify::{Classification, MatchKind};
 pub use history::HistoryEntry;
 pub use integrations::{KeyRotation, RegistryAuth, RegistryCredentials};
@@ -42,6 +44,20 @@ pub struct Page<T> {
     /// Pass this back to get the next page.
     pub next: Option<String>,
 }
+
+/// How far past the ledger's clock an observation may be dated: a write
+/// whose `observed_at` (or a scan's `scanned_at`) is later than the ledger's
+/// clock plus this is refused ([`Ledger::check_observed_at`]).
+///
+/// Scanners stamp observations with their own clocks, which differ from the
+/// writer's: by milliseconds under NTP, by minutes on a machine just resumed
+/// or without time sync. Five minutes is the allowance Kerberos has long used
+/// for the same problem: it accepts that drift, while a date in the future (a
+/// typo's 2099, a clock set years ahead) is refused. Accepted, such an
+/// observation would become the tag's last one, and every later write at the
+/// ledger's own time (`tag update`, `tag delete`) would land before it and be
+/// refused until the clock caught up.
+pub const MAX_CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// What an [`Ledger::ingest`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -180,6 +196,83 @@ impl Ledger {
         Ok(Self::from_store(Store::in_memory()?))
     }
 
+    /// A ledger on storage the caller provides (see
+    /// [`StorageBackend`](crate::StorageBackend)): initializes a new ledger
+    /// on an empty backend, or opens the ledger already on it. For embedders
+    /// that keep the bytes somewhere other than a local file, and for tests
+    /// that inject faults. [`Ledger::path`] is `<backend>`; the backend is
+    /// used in redb's exclusive mode (one handle at a time; its lock methods
+    /// may stay unimplemented), and it is closed when the ledger is dropped.
+    ///
+    /// ```
+    /// use std::io;
+    /// use std::sync::{Arc, Mutex};
+    /// use ociledger::{Ledger, StorageBackend, model::Observation};
+    ///
+    /// /// Bytes that outlive the ledger: reopen them later.
+    /// #[derive(Debug, Clone, Default)]
+    /// struct Shared(Arc<Mutex<Vec<u8>>>);
+    ///
+    /// impl StorageBackend for Shared {
+    ///     fn len(&self) -> io::Result<u64> {
+    ///         Ok(self.0.lock().unwrap().len() as u64)
+    ///     }
+    ///     fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+    ///         let bytes = self.0.lock().unwrap();
+    ///         let start = usize::try_from(offset).map_err(io::Error::other)?;
+    ///         let src = bytes.get(start..start + out.len()).ok_or(io::ErrorKind::UnexpectedEof)?;
+    ///         out.copy_from_slice(src);
+    ///         Ok(())
+    ///     }
+    ///     fn set_len(&self, len: u64) -> io::Result<()> {
+    ///         let len = usize::try_from(len).map_err(io::Error::other)?;
+    ///         self.0.lock().unwrap().resize(len, 0);
+    ///         Ok(())
+    ///     }
+    ///     fn sync_data(&self) -> io::Result<()> {
+    ///         Ok(())
+    ///     }
+    ///     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+    ///         let mut bytes = self.0.lock().unwrap();
+    ///         let start = usize::try_from(offset).map_err(io::Error::other)?;
+    ///         if bytes.len() < start + data.len() {
+    ///             bytes.resize(start + data.len(), 0);
+    ///         }
+    ///         bytes[start..start + data.len()].copy_from_slice(data);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let disk = Shared::default();
+    /// let ledger = Ledger::create_with_backend(disk.clone())?;
+    /// let seen: Observation = serde_json::from_str(r#"{"repository": "nginx", "tag": "1.25",
+    ///     "digest": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ///     "observed_at": "2024-01-01T00:00:00Z"}"#).unwrap();
+    /// ledger.ingest("scanner", &[seen])?;
+    /// drop(ledger);
+    ///
+    /// // The same bytes again: the ledger already on them is opened.
+    /// let reopened = Ledger::create_with_backend(disk)?;
+    /// assert_eq!(reopened.stats()?.counts.tags, 1);
+    /// # Ok::<(), ociledger::Error>(())
+    /// ```
+    ///
+    /// Commits are durable when they return (`sync_data` has succeeded).
+    /// After a backend I/O error, every later write of this ledger fails
+    /// until it is dropped and opened again. A crash during the very first
+    /// open of empty storage, while the engine formats it, can leave storage
+    /// that is neither empty nor a ledger: it is refused with
+    /// [`Error::NotALedger`] (never taken for a ledger); empty it to start
+    /// again.
+    ///
+    /// # Errors
+    /// [`Error::NotALedger`] for storage that holds something else,
+    /// [`Error::Version`] for a ledger of another schema version, storage
+    /// errors (the backend's I/O errors among them).
+    pub fn create_with_backend(backend: impl crate::StorageBackend) -> Result<Self> {
+        Ok(Self::from_store(Store::with_backend(backend)?))
+    }
+
     fn from_store(store: Store) -> Self {
         Self {
             store,
@@ -188,7 +281,8 @@ impl Ledger {
         }
     }
 
-    /// Replaces the clock that stamps writes (`created_on`, API tag moves).
+    /// Replaces the clock that stamps writes (`created_on`, API tag moves)
+    /// and bounds observation times ([`MAX_CLOCK_SKEW`]).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -215,6 +309,29 @@ impl Ledger {
         store::truncate(self.clock.now())
     }
 
+    /// Checks that an observation time is not in the future: no later than
+    /// the ledger's clock (see [`Ledger::with_clock`]) plus
+    /// [`MAX_CLOCK_SKEW`]. [`Ledger::ingest`] and [`Ledger::record_scan`]
+    /// apply it to every item; an importer can call it per line first, so a
+    /// bad line is skipped instead of failing its batch.
+    ///
+    /// ```
+    /// use ociledger::{Error, Ledger};
+    ///
+    /// let ledger = Ledger::in_memory()?;
+    /// assert!(ledger.check_observed_at("2024-01-01T00:00:00Z".parse().unwrap()).is_ok());
+    /// let refused = ledger.check_observed_at("2099-01-01T00:00:00Z".parse().unwrap());
+    /// assert!(matches!(refused, Err(Error::Invalid { location, .. }) if location == "observed_at"));
+    /// # Ok::<(), ociledger::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] at `observed_at`, whose message gives the clock's
+    /// time and the allowance, for a time later than that.
+    pub fn check_observed_at(&self, observed_at: Timestamp) -> Result<()> {
+        not_after(observed_at, self.now(), "observed_at")
+    }
+
     /// Runs `op` in one write transaction; commits only if it succeeds.
     fn write<T>(
         &self,
@@ -235,10 +352,17 @@ impl Ledger {
     /// `docs/data-model.md`). Either the whole batch is applied or none of it.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an empty actor; storage errors.
+    /// [`Error::Invalid`] for an empty actor, and for an observation dated
+    /// later than the ledger's clock plus [`MAX_CLOCK_SKEW`] (its location
+    /// names the item, `observation 12: observed_at`; nothing is written,
+    /// see [`Ledger::check_observed_at`]); storage errors.
     pub fn ingest(&self, actor: &str, batch: &[Observation]) -> Result<IngestSummary> {
         check_actor(actor)?;
         let now = self.now();
+        for (i, o) in batch.iter().enumerate() {
+            not_after(o.observed_at, now, "observed_at")
+                .map_err(|e| at_item("observation", i, e))?;
+        }
         let mut by_tag: BTreeMap<&TagId, Vec<TagWrite>> = BTreeMap::new();
         let mut scanned: BTreeMap<&RepositoryId, Timestamp> = BTreeMap::new();
         for o in batch {
@@ -403,6 +527,31 @@ fn at_item(what: &str, i: usize, e: Error) -> Error {
         },
         other => other,
     }
+}
+
+/// Refuses `t` (a time from input, at `location`) when it is later than
+/// `now` plus [`MAX_CLOCK_SKEW`].
+fn not_after(t: Timestamp, now: Timestamp, location: &str) -> Result<()> {
+    let Some(limit) = now.checked_add_signed(MAX_CLOCK_SKEW) else {
+        return Ok(());
+    };
+    // Compared as stored (microseconds), so what is accepted is what is kept.
+    if store::truncate(t) <= limit {
+        return Ok(());
+    }
+    let show = |t: Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    Err(Error::Invalid {
+        location: location.to_owned(),
+        message: format!(
+            "{} is in the future: later than the ledger's clock ({}) plus the allowed clock skew of {} minutes, so at most {}; \
+             a future time would fix where the tag points until the clock reaches it",
+            show(t),
+            show(now),
+            MAX_CLOCK_SKEW.num_minutes(),
+            show(limit),
+        ),
+        value: Some(show(t)),
+    })
 }
 
 fn check_actor(actor: &str) -> Result<()> {

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{Ledger, at_item, check_actor};
+use super::{Ledger, at_item, check_actor, not_after};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Observation, Timestamp};
@@ -110,9 +110,15 @@ impl Ledger {
     /// # Errors
     /// [`Error::Invalid`] for an empty actor, an observation of another
     /// repository or of a tag that is not in `listed` (its location names
-    /// the observation), or a conflicting relation; storage errors.
+    /// the observation), a `scanned_at` or an `observed_at` later than the
+    /// ledger's clock plus [`super::MAX_CLOCK_SKEW`], or a conflicting
+    /// relation; storage errors.
     pub fn record_scan(&self, actor: &str, batch: &ScanBatch) -> Result<ScanRecord> {
         check_actor(actor)?;
+        let now = self.now();
+        // A future scan time would delete tags and fix `last_scanned_on` in
+        // the future, as a future observation would fix a tag.
+        not_after(batch.scanned_at, now, "scanned_at")?;
         let mut by_tag: BTreeMap<&TagId, Vec<TagWrite>> = BTreeMap::new();
         for (i, o) in batch.observations.iter().enumerate() {
             if o.tag.repository() != &batch.repository {
@@ -129,12 +135,13 @@ impl Ledger {
                     value: Some(o.tag.to_string()),
                 });
             }
+            not_after(o.observed_at, now, "observed_at")
+                .map_err(|e| at_item("observation", i, e))?;
             by_tag
                 .entry(&o.tag)
                 .or_default()
                 .push((o.observed_at, Some(o.digest)));
         }
-        let now = self.now();
         let scanned_at = store::truncate(batch.scanned_at);
         self.write("record scan", |w| {
             let mut record = ScanRecord::default();

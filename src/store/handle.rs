@@ -201,6 +201,28 @@ impl Store {
         Ok(store)
     }
 
+    /// A ledger on storage the caller provides: a new ledger on empty
+    /// storage, or the one already on it (checked as [`Store::open`] checks a
+    /// file). Shown as `<backend>`; no pid file. redb's default
+    /// `ExclusiveWriter` mode: a backend needs no byte-range locks.
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Self> {
+        let path = Path::new("<backend>");
+        guard(path, || {
+            let db = Database::builder()
+                .create_with_backend(backend)
+                .map_err(|e| open_error(path, e))?;
+            initialize(&db, path)?;
+            let store = Self {
+                handle: Handle::Writer(RwLock::new(db)),
+                path: path.to_owned(),
+                names: Arc::new(NameCache::default()),
+                pid_file: None,
+            };
+            store.view()?;
+            Ok(store)
+        })
+    }
+
     fn writer(db: Database, path: &Path) -> Result<Self> {
         let pid_file = pid_path(path);
         // Best effort: the pid only improves a second writer's error message.
@@ -376,6 +398,14 @@ impl Store {
         })
     }
 
+    /// Writes a consistent copy of the last commit to the new file `dest`,
+    /// from one read transaction: writers go on meanwhile (`backup.rs`).
+    pub fn backup(&self, dest: &Path) -> Result<super::backup::BackupReport> {
+        guard(&self.path, || {
+            super::backup::write(&self.begin_read()?, dest, &builder())
+        })
+    }
+
     /// Allocated bytes on disk: sparse space the engine reserved but never
     /// wrote does not count.
     pub fn disk_bytes(&self) -> u64 {
@@ -399,12 +429,13 @@ impl Store {
 }
 
 /// Runs `f`, turning a panic inside the storage engine into
-/// [`Error::Corrupt`] naming the file. redb trusts its own pages; on a
+/// [`Error::Corrupt`] naming the file, and naming the file in every
+/// `Corrupt` that `f` returns (see [`name_file`]). redb trusts its own pages; on a
 /// damaged file some reads end in a panic deep in its B-tree code, and a
 /// file's contents must never take the embedding process down.
 pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(result) => result,
+        Ok(result) => result.map_err(|e| name_file(path, e)),
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
@@ -416,6 +447,25 @@ pub(crate) fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> 
                 path.display()
             )))
         }
+    }
+}
+
+/// Starts a [`Error::Corrupt`] message with the file's path (unless it
+/// does already), so every damage an embedder or the CLI sees names the file,
+/// not only the table and row that rows.rs names.
+fn name_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Corrupt(m) => {
+            let shown = path.display().to_string();
+            if m.strip_prefix(&shown)
+                .is_some_and(|rest| rest.starts_with(':'))
+            {
+                Error::Corrupt(m)
+            } else {
+                Error::Corrupt(format!("{shown}: {m}"))
+            }
+        }
+        other => other,
     }
 }
 

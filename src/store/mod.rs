@@ -14,6 +14,7 @@
 //!   and keyed in the digest index by their first 8 bytes;
 //! - instants are `i64` microseconds since the epoch.
 
+mod backup;
 mod handle;
 mod integrations;
 mod journal;
@@ -29,6 +30,7 @@ mod write;
 
 use redb::{ReadableTable, TableDefinition};
 
+pub(crate) use backup::TempFile;
 pub(crate) use handle::Store;
 pub use read::Counts;
 pub(crate) use read::View;

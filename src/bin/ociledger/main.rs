@@ -7,6 +7,7 @@
 #![allow(clippy::doc_markdown)]
 #![forbid(unsafe_code)]
 
+mod backup;
 mod id_cmd;
 mod import;
 mod integrations;
@@ -150,6 +151,21 @@ enum Command {
     /// The latest journal record and its hash, which covers every batch before it: write it
     /// down to check later that history was not rewritten.
     Head,
+    /// Write a consistent copy of the ledger to PATH (a new file), taken from one snapshot
+    /// while a writer goes on, and its blake3 checksum to PATH.blake3 (b3sum format).
+    Backup {
+        /// The backup file to write; it must not exist.
+        path: PathBuf,
+    },
+    /// Put a backup in place as the --db file: checks BACKUP against BACKUP.blake3 and that
+    /// it is a ledger, then copies it beside the target and renames it over the target.
+    Restore {
+        /// The backup file (written by `backup`).
+        backup: PathBuf,
+        /// Replace an existing --db file (never one a running writer holds).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -208,6 +224,8 @@ fn main() -> ExitCode {
         Command::Compact => query::compact(&cli.db),
         Command::Verify => verify::verify(&cli.db),
         Command::Head => verify::head(&cli.db),
+        Command::Backup { path } => backup::backup(&cli.db, &path),
+        Command::Restore { backup, force } => backup::restore(&cli.db, &backup, force),
     };
     output::exit(result)
 }

@@ -1,0 +1,813 @@
+//! Simulated power loss, a full disk and I/O errors under a ledger (issue 13),
+//! in process, through a fault-injecting storage backend given to
+//! [`Ledger::create_with_backend`].
+//!
+//! The backend keeps the disk as two images: `volatile` (every write, what a
+//! reader of the file sees) and `durable` (what the last successful
+//! `sync_data` made survive a power cut), plus the writes made since that
+//! sync. A power loss at operation N (writes, `set_len`s and syncs are
+//! counted) fails operation N and every operation after it; the disk that
+//! is left is then rebuilt three ways: the durable image alone, the durable
+//! image plus every unsynced write (the sync was what failed), and the
+//! durable image plus a seeded random subset of the unsynced writes, some of
+//! them torn at a 512-byte sector boundary (the disk reordered and cut them).
+//!
+//! The workload touches every table family: six ingested batches of real
+//! observations (`data/sample-events.jsonl.gz`), manifest relations
+//! (`data/sample-manifests.jsonl.gz`), and repository / tag API writes, each
+//! in its own transaction. Its answers after each step come from a clean run
+//! first; a crashed run must reopen to exactly the answers after the steps
+//! that returned `Ok`, or after one more (a commit can be durable although an
+//! operation after its sync failed), and then take the rest of the workload.
+
+use std::fmt;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use ociledger::id::{Digest, RepositoryId, TagId};
+use ociledger::model::{FixedClock, ManifestRelation, Observation, RepositoryBody, TagBody};
+use ociledger::{Error, Ledger, StorageBackend};
+
+/// `ENOSPC` and `EIO` on Linux (and most Unixes): the raw codes a full or
+/// failing disk returns, without a libc dependency.
+const ENOSPC: i32 = 28;
+const EIO: i32 = 5;
+
+/// Power-loss workloads: each is a different slice of the sample, so their
+/// fault points together pass the issue's 1,000 cases.
+const WORKLOADS: usize = 5;
+/// Observations per ingested batch.
+const BATCH: usize = 40;
+/// The issue's floor on the number of simulated power losses.
+const MIN_POWER_LOSSES: usize = 1_000;
+
+// ---------------------------------------------------------------------------
+// The disk
+// ---------------------------------------------------------------------------
+
+/// One change made since the last successful sync.
+#[derive(Clone)]
+enum Pending {
+    Write(u64, Vec<u8>),
+    SetLen(u64),
+}
+
+#[derive(Default)]
+struct Disk {
+    /// Every change, as a reader of the file sees it.
+    volatile: Vec<u8>,
+    /// What survives a power cut: the state at the last successful sync.
+    durable: Vec<u8>,
+    /// Changes since that sync, in order.
+    pending: Vec<Pending>,
+    /// Writes, `set_len`s and syncs attempted.
+    ops: u64,
+    /// Writes and `set_len`s attempted.
+    writes: u64,
+    syncs: u64,
+    /// The operation (1-based, counted in `ops`) at which the power goes.
+    power_loss_at: Option<u64>,
+    dead: bool,
+    /// The write (1-based, counted in `writes`) that fails once with this OS error.
+    error_at: Option<(u64, i32)>,
+    errors_returned: u64,
+}
+
+fn apply(image: &mut Vec<u8>, change: &Pending) {
+    match change {
+        Pending::SetLen(len) => image.resize(to_usize(*len), 0),
+        Pending::Write(offset, data) => write_at(image, *offset, data),
+    }
+}
+
+fn write_at(image: &mut Vec<u8>, offset: u64, data: &[u8]) {
+    let start = to_usize(offset);
+    if image.len() < start + data.len() {
+        image.resize(start + data.len(), 0);
+    }
+    image[start..start + data.len()].copy_from_slice(data);
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).expect("the test disk fits in memory")
+}
+
+fn power_lost() -> io::Error {
+    io::Error::other("simulated power loss: the disk is gone")
+}
+
+impl Disk {
+    /// Counts a write, `set_len` or sync, and fails it if a fault is due.
+    fn before_change(&mut self, is_sync: bool) -> io::Result<()> {
+        if self.dead {
+            return Err(power_lost());
+        }
+        self.ops += 1;
+        if self.power_loss_at == Some(self.ops) {
+            self.dead = true;
+            return Err(power_lost());
+        }
+        if is_sync {
+            self.syncs += 1;
+        } else {
+            self.writes += 1;
+            if let Some((n, code)) = self.error_at
+                && n == self.writes
+            {
+                self.error_at = None;
+                self.errors_returned += 1;
+                return Err(io::Error::from_raw_os_error(code));
+            }
+        }
+        Ok(())
+    }
+
+    fn change(&mut self, change: Pending) {
+        apply(&mut self.volatile, &change);
+        self.pending.push(change);
+    }
+}
+
+/// A fault-injecting disk in memory. Clones share the bytes: the test keeps
+/// one to arm faults and to take the disk left after a crash.
+#[derive(Clone, Default)]
+struct FaultyDisk(Arc<Mutex<Disk>>);
+
+impl fmt::Debug for FaultyDisk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let disk = self.lock();
+        f.debug_struct("FaultyDisk")
+            .field("len", &disk.volatile.len())
+            .field("ops", &disk.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyDisk {
+    fn lock(&self) -> MutexGuard<'_, Disk> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A disk holding `image`, all of it durable.
+    fn from_image(image: Vec<u8>) -> Self {
+        let disk = Self::default();
+        {
+            let mut d = disk.lock();
+            d.durable.clone_from(&image);
+            d.volatile = image;
+        }
+        disk
+    }
+
+    fn power_loss_at(&self, op: u64) {
+        self.lock().power_loss_at = Some(op);
+    }
+
+    /// The next `n`th write or `set_len` fails once with `code`.
+    fn error_in(&self, n: u64, code: i32) {
+        let mut d = self.lock();
+        d.error_at = Some((d.writes + n, code));
+    }
+
+    fn counters(&self) -> (u64, u64, u64) {
+        let d = self.lock();
+        (d.ops, d.writes, d.syncs)
+    }
+
+    /// What a power cut leaves: the durable image, the durable image with
+    /// every unsynced change, and one with a random subset of them, some
+    /// torn at a sector boundary. Duplicates dropped.
+    fn crash_images(&self, rng: &mut Rng) -> Vec<(&'static str, Vec<u8>)> {
+        let d = self.lock();
+        let mut images = vec![("durable", d.durable.clone())];
+        if d.pending.is_empty() {
+            return images;
+        }
+        let mut all = d.durable.clone();
+        for change in &d.pending {
+            apply(&mut all, change);
+        }
+        let mut torn = d.durable.clone();
+        for change in &d.pending {
+            match (change, rng.below(3)) {
+                (_, 0) => {}
+                (Pending::Write(offset, data), 1) if data.len() > 512 => {
+                    let sectors = data.len().div_ceil(512);
+                    let keep = 512 * (1 + rng.below(sectors - 1));
+                    write_at(&mut torn, *offset, &data[..keep]);
+                }
+                (change, _) => apply(&mut torn, change),
+            }
+        }
+        if all != d.durable {
+            images.push(("all unsynced", all));
+        }
+        if images.iter().all(|(_, i)| *i != torn) {
+            images.push(("torn subset", torn));
+        }
+        images
+    }
+}
+
+impl StorageBackend for FaultyDisk {
+    fn len(&self) -> io::Result<u64> {
+        let d = self.lock();
+        if d.dead {
+            return Err(power_lost());
+        }
+        Ok(d.volatile.len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> io::Result<()> {
+        let d = self.lock();
+        if d.dead {
+            return Err(power_lost());
+        }
+        let start = usize::try_from(offset).map_err(io::Error::other)?;
+        let source = d
+            .volatile
+            .get(start..start + out.len())
+            .ok_or(io::ErrorKind::UnexpectedEof)?;
+        out.copy_from_slice(source);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        let mut d = self.lock();
+        d.before_change(false)?;
+        d.change(Pending::SetLen(len));
+        Ok(())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        let mut d = self.lock();
+        d.before_change(true)?;
+        let pending = std::mem::take(&mut d.pending);
+        for change in &pending {
+            apply(&mut d.durable, change);
+        }
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let mut d = self.lock();
+        d.before_change(false)?;
+        d.change(Pending::Write(offset, data.to_vec()));
+        Ok(())
+    }
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).expect("fits")
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The workload
+// ---------------------------------------------------------------------------
+
+enum Step {
+    Ingest(Vec<Observation>),
+    Relations(Vec<ManifestRelation>),
+    CreateRepository(RepositoryBody),
+    CreateTag(TagBody),
+    UpdateTag(TagId, TagBody),
+}
+
+impl Step {
+    /// Runs step `i` (1-based) at its own time, so the API move of a tag
+    /// comes after its creation whatever ran before.
+    fn run(&self, i: usize, (ledger, clock): &Opened) -> Result<(), Error> {
+        clock.set(t0() + chrono::Duration::hours(i64::try_from(i).expect("few steps")));
+        match self {
+            Step::Ingest(batch) => ledger.ingest("scanner", batch).map(drop),
+            Step::Relations(r) => ledger.record_relations("scanner", r).map(drop),
+            Step::CreateRepository(body) => ledger.create_repository("alice", body).map(drop),
+            Step::CreateTag(body) => ledger.create_tag("alice", body).map(drop),
+            Step::UpdateTag(id, body) => ledger.update_tag("alice", id, body).map(drop),
+        }
+    }
+}
+
+/// What the answers are compared on.
+struct Probes {
+    digests: Vec<Digest>,
+    tags: Vec<TagId>,
+    manifests: Vec<Digest>,
+    repository: RepositoryId,
+}
+
+/// Step 0 is opening (creating) the ledger; `steps[i]` is step `i + 1`.
+/// `expected[j]` is the answers after the first `j` steps.
+struct Workload {
+    steps: Vec<Step>,
+    probes: Probes,
+    expected: Vec<String>,
+}
+
+fn gunzip_lines(name: &str) -> Vec<String> {
+    use std::io::Read;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name);
+    let file = std::fs::File::open(&path).expect("the bundled sample data");
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(file)
+        .read_to_string(&mut text)
+        .expect("gunzip the sample");
+    text.lines().map(str::to_owned).collect()
+}
+
+fn t0() -> ociledger::model::Timestamp {
+    "2025-01-01T00:00:00Z".parse().expect("a timestamp")
+}
+
+/// A ledger and the clock that stamps its writes.
+type Opened = (Ledger, Arc<FixedClock>);
+
+fn with_clock(ledger: Ledger) -> Opened {
+    let clock = Arc::new(FixedClock::at(t0()));
+    (ledger.with_clock(clock.clone()), clock)
+}
+
+fn open(disk: FaultyDisk) -> Result<Opened, Error> {
+    Ok(with_clock(Ledger::create_with_backend(disk)?))
+}
+
+/// Workload `w`: six batches of the sample (a different slice per `w`,
+/// shuffled so history arrives out of order), two sets of relations, a
+/// repository and a tag created and moved through the API.
+fn workload(w: usize, events: &[Observation], manifests: &[ManifestRelation]) -> Workload {
+    let start = w * 6 * BATCH;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (w as u64 + 1));
+    let mut batches: Vec<Vec<Observation>> = (0..6)
+        .map(|b| events[start + b * BATCH..start + (b + 1) * BATCH].to_vec())
+        .collect();
+    for batch in &mut batches {
+        for i in (1..batch.len()).rev() {
+            batch.swap(i, rng.below(i + 1));
+        }
+    }
+    let seen: std::collections::HashSet<Digest> =
+        batches.iter().flatten().map(|o| o.digest).collect();
+    // Relations of indexes this workload tags first (so lookups of their
+    // platform manifests answer through them), then any others.
+    let mut relations: Vec<&ManifestRelation> = manifests
+        .iter()
+        .filter(|r| matches!(r, ManifestRelation::Index(i) if seen.contains(&i.index)))
+        .take(6)
+        .collect();
+    relations.extend(manifests.iter().skip(w * 4).take(4));
+    let mut children = Vec::new();
+    for r in &relations {
+        if let ManifestRelation::Index(i) = r {
+            children.extend(i.manifests.iter().take(2).map(|m| m.digest));
+        }
+    }
+    let repository: RepositoryId = format!("example.com/crash/app{w}")
+        .parse()
+        .expect("a repository ID");
+    let api_tag: TagId = format!("{repository}:stable").parse().expect("a tag ID");
+    let api_digests = [batches[0][0].digest, batches[1][0].digest];
+
+    let mut probes = Probes {
+        digests: batches
+            .iter()
+            .flat_map(|b| [b[0].digest, b[7].digest, b[BATCH - 1].digest])
+            .collect(),
+        tags: batches
+            .iter()
+            .flat_map(|b| [b[1].tag.clone(), b[BATCH / 2].tag.clone()])
+            .collect(),
+        manifests: children.clone(),
+        repository: repository.clone(),
+    };
+    probes.digests.extend(children);
+    probes.tags.push(api_tag.clone());
+
+    let (half_a, half_b) = relations.split_at(relations.len() / 2);
+    let mut batches = batches.into_iter();
+    let mut next = || Step::Ingest(batches.next().expect("six batches"));
+    let steps = vec![
+        next(),
+        next(),
+        Step::Relations(half_a.iter().map(|r| (*r).clone()).collect()),
+        next(),
+        Step::CreateRepository(RepositoryBody::new(
+            &repository,
+            "2024-06-01T00:00:00Z".parse().expect("a timestamp"),
+        )),
+        Step::CreateTag(TagBody::new(&api_tag, api_digests[0])),
+        next(),
+        Step::UpdateTag(api_tag.clone(), TagBody::new(&api_tag, api_digests[1])),
+        Step::Relations(half_b.iter().map(|r| (*r).clone()).collect()),
+        next(),
+        next(),
+    ];
+    let mut workload = Workload {
+        steps,
+        probes,
+        expected: Vec::new(),
+    };
+    // The answers of a clean run, in memory, after each step.
+    let clean = with_clock(Ledger::in_memory().expect("in memory"));
+    workload
+        .expected
+        .push(answers(&clean, &workload.probes).expect("answers"));
+    workload
+        .expected
+        .push(answers(&clean, &workload.probes).expect("answers"));
+    for (i, step) in workload.steps.iter().enumerate() {
+        step.run(i + 1, &clean).expect("a clean run");
+        workload
+            .expected
+            .push(answers(&clean, &workload.probes).expect("answers"));
+    }
+    for pair in workload.expected[1..].windows(2) {
+        assert_ne!(pair[0], pair[1], "every step must change the answers");
+    }
+    workload
+}
+
+/// Everything the probes answer, from one snapshot, as one string.
+fn answers((ledger, _): &Opened, p: &Probes) -> Result<String, Error> {
+    fn absent<T: serde::Serialize>(r: Result<T, Error>) -> Result<serde_json::Value, Error> {
+        match r {
+            Ok(v) => Ok(serde_json::to_value(v).expect("serializable")),
+            Err(Error::NotFound { .. }) => Ok(serde_json::Value::Null),
+            Err(e) => Err(e),
+        }
+    }
+    let s = ledger.snapshot()?;
+    let mut out = vec![serde_json::to_value(s.counts()?).expect("counts")];
+    for d in &p.digests {
+        out.push(serde_json::to_value(s.tags_for_digest(d)?).expect("matches"));
+    }
+    for t in &p.tags {
+        out.push(absent(s.history(t, None, 100).map(|page| page.items))?);
+        out.push(absent(s.tag(t))?);
+    }
+    for m in &p.manifests {
+        out.push(serde_json::to_value(s.indexes_listing(m)?).expect("indexes"));
+        out.push(serde_json::to_value(s.config_of(m)?).expect("config"));
+    }
+    out.push(absent(s.repository(&p.repository))?);
+    Ok(serde_json::Value::Array(out).to_string())
+}
+
+fn load() -> Vec<Workload> {
+    let events: Vec<Observation> = gunzip_lines("sample-events.jsonl.gz")
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a sample observation"))
+        .collect();
+    let manifests: Vec<ManifestRelation> = gunzip_lines("sample-manifests.jsonl.gz")
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a sample relation"))
+        .collect();
+    (0..WORKLOADS)
+        .map(|w| workload(w, &events, &manifests))
+        .collect()
+}
+
+/// Which `expected` state `got` is, if any.
+fn state_of(w: &Workload, got: &str) -> Option<usize> {
+    // Index 0 and 1 are the same answers (nothing); report 1 (created).
+    (1..w.expected.len()).find(|&j| w.expected[j] == got)
+}
+
+/// Runs the steps after state `from` on `ledger`, which must all succeed
+/// and end with the clean run's answers.
+fn finish(w: &Workload, ledger: &Opened, from: usize, what: &str) {
+    for (i, step) in w.steps.iter().enumerate().skip(from.saturating_sub(1)) {
+        step.run(i + 1, ledger)
+            .unwrap_or_else(|e| panic!("{what}: step {} after recovery: {e}", i + 1));
+    }
+    let got = answers(ledger, &w.probes).unwrap_or_else(|e| panic!("{what}: answers: {e}"));
+    assert!(
+        got == w.expected[w.steps.len() + 1],
+        "{what}: the workload finished after recovery does not give the clean run's answers"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Power loss
+// ---------------------------------------------------------------------------
+
+/// Runs workload `w` on `disk` until it ends or a step fails; every step is
+/// tried (a scanner goes on after an error). Returns how many steps (the
+/// open included) returned `Ok` before the first error; no step after an
+/// error may succeed, and nothing may panic.
+fn run_until_failure(w: &Workload, disk: &FaultyDisk, what: &str) -> usize {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let Ok(ledger) = open(disk.clone()) else {
+            return 0;
+        };
+        let mut ok = 1;
+        for (i, step) in w.steps.iter().enumerate() {
+            match step.run(i + 1, &ledger) {
+                Ok(()) if ok == i + 1 => ok += 1,
+                Ok(()) => panic!(
+                    "{what}: step {} succeeded after step {} failed on a dead disk",
+                    i + 1,
+                    ok
+                ),
+                Err(_) => {}
+            }
+        }
+        drop(ledger);
+        ok
+    }));
+    outcome.unwrap_or_else(|_| panic!("{what}: a panic instead of an error"))
+}
+
+#[derive(Default)]
+struct Tally {
+    power_losses: usize,
+    images: usize,
+    /// Crash images that reopened to the last `Ok` state / to the failing
+    /// step's state (committed although an operation after it failed).
+    at_last_ok: usize,
+    at_failing_step: usize,
+    resumed: usize,
+    /// Crashes while redb formatted the new storage, refused on reopen.
+    unformatted: usize,
+    by_kind: std::collections::BTreeMap<&'static str, usize>,
+}
+
+// Guards against a crash (power loss) at any write or sync of a multi-batch
+// ingest losing a batch whose commit returned Ok, leaving part of a batch
+// visible, leaving a disk that does not reopen, or a ledger that cannot take
+// the rest of the workload after recovery; and against a panic instead of an
+// error on the dying disk. 1,133 fault points, 3,051 crash images: 28 s in a
+// debug build on 2 shared cores.
+#[test]
+fn power_loss_at_any_write_or_sync_keeps_every_committed_batch_and_no_partial_one() {
+    let started = Instant::now();
+    let workloads = load();
+    let mut tally = Tally::default();
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for (wi, w) in workloads.iter().enumerate() {
+        // A clean run through the backend: the answers must match the in-memory
+        // ledger's, and it counts the operations to fail.
+        let disk = FaultyDisk::default();
+        let ledger = open(disk.clone()).expect("open a clean disk");
+        for (i, step) in w.steps.iter().enumerate() {
+            step.run(i + 1, &ledger)
+                .expect("a clean run on the backend");
+        }
+        assert_eq!(
+            answers(&ledger, &w.probes).expect("answers"),
+            w.expected[w.steps.len() + 1]
+        );
+        drop(ledger);
+        let (total_ops, _, _) = disk.counters();
+
+        for n in 1..=total_ops {
+            let what = format!("workload {wi}, power loss at operation {n} of {total_ops}");
+            let disk = FaultyDisk::default();
+            disk.power_loss_at(n);
+            let ok = run_until_failure(w, &disk, &what);
+            assert!(disk.lock().dead, "{what}: the fault never fired");
+            tally.power_losses += 1;
+            let images = disk.crash_images(&mut rng);
+            let resume = to_usize(n) % images.len();
+            for (i, (kind, image)) in images.into_iter().enumerate() {
+                let what = format!("{what}, {kind} image");
+                tally.images += 1;
+                *tally.by_kind.entry(kind).or_default() += 1;
+                let reopened =
+                    catch_unwind(AssertUnwindSafe(|| open(FaultyDisk::from_image(image))))
+                        .unwrap_or_else(|_| panic!("{what}: reopening panicked"));
+                let reopened = match reopened {
+                    Ok(l) => l,
+                    // redb writes its magic number last when it formats new
+                    // storage, so a crash inside that window leaves storage
+                    // that is neither empty nor a database: it is refused,
+                    // never taken for a ledger (see docs/reliability-crash.md).
+                    Err(Error::NotALedger { reason, .. })
+                        if ok == 0 && reason.contains("magic number") =>
+                    {
+                        tally.unformatted += 1;
+                        continue;
+                    }
+                    Err(e) => panic!("{what}: does not reopen: {e}"),
+                };
+                let report = reopened
+                    .0
+                    .verify()
+                    .unwrap_or_else(|e| panic!("{what}: verify: {e}"));
+                assert!(report.is_clean(), "{what}: verify: {report:?}");
+                let got = answers(&reopened, &w.probes)
+                    .unwrap_or_else(|e| panic!("{what}: reading after reopen: {e}"));
+                let state = state_of(w, &got);
+                // `ok` steps returned Ok (the open is step 0, so state `ok`);
+                // the failing step may be durable too; nothing else.
+                let allowed = [ok.max(1), ok + 1];
+                match state {
+                    Some(s) if allowed.contains(&s) => {
+                        if s == ok.max(1) {
+                            tally.at_last_ok += 1;
+                        } else {
+                            tally.at_failing_step += 1;
+                        }
+                        if i == resume {
+                            finish(w, &reopened, s, &what);
+                            tally.resumed += 1;
+                        }
+                    }
+                    Some(s) => panic!(
+                        "{what}: {ok} steps returned Ok, but the reopened ledger answers as after {s}"
+                    ),
+                    None => panic!(
+                        "{what}: {ok} steps returned Ok, and the reopened ledger answers as after no step: a partial batch or a lost commit"
+                    ),
+                }
+            }
+        }
+    }
+    let took = started.elapsed();
+    println!(
+        "power loss: {} workloads of {} steps, {} fault points, {} crash images ({:?}): \
+         {} refused as unformatted (crash while redb formatted new storage), \
+         {} at the last Ok step, {} with the failing step durable, {} resumed to the end, in {:.1} s",
+        workloads.len(),
+        workloads[0].steps.len() + 1,
+        tally.power_losses,
+        tally.images,
+        tally.by_kind,
+        tally.unformatted,
+        tally.at_last_ok,
+        tally.at_failing_step,
+        tally.resumed,
+        took.as_secs_f64()
+    );
+    assert!(
+        tally.power_losses >= MIN_POWER_LOSSES,
+        "only {} power-loss cases; issue 13 asks for at least {MIN_POWER_LOSSES}",
+        tally.power_losses
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Disk full, I/O error
+// ---------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ErrorTally {
+    cases: usize,
+    failed: usize,
+    /// Errors whose `StorageError::is_io` says they came from the disk.
+    is_io: usize,
+    ok_anyway: usize,
+    retries_ok: usize,
+    retries_refused: usize,
+    refusal: Option<String>,
+    reopened_before: usize,
+    reopened_after: usize,
+}
+
+/// Step `s` (0-based in `w.steps`) meets `code` at its `j`th write or
+/// `set_len`, once; the disk works again afterwards.
+fn error_case(w: &Workload, s: usize, j: u64, code: i32, tally: &mut ErrorTally) {
+    let what = format!("step {}, error {code} at its write {j}", s + 1);
+    let disk = FaultyDisk::default();
+    let ledger = open(disk.clone()).expect("open");
+    for (i, step) in w.steps[..s].iter().enumerate() {
+        step.run(i + 1, &ledger)
+            .expect("the steps before the fault");
+    }
+    disk.error_in(j, code);
+    tally.cases += 1;
+    let result = catch_unwind(AssertUnwindSafe(|| w.steps[s].run(s + 1, &ledger)))
+        .unwrap_or_else(|_| panic!("{what}: a panic instead of an error"));
+    assert_eq!(
+        disk.lock().errors_returned,
+        1,
+        "{what}: the fault never fired"
+    );
+    let before = &w.expected[s + 1];
+    let after = &w.expected[s + 2];
+    match result {
+        Ok(()) => {
+            // Only a write nothing depended on may fail unreported: the
+            // batch must then be all there, and durable.
+            tally.ok_anyway += 1;
+            let got = answers(&ledger, &w.probes).expect("answers");
+            assert!(&got == after, "{what}: Ok, but the batch is not all there");
+        }
+        Err(e) => {
+            tally.failed += 1;
+            let message = e.to_string();
+            let os = io::Error::from_raw_os_error(code).to_string();
+            assert!(
+                matches!(&e, Error::Storage(_)) && message.contains(&os),
+                "{what}: the error does not say the disk failed: {e:?} ({message})"
+            );
+            // IS_IO: once `StorageError::is_io` sees the I/O error inside a
+            // commit error (src/error.rs), assert it here instead of counting.
+            if matches!(&e, Error::Storage(se) if se.is_io()) {
+                tally.is_io += 1;
+            }
+            // The same ledger keeps answering, with the previous state.
+            let got = answers(&ledger, &w.probes)
+                .unwrap_or_else(|e| panic!("{what}: reads after the error: {e}"));
+            assert!(
+                &got == before,
+                "{what}: readers see part of the failed batch"
+            );
+            // A retry on the same handle.
+            match w.steps[s].run(s + 1, &ledger) {
+                Ok(()) => {
+                    tally.retries_ok += 1;
+                    let got = answers(&ledger, &w.probes).expect("answers");
+                    assert!(&got == after, "{what}: the retry is not all there");
+                }
+                Err(e) => {
+                    // redb refuses every write after an I/O error until the
+                    // database is reopened: nothing may change meanwhile.
+                    tally.retries_refused += 1;
+                    tally.refusal.get_or_insert_with(|| e.to_string());
+                    assert!(matches!(e, Error::Storage(_)), "{what}: retry: {e:?}");
+                    let got = answers(&ledger, &w.probes).expect("answers");
+                    assert!(&got == before, "{what}: a refused retry changed the state");
+                }
+            }
+        }
+    }
+    drop(ledger);
+    // The disk works again: the reopened ledger holds the state before the
+    // step or after it, and takes the rest of the workload.
+    let reopened = open(disk).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+    let got = answers(&reopened, &w.probes).expect("answers after reopen");
+    let state = state_of(w, &got)
+        .filter(|&st| st == s + 1 || st == s + 2)
+        .unwrap_or_else(|| panic!("{what}: after reopen, neither before nor after the step"));
+    if state == s + 1 {
+        tally.reopened_before += 1;
+    } else {
+        tally.reopened_after += 1;
+    }
+    finish(w, &reopened, state, &what);
+}
+
+// Guards against a write that hits ENOSPC or EIO mid-commit returning Ok,
+// panicking, reporting something that does not say the disk failed, leaving
+// part of its batch visible to the same ledger's readers or after a reopen,
+// losing the previous state, or leaving a disk on which the batch cannot be
+// written again once there is space. 188 cases: 5 s in a debug build.
+#[test]
+fn disk_full_or_io_error_mid_commit_fails_the_write_and_keeps_the_previous_state() {
+    let started = Instant::now();
+    let workloads = load();
+    let w = &workloads[0];
+    // Writes per step in a clean run through the backend.
+    let disk = FaultyDisk::default();
+    let ledger = open(disk.clone()).expect("open a clean disk");
+    let mut writes_per_step = Vec::new();
+    for (i, step) in w.steps.iter().enumerate() {
+        let (_, before, _) = disk.counters();
+        step.run(i + 1, &ledger)
+            .expect("a clean run on the backend");
+        writes_per_step.push(disk.counters().1 - before);
+    }
+    drop(ledger);
+
+    let mut tally = ErrorTally::default();
+    for (s, &writes) in writes_per_step.iter().enumerate() {
+        for j in 1..=writes {
+            let code = if j % 2 == 0 { EIO } else { ENOSPC };
+            error_case(w, s, j, code, &mut tally);
+        }
+    }
+    println!(
+        "disk full / I/O error: {} cases over {} steps ({:?} writes and set_lens), \
+         {} returned Err ({} with StorageError::is_io), {} Ok despite the fault; \
+         retry on the same ledger: {} Ok, {} refused ({}); reopened: {} before the step, \
+         {} after it, all finished the workload; in {:.1} s",
+        tally.cases,
+        writes_per_step.len(),
+        writes_per_step,
+        tally.failed,
+        tally.is_io,
+        tally.ok_anyway,
+        tally.retries_ok,
+        tally.retries_refused,
+        tally.refusal.as_deref().unwrap_or_default(),
+        tally.reopened_before,
+        tally.reopened_after,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(tally.failed > 0, "no fault made a write fail");
+}
