@@ -8,7 +8,7 @@
 //!
 //! The damage is made as `tests/corrupt_rows.rs` makes it: a small ledger
 //! built with the public API, closed, and one row rewritten with plain redb
-//! (here digest 1's `digest_index` value cut to 19 bytes, which a lookup of
+//! (here digest 1's `digest_index` row replaced by 19 bytes of garbage, which a lookup of
 //! digest 1, a write that moves its tag and `stats` all read). About 0.2 s.
 
 use std::path::Path;
@@ -19,9 +19,9 @@ use ociledger::model::{Observation, Timestamp};
 use ociledger::{Error, Ledger};
 use redb::{Database, ReadableTable, TableDefinition};
 
-/// The digest index, as `src/store/mod.rs` defines it: compact digest →
-/// packed (tag, since, until) entries of 20 bytes.
-const DIGEST_INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("digest_index");
+/// The digest index, as `src/store/mod.rs` defines it: the digest's first
+/// 8 bytes (big-endian) → groups of (digest rest, packed entries).
+const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
 
 fn d(n: u8) -> Digest {
     Digest::of(Algorithm::Sha256, &[n])
@@ -53,14 +53,14 @@ fn damaged(path: &Path) {
     let txn = db.begin_write().expect("write transaction");
     {
         let mut index = txn.open_table(DIGEST_INDEX).expect("digest_index");
-        let key = d(1).to_compact();
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&d(1).as_bytes()[..8]);
+        let key = u64::from_be_bytes(prefix);
         assert!(
-            index.get(key.as_slice()).expect("get").is_some(),
+            index.get(key).expect("get").is_some(),
             "digest 1 is indexed"
         );
-        index
-            .insert(key.as_slice(), [7u8; 19].as_slice())
-            .expect("damage");
+        index.insert(key, [7u8; 19].as_slice()).expect("damage");
     }
     txn.commit().expect("commit");
 }
