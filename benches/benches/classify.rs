@@ -17,13 +17,27 @@
 //!
 //! The kinds the ledger answers are counted before timing and written to
 //! `target/bench-data/report/classify-<size>.json`.
+//!
+//! Group `classify_pods` (issue 9: "classify of 10k pod containers end to
+//! end from a read-only open, as a ratio to 10k bare lookups"), parameter =
+//! references: `end_to_end` opens the ledger read-only, parses a PodList of
+//! 10,000 containers (JSON text, as `kubectl get pods -A -o json` prints
+//! it), reads every container's image and runtime `imageID`, and classifies
+//! each on one snapshot, as `ociledger classify --pods` does; `bare_lookups`
+//! is 10,000 `Snapshot::tags_for_digest` calls on an open snapshot, of the
+//! same running digests (cycled: a container whose digest is only in its
+//! image string has no `imageID`). The containers cycle through the classify batch above and
+//! the data set's relation queries, with the `imageID` forms runtimes
+//! report: containerd's `repo@digest` of the index, CRI-O's platform
+//! manifest, a bare config digest, and a pending container with none.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ociledger::Ledger;
 use ociledger::id::{Algorithm, Digest};
+use ociledger::model::pods;
+use ociledger::{Ledger, Snapshot};
 use ociledger_bench::dataset::DataSet;
 use ociledger_bench::{report, settings};
 
@@ -87,9 +101,106 @@ fn classify(c: &mut Criterion) {
     group.finish();
 }
 
+/// Containers in the pod-list bench.
+const CONTAINERS: usize = 10_000;
+
+/// A PodList of [`CONTAINERS`] containers (two per pod), as JSON text, and
+/// the running digest of each (what the bare lookups look up).
+fn pod_list(set: &DataSet) -> (String, Vec<Digest>) {
+    let batch = inputs(set);
+    let relations = set.load_relation_queries();
+    let mut items = Vec::new();
+    let mut digests = Vec::new();
+    let mut containers = Vec::new();
+    for i in 0..CONTAINERS {
+        // Every fifth container comes from the relation queries: a platform
+        // manifest (CRI-O) or a config (a runtime without repo digests).
+        let (image, image_id, digest) = match relations.get(i / 5 % relations.len().max(1)) {
+            Some(q) if i % 5 == 0 => {
+                let (d, id) = if i % 10 == 0 {
+                    (q.child, format!("quay.io/mirror/app@{}", q.child))
+                } else {
+                    (q.config, q.config.to_string())
+                };
+                (format!("registry.example/app:v{i}"), id, Some(d))
+            }
+            _ => {
+                let (image, digest) = &batch[i % batch.len()];
+                let id = digest.map_or_else(String::new, |d| format!("docker-pullable://app@{d}"));
+                (image.clone(), id, *digest)
+            }
+        };
+        if let Some(d) = digest {
+            digests.push(d);
+        }
+        containers.push(serde_json::json!({
+            "spec": {"name": format!("c{i}"), "image": image},
+            "status": {"name": format!("c{i}"), "image": image, "imageID": image_id},
+        }));
+        if containers.len() == 2 {
+            let (a, b) = (containers.remove(0), containers.remove(0));
+            items.push(serde_json::json!({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"namespace": "bench", "name": format!("pod-{i}")},
+                "spec": {"containers": [a["spec"], b["spec"]]},
+                "status": {"containerStatuses": [a["status"], b["status"]]},
+            }));
+        }
+    }
+    let doc = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    (doc.to_string(), digests)
+}
+
+/// The whole `classify --pods` path: open read-only, parse, classify all.
+fn classify_pod_list(path: &std::path::Path, text: &str) -> usize {
+    let ledger = Ledger::open_read_only(path).expect("open read-only");
+    let snap: Snapshot = ledger.snapshot().expect("snapshot");
+    let doc: serde_json::Value = serde_json::from_str(text).expect("pod list JSON");
+    let mut answered = 0;
+    for c in pods::containers(&doc).expect("pod list") {
+        let c = c.expect("container");
+        let digest = c.digest().expect("imageID");
+        black_box(snap.classify(&c.image, digest.as_ref()).expect("classify"));
+        answered += 1;
+    }
+    answered
+}
+
+fn classify_pods(c: &mut Criterion) {
+    let sizes: Vec<u64> = settings::sizes()
+        .into_iter()
+        .filter(|&s| s <= 1_000_000)
+        .collect();
+    let mut group = c.benchmark_group("classify_pods");
+    group.throughput(Throughput::Elements(CONTAINERS as u64));
+    for size in sizes {
+        let set = DataSet::ensure(size);
+        let (text, digests) = pod_list(&set);
+        assert_eq!(classify_pod_list(&set.ledger, &text), CONTAINERS);
+        eprintln!(
+            "[classify_pods {size}] {CONTAINERS} containers ({} with a running digest), {} bytes of JSON",
+            digests.len(),
+            text.len()
+        );
+        group.bench_function(BenchmarkId::new("end_to_end", size), |b| {
+            b.iter(|| classify_pod_list(&set.ledger, black_box(&text)));
+        });
+        let ledger = Ledger::open_read_only(&set.ledger).expect("open read-only");
+        let snap = ledger.snapshot().expect("snapshot");
+        group.bench_function(BenchmarkId::new("bare_lookups", size), |b| {
+            b.iter(|| {
+                for d in digests.iter().cycle().take(CONTAINERS) {
+                    black_box(snap.tags_for_digest(black_box(d)).expect("lookup"));
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = settings::criterion();
-    targets = classify
+    targets = classify, classify_pods
 }
 criterion_main!(benches);

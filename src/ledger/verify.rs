@@ -78,7 +78,7 @@ impl Snapshot {
                 sequence,
                 written_on: crate::store::from_micros(at)?,
                 written_by: actor,
-                hash: hash.iter().map(|b| format!("{b:02x}")).collect(),
+                hash: blake3::Hash::from_bytes(hash).to_hex().to_string(),
             }))
         })
     }

@@ -73,6 +73,10 @@ impl BatchHash {
     }
 }
 
+/// The last record as `head` shows it: number, written on (µs), written
+/// by, hash.
+pub(crate) type Head = (u32, i64, String, [u8; 32]);
+
 /// The last record: its sequence number and hash.
 pub(crate) fn head(
     table: &impl ReadableTable<u32, &'static [u8]>,

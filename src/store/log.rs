@@ -130,7 +130,10 @@ pub(crate) fn encode(entries: &[LogEntry]) -> Vec<u8> {
     out
 }
 
-fn range_of(tag: u32) -> (Bound<(u32, i64)>, Bound<(u32, i64)>) {
+/// The key range of one tag's chunks.
+type TagRange = (Bound<(u32, i64)>, Bound<(u32, i64)>);
+
+fn range_of(tag: u32) -> TagRange {
     (
         Bound::Included((tag, i64::MIN)),
         Bound::Included((tag, i64::MAX)),
@@ -184,25 +187,41 @@ pub(crate) fn read_log(
 }
 
 /// The entry in force at instant `t` (the last one at or before it): one
-/// descent to the chunk that holds it.
+/// descent to the chunk that holds it. The chunk's key is checked against
+/// its first entry, and when no chunk starts at or before `t`, so is the
+/// next one's: a key that lies about its chunk would otherwise answer
+/// "nothing in force" without a word.
 pub(crate) fn in_force(
     table: &impl ReadableTable<(u32, i64), &'static [u8]>,
     tag: u32,
     t: i64,
 ) -> Result<Option<LogEntry>> {
-    let Some(row) = table
-        .range::<(u32, i64)>((Bound::Included((tag, i64::MIN)), Bound::Included((tag, t))))?
-        .next_back()
-    else {
-        return Ok(None);
+    let chunk_at = |start: i64, bytes: &[u8]| -> Result<Vec<LogEntry>> {
+        let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
+        let entries = decode(bytes, &place)?;
+        match entries.first() {
+            Some(first) if first.at == start => Ok(entries),
+            _ => Err(Error::Corrupt(format!(
+                "{place}: its first entry is elsewhere"
+            ))),
+        }
     };
-    let (k, v) = row?;
-    let (_, start) = k.value();
-    let entries = decode(
-        v.value(),
-        &format_args!("table tag_log, tag number {tag}, chunk at {start}"),
-    )?;
-    Ok(entries.into_iter().rfind(|e| e.at <= t))
+    let before = table
+        .range::<(u32, i64)>((Bound::Included((tag, i64::MIN)), Bound::Included((tag, t))))?
+        .next_back();
+    if let Some(row) = before {
+        let (k, v) = row?;
+        let entries = chunk_at(k.value().1, v.value())?;
+        return Ok(entries.into_iter().rfind(|e| e.at <= t));
+    }
+    if let Some(row) = table
+        .range::<(u32, i64)>((Bound::Excluded((tag, t)), Bound::Included((tag, i64::MAX))))?
+        .next()
+    {
+        let (k, v) = row?;
+        chunk_at(k.value().1, v.value())?;
+    }
+    Ok(None)
 }
 
 /// Inserts `entry` into the chunks (in memory) unless it is an exact repeat

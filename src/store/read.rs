@@ -377,13 +377,11 @@ impl View {
 
     /// The entry in force at `t` (the last with instant ≤ t): one descent.
     pub(crate) fn in_force(&self, n: u32, t: Timestamp) -> Result<Option<Digest>> {
-        match log::in_force(&self.tag_log, n, micros(t))? {
-            Some(e) => Ok(e.digest),
-            None => {
-                self.require_tag_row(n)?;
-                Ok(None)
-            }
+        if let Some(e) = log::in_force(&self.tag_log, n, micros(t))? {
+            return Ok(e.digest);
         }
+        self.require_tag_row(n)?;
+        Ok(None)
     }
 
     /// The reference record of (tag, digest), if the tag ever pointed there:
@@ -464,7 +462,7 @@ impl View {
     }
 
     /// The last journal record: its number, and its hash (what `head` shows).
-    pub(crate) fn head(&self) -> Result<Option<(u32, i64, String, [u8; 32])>> {
+    pub(crate) fn head(&self) -> Result<Option<journal::Head>> {
         Ok(journal::head(self.journal()?)?.map(|(seq, row, hash)| (seq, row.at, row.actor, hash)))
     }
 

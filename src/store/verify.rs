@@ -19,6 +19,19 @@ use super::rows::{self, RepoRow, TagRow, from_micros};
 use crate::error::Result;
 use crate::id::{Digest, RepositoryId, TagId};
 
+/// A tag row as `verify` read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagRowState {
+    /// It does not decode (already a finding).
+    Damaged,
+    /// It decodes, and says the tag points to this digest (`None`: deleted).
+    Points(Option<Digest>),
+}
+
+/// Each batch number the move log carries: the hash of its entries so far,
+/// and how many.
+type Batches = BTreeMap<u32, (BatchHash, u64)>;
+
 /// At most this many findings of one check are described; the rest are
 /// counted.
 const DESCRIBED: usize = 20;
@@ -91,13 +104,13 @@ impl View {
     /// Checks every cross-table invariant; damage is reported as findings,
     /// not errors (an error is returned only when the engine cannot read).
     pub(crate) fn verify(&self) -> Result<Verification> {
-        let mut v = Verification::default();
-        let repos = self.verify_repositories(&mut v)?;
-        let tags = self.verify_tags(&mut v, &repos)?;
-        let (expected, batches) = self.verify_log(&mut v, &tags)?;
-        let (found, flags) = self.verify_index(&mut v, tags.len())?;
+        let mut out = Verification::default();
+        let repos = self.verify_repositories(&mut out)?;
+        let tags = self.verify_tags(&mut out, &repos)?;
+        let (expected, batches) = self.verify_log(&mut out, &tags)?;
+        let (found, flags) = self.verify_index(&mut out, tags.len())?;
         if expected != found {
-            v.find(
+            out.find(
                 "digest_index",
                 format!(
                     "the digest index holds {} entries, the move log implies {}{}",
@@ -111,36 +124,36 @@ impl View {
                 ),
             );
         }
-        self.verify_relations(&mut v, &flags)?;
-        self.verify_journal(&mut v, batches)?;
-        self.verify_records(&mut v);
-        Ok(v)
+        self.verify_relations(&mut out, &flags)?;
+        self.verify_journal(&mut out, batches)?;
+        self.verify_records(&mut out);
+        Ok(out)
     }
 
     /// `repo_keys` and `repos` name each other.
-    fn verify_repositories(&self, v: &mut Verification) -> Result<BTreeMap<u32, RepositoryId>> {
+    fn verify_repositories(&self, out: &mut Verification) -> Result<BTreeMap<u32, RepositoryId>> {
         let mut ids = BTreeMap::new();
         for row in self.repo_keys.iter()? {
             let (k, n) = row?;
             let (key, n) = (k.value().to_owned(), n.value());
-            v.count("repositories", 1);
+            out.count("repositories", 1);
             let id: RepositoryId = match key.parse() {
                 Ok(id) => id,
                 Err(e) => {
-                    v.find("repositories", format!("repo_keys {key:?}: not an ID: {e}"));
+                    out.find("repositories", format!("repo_keys {key:?}: not an ID: {e}"));
                     continue;
                 }
             };
             match self.repos.get(n)? {
-                None => v.find("repositories", format!("{id}: number {n} has no row")),
+                None => out.find("repositories", format!("{id}: number {n} has no row")),
                 Some(r) => match rows::decode_row::<RepoRow>("repos", n, r.value()) {
-                    Err(e) => v.find("repositories", e.to_string()),
+                    Err(e) => out.find("repositories", e.to_string()),
                     Ok(row) if row.id != key => {
-                        v.find("repositories", format!("{id}: row {n} names {:?}", row.id))
+                        out.find("repositories", format!("{id}: row {n} names {:?}", row.id));
                     }
                     Ok(row) => {
                         if let Err(e) = row.check(n) {
-                            v.find("repositories", e.to_string());
+                            out.find("repositories", e.to_string());
                         }
                     }
                 },
@@ -148,7 +161,7 @@ impl View {
             ids.insert(n, id);
         }
         if self.repos.len()? != ids.len() as u64 {
-            v.find(
+            out.find(
                 "repositories",
                 format!(
                     "{} rows in repos, {} names in repo_keys",
@@ -165,17 +178,17 @@ impl View {
     /// current digest as its row says.
     fn verify_tags(
         &self,
-        v: &mut Verification,
+        out: &mut Verification,
         repos: &BTreeMap<u32, RepositoryId>,
-    ) -> Result<Vec<Option<Option<Digest>>>> {
+    ) -> Result<Vec<TagRowState>> {
         let mut current = Vec::new();
         let mut names = BTreeMap::new();
         for row in self.tags.iter()? {
             let (k, r) = row?;
             let n = k.value();
-            v.count("tags", 1);
+            out.count("tags", 1);
             if n as usize != current.len() {
-                v.find(
+                out.find(
                     "tags",
                     format!(
                         "tag numbers are not dense: {n} where {} was due",
@@ -187,15 +200,15 @@ impl View {
                 .and_then(|row| row.check(n).map(|()| row));
             match decoded {
                 Err(e) => {
-                    v.find("tags", e.to_string());
-                    current.push(None);
+                    out.find("tags", e.to_string());
+                    current.push(TagRowState::Damaged);
                 }
                 Ok(row) => {
                     match row.current_digest(n) {
-                        Ok(d) => current.push(Some(d)),
+                        Ok(d) => current.push(TagRowState::Points(d)),
                         Err(e) => {
-                            v.find("tags", e.to_string());
-                            current.push(None);
+                            out.find("tags", e.to_string());
+                            current.push(TagRowState::Damaged);
                         }
                     }
                     match repos
@@ -205,8 +218,8 @@ impl View {
                         Some(Ok(id)) => {
                             names.insert(id.to_string(), n);
                         }
-                        Some(Err(e)) => v.find("tags", format!("tag number {n}: name: {e}")),
-                        None => v.find(
+                        Some(Err(e)) => out.find("tags", format!("tag number {n}: name: {e}")),
+                        None => out.find(
                             "tags",
                             format!("tag number {n}: repository number {} has no name", row.repo),
                         ),
@@ -219,15 +232,15 @@ impl View {
             let (key, n) = (k.value().to_owned(), n.value());
             match names.remove(&key) {
                 Some(m) if m == n => {}
-                Some(m) => v.find(
+                Some(m) => out.find(
                     "tag_keys",
                     format!("{key} → {n}, but row {m} has that name"),
                 ),
-                None => v.find("tag_keys", format!("{key} → {n}: no tag row has that name")),
+                None => out.find("tag_keys", format!("{key} → {n}: no tag row has that name")),
             }
         }
         for (name, n) in names {
-            v.find(
+            out.find(
                 "tag_keys",
                 format!("tag number {n} ({name}) is missing from tag_keys"),
             );
@@ -240,15 +253,15 @@ impl View {
     /// multiset hash) and each batch's recomputed hash and entry count.
     fn verify_log(
         &self,
-        v: &mut Verification,
-        tags: &[Option<Option<Digest>>],
-    ) -> Result<(MultisetHash, BTreeMap<u32, (BatchHash, u64)>)> {
+        out: &mut Verification,
+        tags: &[TagRowState],
+    ) -> Result<(MultisetHash, Batches)> {
         let mut expected = MultisetHash::default();
-        let mut batches: BTreeMap<u32, (BatchHash, u64)> = BTreeMap::new();
+        let mut batches = Batches::new();
         let mut tag: Option<u32> = None;
         let mut entries: Vec<LogEntry> = Vec::new();
-        let mut finish = |v: &mut Verification, n: u32, entries: &mut Vec<LogEntry>| {
-            self.check_tag_log(v, n, entries, tags, &mut expected);
+        let mut finish = |out: &mut Verification, n: u32, entries: &mut Vec<LogEntry>| {
+            Self::check_tag_log(out, n, entries, tags, &mut expected);
             entries.clear();
         };
         for row in self.tag_log.iter()? {
@@ -256,26 +269,26 @@ impl View {
             let (n, start) = k.value();
             if tag != Some(n) {
                 if let Some(prev) = tag {
-                    finish(v, prev, &mut entries);
+                    finish(out, prev, &mut entries);
                 }
                 tag = Some(n);
             }
-            v.count("log chunks", 1);
+            out.count("log chunks", 1);
             let place = format_args!("table tag_log, tag number {n}, chunk at {start}");
             let chunk = match log::decode(val.value(), &place) {
                 Ok(c) => c,
                 Err(e) => {
-                    v.find("tag_log", e.to_string());
+                    out.find("tag_log", e.to_string());
                     continue;
                 }
             };
             if chunk.first().map(|e| e.at) != Some(start) {
-                v.find("tag_log", format!("{place}: its first entry is elsewhere"));
+                out.find("tag_log", format!("{place}: its first entry is elsewhere"));
             }
             if let (Some(last), Some(first)) = (entries.last(), chunk.first())
                 && last.at >= first.at
             {
-                v.find("tag_log", format!("{place}: overlaps the chunk before it"));
+                out.find("tag_log", format!("{place}: overlaps the chunk before it"));
             }
             for e in &chunk {
                 let (hash, count) = batches
@@ -284,40 +297,39 @@ impl View {
                 hash.add(n, e);
                 *count += 1;
             }
-            v.count("log entries", chunk.len() as u64);
+            out.count("log entries", chunk.len() as u64);
             entries.extend(chunk);
         }
         if let Some(prev) = tag {
-            finish(v, prev, &mut entries);
+            finish(out, prev, &mut entries);
         }
         let without_log =
-            tags.len() as u64 - v.checked.get("tags with a log").copied().unwrap_or(0);
+            tags.len() as u64 - out.checked.get("tags with a log").copied().unwrap_or(0);
         // A tag created by the API and deleted before... always has a log
         // entry: every tag row is written with at least one.
         if without_log > 0 {
-            v.find("tag_log", format!("{without_log} tags have no log"));
+            out.find("tag_log", format!("{without_log} tags have no log"));
         }
         Ok((expected, batches))
     }
 
     fn check_tag_log(
-        &self,
-        v: &mut Verification,
+        out: &mut Verification,
         n: u32,
         entries: &[LogEntry],
-        tags: &[Option<Option<Digest>>],
+        tags: &[TagRowState],
         expected: &mut MultisetHash,
     ) {
         let Some(row_current) = tags.get(n as usize) else {
-            v.find("tag_log", format!("tag number {n} has a log but no row"));
+            out.find("tag_log", format!("tag number {n} has a log but no row"));
             return;
         };
-        v.count("tags with a log", 1);
+        out.count("tags with a log", 1);
         let log_current = entries.last().and_then(|e| e.digest);
-        if let Some(row_current) = row_current
+        if let TagRowState::Points(row_current) = row_current
             && *row_current != log_current
         {
-            v.find(
+            out.find(
                 "tags",
                 format!(
                     "tag number {n}: its row says {}, its log {}",
@@ -331,7 +343,7 @@ impl View {
             match from_micros(e.at) {
                 Ok(t) => log.push((t, e.digest)),
                 Err(err) => {
-                    v.find("tag_log", format!("tag number {n}: {err}"));
+                    out.find("tag_log", format!("tag number {n}: {err}"));
                     return;
                 }
             }
@@ -352,7 +364,7 @@ impl View {
     /// returns its entries as a multiset hash and every digest's flags.
     fn verify_index(
         &self,
-        v: &mut Verification,
+        out: &mut Verification,
         tag_count: usize,
     ) -> Result<(MultisetHash, BTreeMap<Digest, u8>)> {
         let mut found = MultisetHash::default();
@@ -362,23 +374,23 @@ impl View {
             let key = k.value();
             for g in packed::groups(val.value()) {
                 let place = format!("table digest_index, key {key:016x}");
-                let Ok(g) = g.map_err(|e| v.find("digest_index", format!("{place}: {e}"))) else {
+                let Ok(g) = g.map_err(|e| out.find("digest_index", format!("{place}: {e}"))) else {
                     break;
                 };
                 let d = match g.digest(key) {
                     Ok(d) => d,
                     Err(e) => {
-                        v.find("digest_index", format!("{place}: {e}"));
+                        out.find("digest_index", format!("{place}: {e}"));
                         continue;
                     }
                 };
-                v.count("digests", 1);
+                out.count("digests", 1);
                 if g.flags != 0 {
                     flags.insert(d, g.flags);
                 }
                 for e in g.decode() {
                     if e.tag as usize >= tag_count {
-                        v.find(
+                        out.find(
                             "digest_index",
                             format!("{d}: tag number {} has no row", e.tag),
                         );
@@ -387,13 +399,13 @@ impl View {
                 }
             }
         }
-        v.count("intervals", found.count);
+        out.count("intervals", found.count);
         Ok((found, flags))
     }
 
     /// Every relation decodes and its digests carry the flag that makes
     /// lookups follow it.
-    fn verify_relations(&self, v: &mut Verification, flags: &BTreeMap<Digest, u8>) -> Result<()> {
+    fn verify_relations(&self, out: &mut Verification, flags: &BTreeMap<Digest, u8>) -> Result<()> {
         let flagged = |d: &[u8], flag: u8| {
             Digest::from_compact(d)
                 .ok()
@@ -404,9 +416,9 @@ impl View {
         for row in parents.iter()? {
             let (k, _) = row?;
             let (child, _) = k.value();
-            v.count("index manifests", 1);
+            out.count("index manifests", 1);
             if !flagged(child, FLAG_CHILD) {
-                v.find(
+                out.find(
                     "relations",
                     format!(
                         "platform manifest {} is not flagged as one",
@@ -416,16 +428,16 @@ impl View {
             } else if let Ok(d) = Digest::from_compact(child)
                 && let Err(e) = self.parents(&d)
             {
-                v.find("relations", e.to_string());
+                out.find("relations", e.to_string());
             }
         }
         let configs = self.txn.open_table(CONFIG_MANIFESTS)?;
         for row in configs.iter()? {
             let (k, _) = row?;
             let (config, _) = k.value();
-            v.count("manifest configs", 1);
+            out.count("manifest configs", 1);
             if !flagged(config, FLAG_CONFIG) {
-                v.find(
+                out.find(
                     "relations",
                     format!("config {} is not flagged as one", rows::Hex(config)),
                 );
@@ -436,40 +448,39 @@ impl View {
 
     /// The journal is a chain with no gap, and each record's count and hash
     /// equal what the move log holds for its batch.
-    fn verify_journal(
-        &self,
-        v: &mut Verification,
-        mut batches: BTreeMap<u32, (BatchHash, u64)>,
-    ) -> Result<()> {
+    fn verify_journal(&self, out: &mut Verification, mut batches: Batches) -> Result<()> {
         let mut prev = [0u8; 32];
         let mut due = 1u32;
         for row in self.journal()?.iter()? {
             let (k, val) = row?;
             let seq = k.value();
-            v.count("journal records", 1);
+            out.count("journal records", 1);
             if seq != due {
-                v.find("journal", format!("batch {seq} where {due} was due"));
+                out.find("journal", format!("batch {seq} where {due} was due"));
             }
             due = seq.saturating_add(1);
             let record: JournalRow = match rows::decode_row("journal", seq, val.value()) {
                 Ok(r) => r,
                 Err(e) => {
-                    v.find("journal", e.to_string());
+                    out.find("journal", e.to_string());
                     continue;
                 }
             };
+            if let Err(e) = from_micros(record.at) {
+                out.find("journal", format!("batch {seq}: written on: {e}"));
+            }
             if record.prev != prev {
-                v.find(
+                out.find(
                     "journal",
                     format!("batch {seq}: the chain is broken before it"),
                 );
             }
             prev = record.hash(seq)?;
             match batches.remove(&seq) {
-                None => v.find("journal", format!("batch {seq}: no log entry carries it")),
+                None => out.find("journal", format!("batch {seq}: no log entry carries it")),
                 Some((hash, count)) => {
                     if count != record.count || hash.finish() != record.batch {
-                        v.find(
+                        out.find(
                             "journal",
                             format!(
                                 "batch {seq}: the log holds {count} entries of it, the record says {}{}",
@@ -482,7 +493,7 @@ impl View {
             }
         }
         for (seq, (_, count)) in batches {
-            v.find(
+            out.find(
                 "journal",
                 format!("{count} log entries carry batch {seq}, which has no record"),
             );
@@ -491,14 +502,14 @@ impl View {
     }
 
     /// The other record families decode.
-    fn verify_records(&self, v: &mut Verification) {
+    fn verify_records(&self, out: &mut Verification) {
         match self.integrations().and_then(super::IntegrationReader::all) {
-            Ok(all) => v.count("integrations", all.len() as u64),
-            Err(e) => v.find("integrations", e.to_string()),
+            Ok(all) => out.count("integrations", all.len() as u64),
+            Err(e) => out.find("integrations", e.to_string()),
         }
         match self.violations(None, None, usize::MAX) {
-            Ok(all) => v.count("violations", all.len() as u64),
-            Err(e) => v.find("violations", e.to_string()),
+            Ok(all) => out.count("violations", all.len() as u64),
+            Err(e) => out.find("violations", e.to_string()),
         }
     }
 }

@@ -125,12 +125,24 @@ impl<'t> Writer<'t> {
         let tags = txn.open_table(TAGS)?;
         let next_repo = super::next_number(&repos)?;
         let next_tag = super::next_number(&tags)?;
+        let tag_log = txn.open_table(TAG_LOG)?;
+        // A new tag's log is known to be empty and not read (`unapplied`):
+        // a stray chunk under a number not yet given out would otherwise
+        // become the history of the next tag created. One read per write.
+        if let Some((k, _)) = tag_log.last()?
+            && k.value().0 >= next_tag
+        {
+            return Err(Error::Corrupt(format!(
+                "table tag_log: a chunk of tag number {}, which has no row in table tags (the next is {next_tag})",
+                k.value().0
+            )));
+        }
         Ok(Self {
             repo_keys: txn.open_table(REPO_KEYS)?,
             repos,
             tag_keys: txn.open_table(TAG_KEYS)?,
             tags,
-            tag_log: txn.open_table(TAG_LOG)?,
+            tag_log,
             digest_index: txn.open_table(DIGEST_INDEX)?,
             journal: JournalWriter::open(txn)?,
             next_repo,
@@ -426,6 +438,19 @@ impl<'t> Writer<'t> {
         } else {
             log::read_chunks(&self.tag_log, n)?
         };
+        // Entries of a batch numbered at or after this one mean the journal
+        // lost records (the next number is one past the last record): this
+        // batch would take their number and hide the damage.
+        if let Some(e) = chunks
+            .iter()
+            .flat_map(|c| &c.entries)
+            .find(|e| e.seq >= self.journal.seq)
+        {
+            return Err(Error::Corrupt(format!(
+                "table tag_log, tag number {n}: an entry of batch {}, which has no journal record (the next batch is {})",
+                e.seq, self.journal.seq
+            )));
+        }
         let log_before: Vec<(i64, Option<Digest>)> = chunks
             .iter()
             .flat_map(|c| c.entries.iter().map(LogEntry::key))
@@ -484,7 +509,7 @@ impl<'t> Writer<'t> {
 
     /// Records that tag `n`'s entries in the digest index go from `before`
     /// to `after`; `Writer::flush_index` writes them.
-    fn reindex(
+    pub(super) fn reindex(
         &mut self,
         n: u32,
         before: &BTreeSet<(Digest, Interval)>,
@@ -519,7 +544,7 @@ impl<'t> Writer<'t> {
 
     /// Writes the digest-index changes, in key order: one read-modify-write
     /// per row (digest prefix) whose groups changed.
-    fn flush_index(&mut self) -> Result<()> {
+    pub(super) fn flush_index(&mut self) -> Result<()> {
         let changes = std::mem::take(&mut self.index_changes);
         let mut changes = changes.into_iter().peekable();
         while let Some(((key, d), delta)) = changes.next() {
@@ -555,12 +580,11 @@ impl<'t> Writer<'t> {
         }
         let old = groups.clone();
         for (d, delta) in changes {
-            let i = match groups.iter().position(|g| g.0 == d) {
-                Some(i) => i,
-                None => {
-                    groups.push((d, 0, Vec::new()));
-                    groups.len() - 1
-                }
+            let i = if let Some(i) = groups.iter().position(|g| g.0 == d) {
+                i
+            } else {
+                groups.push((d, 0, Vec::new()));
+                groups.len() - 1
             };
             let (_, flags, entries) = &mut groups[i];
             *flags |= delta.flags;
@@ -569,7 +593,7 @@ impl<'t> Writer<'t> {
             entries.sort_unstable();
         }
         groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
-        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        groups.sort_unstable_by_key(|g| g.0);
         if groups == old {
             return Ok(());
         }
@@ -621,7 +645,10 @@ fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
     log.iter().map(LogEntry::key).collect()
 }
 
-fn interval_set(n: u32, log: &[(i64, Option<Digest>)]) -> Result<BTreeSet<(Digest, Interval)>> {
+pub(super) fn interval_set(
+    n: u32,
+    log: &[(i64, Option<Digest>)],
+) -> Result<BTreeSet<(Digest, Interval)>> {
     let log = log
         .iter()
         .map(|&(t, d)| {
