@@ -185,28 +185,51 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Nothing in this crate's API names the engine's types.
 pub struct StorageError {
     message: String,
-    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    /// Every engine error is kept as the engine's one error type, whatever
+    /// call returned it (a commit, the start of a transaction, a table
+    /// open…), so [`StorageError::is_io`] sees an I/O error wherever it came
+    /// from: the engine's errors have no `source()` chain to follow.
+    source: redb::Error,
 }
 
 impl StorageError {
-    fn new(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+    fn new(source: impl Into<redb::Error>) -> Self {
+        let source = source.into();
         Self {
             message: source.to_string(),
-            source: Box::new(source),
+            source,
         }
     }
 
-    /// Whether the engine reported an I/O error from the operating system.
+    /// Whether the engine failed because of an I/O error on the ledger's
+    /// storage (a full disk, a failing one, a storage backend's `io::Error`),
+    /// whichever engine call met it; also the engine's refusal after such an
+    /// error ("Previous I/O error occurred"), which lasts until the file is
+    /// reopened. A ledger on a file reopens it itself after a write fails
+    /// this way; on a caller's storage backend the caller must reopen
+    /// (`docs/reliability.md`).
     #[must_use]
     pub fn is_io(&self) -> bool {
-        self.source
-            .downcast_ref::<redb::Error>()
-            .is_some_and(|e| matches!(e, redb::Error::Io(_)))
-            || self
-                .source
-                .downcast_ref::<redb::StorageError>()
-                .is_some_and(|e| matches!(e, redb::StorageError::Io(_)))
+        matches!(self.source, redb::Error::Io(_) | redb::Error::PreviousIo)
     }
+
+    /// The operating system's error kind, when the engine met an I/O error.
+    fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match &self.source {
+            redb::Error::Io(e) => Some(e.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// No room to store the data: a full file system or quota, or a file size
+/// limit. HTTP's 507 Insufficient Storage.
+fn is_storage_full(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        kind,
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::FileTooLarge
+    )
 }
 
 impl fmt::Debug for StorageError {
@@ -225,7 +248,7 @@ impl fmt::Display for StorageError {
 
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.source)
+        Some(&self.source)
     }
 }
 
@@ -272,12 +295,18 @@ impl Error {
     }
 
     /// The HTTP status a server would answer with: 400 invalid input, 404
-    /// not found, 409 conflict or busy, 423 in use by another writer, 500
-    /// the file or the engine.
+    /// not found, 409 conflict or busy, 423 in use by another writer, 507
+    /// no room on the disk (the ledger's storage or an output file: a full
+    /// file system or quota, or a file size limit; the write changed nothing
+    /// and can be retried on the same ledger once there is room), 500 the
+    /// file or the engine otherwise (other I/O errors included: their detail
+    /// names the operating system's error).
     ///
     /// ```
     /// let err = ociledger::Error::NotFound { what: "tag", id: "docker.io/library/nginx:x".into() };
     /// assert_eq!(err.status(), 404);
+    /// let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+    /// assert_eq!(ociledger::Error::io("writing out.json", full).status(), 507);
     /// ```
     #[must_use]
     pub fn status(&self) -> u16 {
@@ -292,6 +321,8 @@ impl Error {
             Self::Invalid { .. } => 400,
             Self::InUse { .. } => 423,
             Self::ReadOnly { .. } => 405,
+            Self::Storage(e) if e.io_kind().is_some_and(is_storage_full) => 507,
+            Self::Io { source, .. } if is_storage_full(source.kind()) => 507,
             Self::Version { .. }
             | Self::NotALedger { .. }
             | Self::UpgradeRequired { .. }

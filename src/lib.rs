@@ -57,6 +57,7 @@ pub use ledger::{
     MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
 };
 pub use ledger::{Findings, Head, Verification, VerifyReport};
+pub use ledger::{JournalSalvage, Renumbering, Salvage, TableSalvage};
 pub use ledger::{ScanBatch, ScanRecord};
 pub use ledger::{SettingChange, TemplateApplication, TemplateMatch};
 /// The storage engine's (redb's) storage trait, for

@@ -19,7 +19,7 @@ use crate::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorModel {
-    /// HTTP status code: 400, 404, 409, 500.
+    /// HTTP status code: 400, 404, 409, 500, 507 (no room on the disk).
     pub status: u16,
     /// A short summary that does not change between occurrences: "Not Found".
     pub title: String,
@@ -59,6 +59,7 @@ impl From<&Error> for ErrorModel {
             405 => "Method Not Allowed",
             409 => "Conflict",
             423 => "Locked",
+            507 => "Insufficient Storage",
             _ => "Internal Server Error",
         };
         let errors = match err {

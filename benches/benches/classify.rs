@@ -20,7 +20,7 @@
 //!
 //! Group `classify_pods` (issue 9: "classify of 10k pod containers end to
 //! end from a read-only open, as a ratio to 10k bare lookups"), parameter =
-//! references: `end_to_end` opens the ledger read-only, parses a PodList of
+//! references: `end_to_end` opens the ledger read-only, parses a `PodList` of
 //! 10,000 containers (JSON text, as `kubectl get pods -A -o json` prints
 //! it), reads every container's image and runtime `imageID`, and classifies
 //! each on one snapshot, as `ociledger classify --pods` does; `bare_lookups`
@@ -104,7 +104,7 @@ fn classify(c: &mut Criterion) {
 /// Containers in the pod-list bench.
 const CONTAINERS: usize = 10_000;
 
-/// A PodList of [`CONTAINERS`] containers (two per pod), as JSON text, and
+/// A `PodList` of [`CONTAINERS`] containers (two per pod), as JSON text, and
 /// the running digest of each (what the bare lookups look up).
 fn pod_list(set: &DataSet) -> (String, Vec<Digest>) {
     let batch = inputs(set);

@@ -6,6 +6,7 @@ mod classify;
 mod history;
 mod integrations;
 mod records;
+mod salvage;
 mod scan;
 mod snapshot;
 mod templates;
@@ -22,6 +23,7 @@ pub use classify::{Classification, MatchKind};
 pub use history::HistoryEntry;
 pub use integrations::{KeyRotation, RegistryAuth, RegistryCredentials};
 pub use records::MAX_PAGE;
+pub use salvage::{JournalSalvage, Renumbering, Salvage, TableSalvage};
 pub use scan::{ScanBatch, ScanRecord};
 pub use snapshot::Snapshot;
 pub use templates::{SettingChange, TemplateApplication, TemplateMatch};
@@ -146,6 +148,12 @@ impl Ledger {
     /// Opens the ledger at `path` for writing, creating the file if it does
     /// not exist. One process at a time may hold a ledger for writing.
     ///
+    /// A write that fails with an I/O error (a full disk: status 507; see
+    /// [`StorageError::is_io`](crate::StorageError::is_io)) changes nothing,
+    /// and the ledger then reopens its file itself, so the same `Ledger`
+    /// writes again once the disk has room. Snapshots taken before the
+    /// failure may then fail ("Database has been closed"): take new ones.
+    ///
     /// # Errors
     /// [`Error::InUse`] while another process writes to the file,
     /// [`Error::NotALedger`] for a file that is not an ociledger database,
@@ -259,7 +267,10 @@ impl Ledger {
     ///
     /// Commits are durable when they return (`sync_data` has succeeded).
     /// After a backend I/O error, every later write of this ledger fails
-    /// until it is dropped and opened again. A crash during the very first
+    /// until it is dropped and opened again: the engine owns the backend and
+    /// cannot give it back, so unlike a ledger on a file (which reopens its
+    /// file itself) this one cannot reopen it; such errors have
+    /// [`StorageError::is_io`](crate::StorageError::is_io). A crash during the very first
     /// open of empty storage, while the engine formats it, can leave storage
     /// that is neither empty nor a ledger: it is refused with
     /// [`Error::NotALedger`] (never taken for a ledger); empty it to start

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use redb::{
     Builder, ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
@@ -43,12 +43,15 @@ const MODE: ConcurrencyMode = ConcurrencyMode::SingleWriter;
 const MODE: ConcurrencyMode = ConcurrencyMode::ExclusiveWriter;
 
 enum Handle {
-    /// The writing process. Behind a lock only so that `compact`, which
-    /// redb runs on `&mut Database`, works through a shared `&Store`: every
-    /// other use takes the read side for the instant it begins a transaction.
-    Writer(RwLock<Database>),
-    /// A reading process: no write can even be attempted.
-    Reader(ReadOnlyDatabase),
+    /// The writing process. Behind a lock so that `compact`, which redb runs
+    /// on `&mut Database`, and the reopening after an I/O error
+    /// ([`Store::recover`]) work through a shared `&Store`: every other use
+    /// takes the read side for the instant it begins a transaction. `None`
+    /// only while a file that an I/O error closed could not be reopened yet.
+    Writer(RwLock<Option<Database>>),
+    /// A reading process: no write can even be attempted. `None` only
+    /// while the store is dropped.
+    Reader(Option<ReadOnlyDatabase>),
 }
 
 /// An open ledger file and its tag-name cache.
@@ -59,17 +62,30 @@ pub(crate) struct Store {
     /// The file beside the ledger where the writer leaves its process ID,
     /// removed when it closes.
     pid_file: Option<PathBuf>,
+    /// A writer on a file, which [`Store::recover`] can reopen; not one in
+    /// memory or on a caller's backend.
+    reopens: bool,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // redb writes when it closes a file (the writer's clean-shutdown
+        // record), and on a damaged file that can panic deep in its page
+        // code: seen 1 in 360 damaged files (tests/damaged_files.rs). A
+        // `Ledger` going out of scope must not take the process down; the
+        // file stays as the engine left it, and the next writer's open
+        // repairs it or reports the damage.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &mut self.handle {
+            Handle::Writer(db) => drop(db.get_mut().unwrap_or_else(PoisonError::into_inner).take()),
+            Handle::Reader(db) => drop(db.take()),
+        }));
         if let Some(p) = &self.pid_file {
             let _ = std::fs::remove_file(p);
         }
     }
 }
 
-fn builder() -> Builder {
+pub(super) fn builder() -> Builder {
     let mut b = Builder::new();
     b.set_concurrency_mode(MODE);
     b
@@ -176,10 +192,11 @@ impl Store {
         check(&db.begin_read()?, path)?;
         let names = Arc::new(NameCache::default());
         let store = Self {
-            handle: Handle::Reader(db),
+            handle: Handle::Reader(Some(db)),
             path: path.to_owned(),
             names,
             pid_file: None,
+            reopens: false,
         };
         store.view()?;
         Ok(store)
@@ -192,10 +209,11 @@ impl Store {
         initialize(&db, path)?;
         let names = Arc::new(NameCache::default());
         let store = Self {
-            handle: Handle::Writer(RwLock::new(db)),
+            handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names,
             pid_file: None,
+            reopens: false,
         };
         store.view()?;
         Ok(store)
@@ -205,6 +223,9 @@ impl Store {
     /// storage, or the one already on it (checked as [`Store::open`] checks a
     /// file). Shown as `<backend>`; no pid file. redb's default
     /// `ExclusiveWriter` mode: a backend needs no byte-range locks.
+    /// redb owns the backend and cannot give it back, so after an I/O error
+    /// the store cannot reopen it as it reopens a file ([`Store::recover`]):
+    /// every later write fails until the embedder reopens the ledger.
     pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Self> {
         let path = Path::new("<backend>");
         guard(path, || {
@@ -213,10 +234,11 @@ impl Store {
                 .map_err(|e| open_error(path, e))?;
             initialize(&db, path)?;
             let store = Self {
-                handle: Handle::Writer(RwLock::new(db)),
+                handle: Handle::Writer(RwLock::new(Some(db))),
                 path: path.to_owned(),
                 names: Arc::new(NameCache::default()),
                 pid_file: None,
+                reopens: false,
             };
             store.view()?;
             Ok(store)
@@ -230,10 +252,11 @@ impl Store {
             .is_ok()
             .then_some(pid_file);
         let store = Self {
-            handle: Handle::Writer(RwLock::new(db)),
+            handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names: Arc::new(NameCache::default()),
             pid_file,
+            reopens: true,
         };
         store.view()?;
         Ok(store)
@@ -248,13 +271,77 @@ impl Store {
     }
 
     fn begin_read(&self) -> Result<ReadTransaction> {
-        Ok(match &self.handle {
-            Handle::Writer(db) => db
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .begin_read()?,
-            Handle::Reader(db) => db.begin_read()?,
-        })
+        match &self.handle {
+            Handle::Writer(slot) => self.database(slot)?.begin_read(),
+            Handle::Reader(Some(db)) => Ok(db.begin_read()?),
+            Handle::Reader(None) => Err(Error::Corrupt(format!(
+                "{}: the ledger is closing",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// The writer's `Database`, for the instant a transaction begins;
+    /// reopened first when a reopen after an I/O error failed earlier.
+    fn database<'a>(&self, slot: &'a RwLock<Option<Database>>) -> Result<DatabaseRef<'a>> {
+        let guard = slot.read().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_some() {
+            return Ok(DatabaseRef(guard));
+        }
+        drop(guard);
+        self.recover(&mut slot.write().unwrap_or_else(PoisonError::into_inner))?;
+        Ok(DatabaseRef(
+            slot.read().unwrap_or_else(PoisonError::into_inner),
+        ))
+    }
+
+    /// The writer's `Database` for `compact` and the integrity check, which
+    /// redb runs on `&mut Database`; reopened first as in [`Store::database`].
+    fn database_mut<'a>(
+        &self,
+        slot: &'a RwLock<Option<Database>>,
+    ) -> Result<RwLockWriteGuard<'a, Option<Database>>> {
+        let mut guard = slot.write().unwrap_or_else(PoisonError::into_inner);
+        if guard.is_none() {
+            self.recover(&mut guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// After an I/O error (a full disk, a failing one) redb refuses every
+    /// later operation of that `Database`: "Previous I/O error occurred.
+    /// Please close and re-open the database." A writer on a file does that
+    /// itself, so that the next write works once the disk does: it drops the
+    /// `Database` (which closes the file and releases its locks; snapshots
+    /// taken before fail from then on with "Database has been closed") and
+    /// opens the file again as [`Store::open`] does, format check included;
+    /// redb's open repairs what the failed commit left. Nothing committed is
+    /// lost (commits are durable). The tag-name cache stays right: the failed
+    /// write took its names back out, and names of a commit that turned out
+    /// durable although it reported an error are read from the file by the
+    /// next view, as another process's are.
+    ///
+    /// Called with the exclusive lock, so nothing begins a transaction
+    /// meanwhile. If another thread already reopened the file (a `Database`
+    /// that still begins a write), it is kept. If the open fails (the disk
+    /// still fails), the slot stays empty and the next operation tries again.
+    /// In memory or on a caller's backend there is nothing to reopen
+    /// ([`Store::with_backend`]): a no-op.
+    fn recover(&self, slot: &mut Option<Database>) -> Result<()> {
+        if !self.reopens {
+            return Ok(());
+        }
+        if slot.as_ref().is_some_and(|db| db.begin_write().is_ok()) {
+            return Ok(());
+        }
+        // Closed before the open: the file's locks allow one writer handle.
+        *slot = None;
+        let db = builder()
+            .open(&self.path)
+            .map_err(|e| open_error(&self.path, e))?;
+        check(&db.begin_read()?, &self.path)?;
+        *slot = Some(db);
+        Ok(())
     }
 
     /// A consistent view of the last commit. Tags created since the cache
@@ -318,16 +405,34 @@ impl Store {
         operation: &'static str,
         op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
     ) -> Result<T> {
-        let Handle::Writer(db) = &self.handle else {
+        let Handle::Writer(slot) = &self.handle else {
             return Err(Error::ReadOnly {
                 path: self.path.clone(),
                 operation,
             });
         };
-        let txn = db
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .begin_write()?;
+        let result = self.write_once(slot, op);
+        // An I/O error at any point (beginning, writing, committing) leaves
+        // redb refusing every later write: reopen the file now, so the next
+        // write works once the disk does. This write still fails, and
+        // changed nothing. If the reopen fails too, the next operation
+        // retries it (`database`); its error is not this write's.
+        if let Err(Error::Storage(e)) = &result
+            && e.is_io()
+        {
+            let _ = self.recover(&mut slot.write().unwrap_or_else(PoisonError::into_inner));
+        }
+        result
+    }
+
+    /// One write transaction of [`Store::write`], dropped (rolled back)
+    /// unless it commits.
+    fn write_once<T>(
+        &self,
+        slot: &RwLock<Option<Database>>,
+        op: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let txn = self.database(slot)?.begin_write()?;
         let (value, new_names) = {
             let mut writer = Writer::open(&txn)?;
             let value = op(&mut writer)?;
@@ -351,13 +456,14 @@ impl Store {
     }
 
     fn compact_unguarded(&self) -> Result<()> {
-        let Handle::Writer(db) = &self.handle else {
+        let Handle::Writer(slot) = &self.handle else {
             return Err(Error::ReadOnly {
                 path: self.path.clone(),
                 operation: "compact",
             });
         };
-        let mut db = db.write().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.database_mut(slot)?;
+        let db = guard.as_mut().ok_or_else(closed)?;
         loop {
             match db.compact() {
                 Ok(true) => {}
@@ -382,10 +488,11 @@ impl Store {
     /// open, as `compact` does.
     pub fn check_integrity(&self) -> Result<Option<bool>> {
         guard(&self.path, || {
-            let Handle::Writer(db) = &self.handle else {
+            let Handle::Writer(slot) = &self.handle else {
                 return Ok(None);
             };
-            let mut db = db.write().unwrap_or_else(PoisonError::into_inner);
+            let mut guard = self.database_mut(slot)?;
+            let db = guard.as_mut().ok_or_else(closed)?;
             match db.check_integrity() {
                 Ok(passed) => Ok(Some(passed)),
                 Err(redb::DatabaseError::TransactionInProgress) => Err(Error::Busy {
@@ -426,6 +533,25 @@ impl Store {
     pub fn file_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
     }
+}
+
+/// The writer's `Database` behind the read side of its lock.
+struct DatabaseRef<'a>(RwLockReadGuard<'a, Option<Database>>);
+
+impl DatabaseRef<'_> {
+    fn begin_read(&self) -> Result<ReadTransaction> {
+        Ok(self.0.as_ref().ok_or_else(closed)?.begin_read()?)
+    }
+
+    fn begin_write(&self) -> Result<redb::WriteTransaction> {
+        Ok(self.0.as_ref().ok_or_else(closed)?.begin_write()?)
+    }
+}
+
+/// A writer without a `Database`: only if a reopen reported success and
+/// left none, which [`Store::recover`] never does.
+fn closed() -> Error {
+    redb::StorageError::DatabaseClosed.into()
 }
 
 /// Runs `f`, turning a panic inside the storage engine into
@@ -483,7 +609,7 @@ fn must_exist(path: &Path) -> Result<()> {
 /// Writes the format record and creates every table in a new file, or checks
 /// the format and version of an existing one. Only a new file takes a write
 /// transaction.
-fn initialize(db: &Database, path: &Path) -> Result<()> {
+pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
     {
         let txn = db.begin_read()?;
         let fresh = match txn.open_table(META) {
@@ -595,7 +721,7 @@ fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+pub(super) fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
         // redb reads a file whose header it does not know as invalid data.
         redb::DatabaseError::Storage(redb::StorageError::Io(io))

@@ -327,8 +327,9 @@ mod tests {
     /// two chunks, or two chunks would share a key and one would be lost.
     #[test]
     fn a_full_chunk_splits_at_an_instant_boundary() {
-        let mut entries: Vec<LogEntry> = (0..MAX_CHUNK as i64).map(|t| e(t, Some(1))).collect();
-        entries.insert(MAX_CHUNK / 2, e(MAX_CHUNK as i64 / 2 - 1, Some(2)));
+        let full = i64::try_from(MAX_CHUNK).unwrap();
+        let mut entries: Vec<LogEntry> = (0..full).map(|t| e(t, Some(1))).collect();
+        entries.insert(MAX_CHUNK / 2, e(full / 2 - 1, Some(2)));
         let cut = split_point(&entries);
         assert!(cut > MAX_CHUNK / 2);
         assert_ne!(entries[cut].at, entries[cut - 1].at);

@@ -24,6 +24,7 @@ mod packed;
 mod read;
 mod relations;
 mod rows;
+mod salvage;
 mod templates;
 mod verify;
 mod write;
@@ -35,6 +36,8 @@ pub(crate) use handle::Store;
 pub use read::Counts;
 pub(crate) use read::View;
 pub(crate) use rows::{from_micros, truncate};
+pub(crate) use salvage::salvage;
+pub use salvage::{Renumbering, TableSalvage};
 pub use verify::{Findings, Verification};
 pub(crate) use write::{TagState, TagWrite, WriteSummary, Writer};
 

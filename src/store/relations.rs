@@ -34,7 +34,7 @@ pub(crate) const CONFIG_MANIFESTS: TableDefinition<(&[u8], &[u8]), ()> =
 /// The stored platform: every field present (postcard is not
 /// self-describing, so no field may be skipped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PlatformRow {
+pub(super) struct PlatformRow {
     os: String,
     architecture: String,
     variant: Option<String>,

@@ -16,6 +16,7 @@ mod output;
 mod pods;
 mod query;
 mod records;
+mod salvage;
 #[cfg(feature = "scan")]
 mod scan;
 mod templates;
@@ -166,6 +167,16 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Copy every row of a damaged ledger that still reads and verifies into a new file, and
+    /// report (JSON) what was lost. DAMAGED is only read. Exit 0 when nothing was lost, 1 when
+    /// something was (the report says what), or 1 with problem+json on stderr and no report
+    /// when nothing could be read. Ignores --db.
+    Salvage {
+        /// The damaged ledger file.
+        damaged: PathBuf,
+        /// The new ledger file (must not exist).
+        new: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -226,6 +237,7 @@ fn main() -> ExitCode {
         Command::Head => verify::head(&cli.db),
         Command::Backup { path } => backup::backup(&cli.db, &path),
         Command::Restore { backup, force } => backup::restore(&cli.db, &backup, force),
+        Command::Salvage { damaged, new } => salvage::salvage(&damaged, &new),
     };
     output::exit(result)
 }
