@@ -8,9 +8,11 @@
 //!
 //! A group: algorithm byte, relation flags, entry count (`u32` LE), the
 //! digest's bytes after the first 8, then `count` entries of 20 bytes
-//! (tag number `u32`, since `i64`, until `i64`, little-endian), sorted. A
-//! lookup is one point get, a compare of the rest of the digest, and a
-//! decode loop. Flags say whether the digest is a platform manifest of some
+//! (tag number `u32`, since `i64`, until `i64`, little-endian) in the
+//! order lookups answer in: current first, then newest first, then by tag
+//! number. A lookup is one point get, a compare of the rest of the digest,
+//! and a decode loop; the answer's sort then finds a sorted run and only
+//! breaks ties of one instant by tag name. Flags say whether the digest is a platform manifest of some
 //! image index or the config of some manifest, so only those lookups read
 //! the relation tables; a digest known only through a relation has a group
 //! with no entries.
@@ -168,8 +170,21 @@ pub(crate) fn find<'a>(bytes: &'a [u8], d: &Digest) -> Result<Option<Group<'a>>>
     Ok(None)
 }
 
-/// Appends a group (entries sorted by the caller, so a row's bytes depend
-/// only on its content).
+/// Sorts a group's entries in the order lookups answer in (current first,
+/// then newest first, then tag number), so a row's bytes depend only on its
+/// content and a lookup's sort is one pass over a sorted run.
+pub(crate) fn answer_order(entries: &mut [IndexEntry]) {
+    entries.sort_unstable_by_key(|e| {
+        (
+            e.until != super::OPEN,
+            std::cmp::Reverse(e.since),
+            e.tag,
+            e.until,
+        )
+    });
+}
+
+/// Appends a group (entries in [`answer_order`], by the caller).
 pub(crate) fn encode_group(out: &mut Vec<u8>, d: &Digest, flags: u8, entries: &[IndexEntry]) {
     out.push(d.algorithm().compact_byte());
     out.push(flags);

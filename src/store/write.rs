@@ -590,7 +590,7 @@ impl<'t> Writer<'t> {
             *flags |= delta.flags;
             entries.retain(|e| !delta.removed.contains(e));
             entries.extend(delta.added);
-            entries.sort_unstable();
+            packed::answer_order(entries);
         }
         groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
         groups.sort_unstable_by_key(|g| g.0);

@@ -122,12 +122,13 @@ impl Ledger {
     /// wrong key (or an altered value); [`Error::Corrupt`].
     pub fn integration_credentials(&self, id_or_name: &str) -> Result<RegistryCredentials> {
         let snap = self.snapshot()?;
-        let stored = snap
-            .view
-            .integrations()?
-            .resolve(id_or_name)?
-            .ok_or_else(|| not_found(id_or_name))?;
-        self.open_credentials(&snap.view, stored)
+        snap.view.guarded(|view| {
+            let stored = view
+                .integrations()?
+                .resolve(id_or_name)?
+                .ok_or_else(|| not_found(id_or_name))?;
+            self.open_credentials(view, stored)
+        })
     }
 
     /// The decrypted credentials of the REGISTRY integration whose endpoint
@@ -147,17 +148,20 @@ impl Ledger {
             })?
             .registry();
         let snap = self.snapshot()?;
-        for stored in snap.view.integrations()?.all()? {
-            if stored
-                .record
-                .categories
-                .contains(&IntegrationCategory::Registry)
-                && stored.record.config.registry_endpoint().as_deref() == Some(wanted.as_str())
-            {
-                return self.open_credentials(&snap.view, stored).map(Some);
+        snap.view.guarded(|view| {
+            for stored in view.integrations()?.all()? {
+                if stored
+                    .record
+                    .categories
+                    .contains(&IntegrationCategory::Registry)
+                    && stored.record.config.registry_endpoint().as_deref()
+                        == Some(wanted.as_str())
+                {
+                    return self.open_credentials(view, stored).map(Some);
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
     }
 
     fn open_credentials(
