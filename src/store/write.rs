@@ -463,7 +463,14 @@ impl<'t> Writer<'t> {
         let restricts = settings
             .iter()
             .any(crate::model::MutabilitySetting::restricts);
-        let mut known: HashSet<Digest> = log_before.iter().filter_map(|e| e.1).collect();
+        // The digests the tag already pointed to: a handful (a linear scan
+        // beats hashing 65-byte digests).
+        let mut known: Vec<Digest> = Vec::new();
+        for d in log_before.iter().filter_map(|e| e.1) {
+            if !known.contains(&d) {
+                known.push(d);
+            }
+        }
         let seq = self.journal.seq;
         for &(at, digest) in writes {
             // Only an exact repeat (same instant, same digest) is dropped. A
@@ -480,8 +487,11 @@ impl<'t> Writer<'t> {
             }
             self.journal.note(n, entry, actor, micros(now))?;
             summary.recorded += 1;
-            if let Some(d) = digest {
-                summary.references += u64::from(known.insert(d));
+            if let Some(d) = digest
+                && !known.contains(&d)
+            {
+                known.push(d);
+                summary.references += 1;
             }
         }
         log::write_chunks(&mut self.tag_log, n, &chunks)?;
@@ -565,6 +575,13 @@ impl<'t> Writer<'t> {
 
     /// Applies the changes to the digest-index row `key`.
     fn rewrite_row(&mut self, key: u64, changes: Vec<(Digest, IndexDelta)>) -> Result<()> {
+        if changes
+            .iter()
+            .all(|(_, d)| d.removed.is_empty() && d.added.is_empty() && d.flags == 0)
+        {
+            // Everything this transaction did here cancelled out: not even a read.
+            return Ok(());
+        }
         let mut groups: Vec<(Digest, u8, Vec<IndexEntry>)> = Vec::new();
         if let Some(v) = self.digest_index.get(key)? {
             for g in packed::groups(v.value()) {
@@ -578,7 +595,7 @@ impl<'t> Writer<'t> {
                 groups.push((d, g.flags, entries));
             }
         }
-        let old = groups.clone();
+        let mut changed = false;
         for (d, delta) in changes {
             let i = if let Some(i) = groups.iter().position(|g| g.0 == d) {
                 i
@@ -587,16 +604,23 @@ impl<'t> Writer<'t> {
                 groups.len() - 1
             };
             let (_, flags, entries) = &mut groups[i];
+            if *flags | delta.flags == *flags && delta.removed.is_empty() && delta.added.is_empty()
+            {
+                // An entry added and removed in this transaction, or a flag
+                // already set.
+                continue;
+            }
+            changed = true;
             *flags |= delta.flags;
             entries.retain(|e| !delta.removed.contains(e));
             entries.extend(delta.added);
             packed::answer_order(entries);
         }
-        groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
-        groups.sort_unstable_by_key(|g| g.0);
-        if groups == old {
+        if !changed {
             return Ok(());
         }
+        groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
+        groups.sort_unstable_by_key(|g| g.0);
         if groups.is_empty() {
             self.digest_index.remove(key)?;
         } else {
