@@ -1,8 +1,8 @@
 //! The digest index's rows. A digest is uniformly random, so its first 8
 //! bytes make a key as good as all of them: the index is keyed by that
 //! prefix as a `u64`, a fixed-width key that redb compares as an integer
-//! and packs about three times as densely into branch pages as the 33-byte
-//! compact digest schema 5 used. The rest of the digest is in the value,
+//! and that takes 8 bytes of a branch page where the compact digest schema
+//! 5 used took 33. The rest of the digest is in the value,
 //! which groups the digests sharing a prefix (in practice one; two
 //! sha256 digests share 8 bytes with probability about 2⁻⁶⁴ per pair).
 //!

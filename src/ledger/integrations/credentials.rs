@@ -154,8 +154,7 @@ impl Ledger {
                     .record
                     .categories
                     .contains(&IntegrationCategory::Registry)
-                    && stored.record.config.registry_endpoint().as_deref()
-                        == Some(wanted.as_str())
+                    && stored.record.config.registry_endpoint().as_deref() == Some(wanted.as_str())
                 {
                     return self.open_credentials(view, stored).map(Some);
                 }
