@@ -696,24 +696,7 @@ fn check(txn: &ReadTransaction, path: &Path) -> Result<()> {
     }
     // Every table must be there: a file missing one was not written by this
     // version, and a reader could not open it later.
-    for name in [
-        REPO_KEYS.name(),
-        REPOS.name(),
-        TAG_KEYS.name(),
-        TAGS.name(),
-        TAG_LOG.name(),
-        JOURNAL.name(),
-        DIGEST_INDEX.name(),
-        PARENTS.name(),
-        CONFIGS.name(),
-        CONFIG_MANIFESTS.name(),
-        TEMPLATES.name(),
-        REPO_SETTINGS.name(),
-        VIOLATIONS.name(),
-        INTEGRATIONS.name(),
-        INTEGRATION_NAMES.name(),
-        INTEGRATION_META.name(),
-    ] {
+    for name in super::table_names().into_iter().skip(1) {
         if !txn.list_tables()?.any(|t| t.name() == name) {
             return Err(not_ledger(&format!("its {name} table is missing")));
         }

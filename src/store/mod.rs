@@ -77,6 +77,32 @@ pub(crate) const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::ne
 pub(crate) use journal::JOURNAL;
 pub(crate) use log::TAG_LOG;
 
+/// The name of every table of the schema, `meta` first: what opening a
+/// file requires (`handle::check`) and what salvage accounts for. `backup`
+/// copies the same tables, with their types.
+pub(crate) fn table_names() -> [&'static str; 17] {
+    use redb::TableHandle;
+    [
+        META.name(),
+        REPO_KEYS.name(),
+        REPOS.name(),
+        TAG_KEYS.name(),
+        TAGS.name(),
+        TAG_LOG.name(),
+        JOURNAL.name(),
+        DIGEST_INDEX.name(),
+        PARENTS.name(),
+        CONFIGS.name(),
+        CONFIG_MANIFESTS.name(),
+        TEMPLATES.name(),
+        REPO_SETTINGS.name(),
+        VIOLATIONS.name(),
+        INTEGRATIONS.name(),
+        INTEGRATION_NAMES.name(),
+        INTEGRATION_META.name(),
+    ]
+}
+
 /// `until` of an interval that is still open.
 pub(crate) const OPEN: i64 = i64::MAX;
 

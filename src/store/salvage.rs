@@ -645,28 +645,10 @@ impl Harvest {
 
 /// The `'static` name of one of the schema's tables.
 fn table_name(def: &impl TableHandle) -> &'static str {
-    [
-        META.name(),
-        REPO_KEYS.name(),
-        REPOS.name(),
-        TAG_KEYS.name(),
-        TAGS.name(),
-        TAG_LOG.name(),
-        JOURNAL.name(),
-        DIGEST_INDEX.name(),
-        PARENTS.name(),
-        CONFIGS.name(),
-        CONFIG_MANIFESTS.name(),
-        TEMPLATES.name(),
-        REPO_SETTINGS.name(),
-        VIOLATIONS.name(),
-        INTEGRATIONS.name(),
-        INTEGRATION_NAMES.name(),
-        INTEGRATION_META.name(),
-    ]
-    .into_iter()
-    .find(|n| *n == def.name())
-    .unwrap_or("other")
+    super::table_names()
+        .into_iter()
+        .find(|n| *n == def.name())
+        .unwrap_or("other")
 }
 
 // ---------------------------------------------------------------------------

@@ -595,7 +595,7 @@ impl<'t> Writer<'t> {
                 groups.push((d, g.flags, entries));
             }
         }
-        let mut changed = false;
+        let mut rewritten = false;
         for (d, delta) in changes {
             let i = if let Some(i) = groups.iter().position(|g| g.0 == d) {
                 i
@@ -610,13 +610,13 @@ impl<'t> Writer<'t> {
                 // already set.
                 continue;
             }
-            changed = true;
+            rewritten = true;
             *flags |= delta.flags;
             entries.retain(|e| !delta.removed.contains(e));
             entries.extend(delta.added);
             packed::answer_order(entries);
         }
-        if !changed {
+        if !rewritten {
             return Ok(());
         }
         groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
