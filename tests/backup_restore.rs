@@ -9,50 +9,28 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use flate2::read::MultiGzDecoder;
 use ociledger::id::{Digest, TagId};
-use ociledger::model::{ImageIntegration, ManifestRelation, Observation, TemplateBody};
+use ociledger::model::{ImageIntegration, Observation, TemplateBody};
 use ociledger::secrets::SecretKey;
 use ociledger::{Counts, Error, Ledger, MAX_PAGE, Snapshot};
 use serde_json::{Value, json};
+
+mod common;
+use common::sample::{
+    parse_all, relation_digests, sample_lines, sample_observations, sample_relations,
+};
 
 /// How long a child process may take before the test kills it and fails.
 const PATIENCE: Duration = Duration::from_secs(120);
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ociledger")
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-}
-
-fn gz_lines(path: &Path) -> Vec<String> {
-    let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    BufReader::new(MultiGzDecoder::new(file))
-        .lines()
-        .map(|l| l.expect("sample line"))
-        .filter(|l| !l.trim().is_empty())
-        .collect()
-}
-
-fn sample_lines() -> Vec<String> {
-    gz_lines(&data("sample-events.jsonl.gz"))
-}
-
-fn parse_all<T: serde::de::DeserializeOwned>(lines: &[String]) -> Vec<T> {
-    lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 fn key() -> SecretKey {
@@ -77,11 +55,11 @@ fn full_ledger(path: &Path) -> Ledger {
         )
         .expect("template");
     }
-    let observations: Vec<Observation> = parse_all(&sample_lines());
+    let observations = sample_observations();
     for batch in observations.chunks(1000) {
         l.ingest("test", batch).expect("ingest the sample");
     }
-    let relations: Vec<ManifestRelation> = parse_all(&gz_lines(&data("sample-manifests.jsonl.gz")));
+    let relations = sample_relations();
     l.record_relations("test", &relations)
         .expect("record the sample's relations");
     for (name, password) in [("hub", "hunter2"), ("quay", "s3cret")] {
@@ -211,23 +189,10 @@ fn a_restored_backup_answers_every_query_as_the_source() {
     let dir = tempfile::tempdir().expect("temp dir");
     let source_path = dir.path().join("source.redb");
     let source = full_ledger(&source_path);
-    let observations: Vec<Observation> = parse_all(&sample_lines());
+    let observations = sample_observations();
     let tags: BTreeSet<TagId> = observations.iter().map(|o| o.tag.clone()).collect();
     let mut digests: BTreeSet<Digest> = observations.iter().map(|o| o.digest).collect();
-    for r in parse_all::<Value>(&gz_lines(&data("sample-manifests.jsonl.gz"))) {
-        for d in [&r["index"], &r["manifest"], &r["config"]] {
-            if let Some(d) = d.as_str() {
-                digests.insert(d.parse().expect("digest"));
-            }
-        }
-        for m in r["manifests"].as_array().into_iter().flatten() {
-            for d in [&m["digest"], &m["config"]] {
-                if let Some(d) = d.as_str() {
-                    digests.insert(d.parse().expect("digest"));
-                }
-            }
-        }
-    }
+    digests.extend(relation_digests());
 
     let backup_path = dir.path().join("backup.redb");
     let backup = source.backup(&backup_path).expect("backup");

@@ -10,7 +10,7 @@
 //!
 //! Each test builds a small valid ledger with the public API, closes it,
 //! damages ONE thing with plain redb (tables of the same names and types as
-//! `src/store/mod.rs`), and then checks `open_read_only`, `open`, every query
+//! `src/store/`, mirrored in `tests/common/tables.rs`), and then checks `open_read_only`, `open`, every query
 //! and an `ingest` touching the damage: each must return `Error::Corrupt` or
 //! the answer the undamaged ledger gives (the baseline), never panic (a panic
 //! is caught and reported with the operation's name), and the whole check must
@@ -35,21 +35,9 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
-// The tables, as `src/store/mod.rs` defines them.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
-const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
-const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
-const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
-/// (tag number, instant of the chunk's first entry) → packed entries, each
-/// `instant i64 LE, batch u32 LE, algorithm byte (0: deletion), raw digest`.
-const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("tag_log");
-/// batch sequence number → `JournalRow`
-const JOURNAL: TableDefinition<u32, &[u8]> = TableDefinition::new("journal");
-/// the digest's first 8 bytes (big-endian) → groups, each `algorithm byte,
-/// flags byte, count u32 LE, the digest's other bytes, count × (tag u32,
-/// since i64, until i64) LE`.
-const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
+mod common;
+use common::rng::noise;
+use common::tables::{DIGEST_INDEX, JOURNAL, META, REPO_KEYS, REPOS, TAG_KEYS, TAG_LOG, TAGS};
 
 // The stored rows, as `src/store/rows.rs` defines them (postcard). The test
 // `the_mirrored_rows_match_the_stored_format` keeps them in step.
@@ -135,19 +123,6 @@ fn obs(tag: &str, digest: Digest, at: Timestamp) -> Observation {
 
 fn with_clock(l: Ledger) -> Ledger {
     l.with_clock(Arc::new(FixedClock::at(t("2025-01-01T00:00:00Z"))))
-}
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    while out.len() < len {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        out.extend_from_slice(&seed.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// postcard's varint.
@@ -1830,25 +1805,7 @@ fn drop_table(txn: &WriteTransaction, name: &str) {
 #[test]
 fn a_missing_table() {
     // Every table `check` in src/store/handle.rs requires, and `meta`.
-    for name in [
-        "repo_keys",
-        "repos",
-        "tag_keys",
-        "tags",
-        "tag_log",
-        "journal",
-        "digest_index",
-        "manifest_parents",
-        "manifest_configs",
-        "config_manifests",
-        "templates",
-        "repository_settings",
-        "violations",
-        "image_integrations",
-        "image_integration_names",
-        "image_integration_meta",
-        "meta",
-    ] {
+    for name in common::tables::names() {
         check(Open::Refused, &[], |_, txn| drop_table(txn, name));
     }
 }

@@ -34,6 +34,10 @@ use ociledger::id::{Digest, RepositoryId, TagId};
 use ociledger::model::{FixedClock, ManifestRelation, Observation, RepositoryBody, TagBody};
 use ociledger::{Error, Ledger, StorageBackend};
 
+mod common;
+use common::rng::Rng;
+use common::sample::{sample_observations, sample_relations};
+
 /// `ENOSPC` and `EIO` on Linux (and most Unixes): the raw codes a full or
 /// failing disk returns, without a libc dependency.
 const ENOSPC: i32 = 28;
@@ -263,21 +267,6 @@ impl StorageBackend for FaultyDisk {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).expect("fits")
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The workload
 // ---------------------------------------------------------------------------
@@ -319,19 +308,6 @@ struct Workload {
     steps: Vec<Step>,
     probes: Probes,
     expected: Vec<String>,
-}
-
-fn gunzip_lines(name: &str) -> Vec<String> {
-    use std::io::Read;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name);
-    let file = std::fs::File::open(&path).expect("the bundled sample data");
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("gunzip the sample");
-    text.lines().map(str::to_owned).collect()
 }
 
 fn t0() -> ociledger::model::Timestamp {
@@ -476,14 +452,8 @@ fn snapshot_answers(s: &ociledger::Snapshot, p: &Probes) -> Result<String, Error
 }
 
 fn load() -> Vec<Workload> {
-    let events: Vec<Observation> = gunzip_lines("sample-events.jsonl.gz")
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("a sample observation"))
-        .collect();
-    let manifests: Vec<ManifestRelation> = gunzip_lines("sample-manifests.jsonl.gz")
-        .iter()
-        .map(|l| serde_json::from_str(l).expect("a sample relation"))
-        .collect();
+    let events = sample_observations();
+    let manifests = sample_relations();
     (0..WORKLOADS)
         .map(|w| workload(w, &events, &manifests))
         .collect()

@@ -17,11 +17,10 @@ use std::process::Command;
 use ociledger::id::{Algorithm, Digest, TagId};
 use ociledger::model::{Observation, Timestamp};
 use ociledger::{Error, Ledger};
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable};
 
-/// The digest index, as `src/store/mod.rs` defines it: the digest's first
-/// 8 bytes (big-endian) → groups of (digest rest, packed entries).
-const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
+mod common;
+use common::tables::DIGEST_INDEX;
 
 fn d(n: u8) -> Digest {
     Digest::of(Algorithm::Sha256, &[n])

@@ -17,46 +17,19 @@ use std::path::Path;
 use ociledger::id::Digest;
 use ociledger::{Error, Ledger};
 
+mod common;
+use common::rng::Rng;
+use common::sample::sample_observations;
+
 fn sample_ledger(dir: &Path) -> (Vec<u8>, Vec<Digest>) {
     let path = dir.join("base.redb");
     let ledger = Ledger::create(&path).expect("create");
-    let text = {
-        use std::io::Read;
-        let file = std::fs::File::open(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/data/sample-events.jsonl.gz"
-        ))
-        .expect("sample");
-        let mut s = String::new();
-        flate2::read::MultiGzDecoder::new(file)
-            .read_to_string(&mut s)
-            .expect("gunzip");
-        s
-    };
-    let observations: Vec<ociledger::model::Observation> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("sample line"))
-        .collect();
+    let observations = sample_observations();
     ledger.ingest("test", &observations).expect("ingest");
     ledger.compact().expect("compact");
     drop(ledger);
     let digests = observations.iter().step_by(97).map(|o| o.digest).collect();
     (std::fs::read(&path).expect("read"), digests)
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).expect("fits")
-    }
 }
 
 /// Everything a classifier or an operator does with a file; every answer

@@ -15,11 +15,13 @@
 //! exact repeat, an unparsable line and a line dated 2099. About 1.6 s in a
 //! debug build, most of it the 166 one-line transactions of `--batch 1`.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+
+mod common;
+use common::rng::Rng;
 
 /// The repositories taken from the sample, as the sample spells them.
 const REPOSITORIES: [&str; 3] = [
@@ -28,23 +30,15 @@ const REPOSITORIES: [&str; 3] = [
     "docker.io/library/alpine",
 ];
 
+/// Every other line of [`REPOSITORIES`] in the sample.
 fn sample_lines() -> Vec<String> {
-    let file = std::fs::File::open(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/data/sample-events.jsonl.gz"
-    ))
-    .expect("the bundled sample");
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(file)
-        .read_to_string(&mut text)
-        .expect("gunzip the sample");
-    text.lines()
+    common::sample::sample_lines()
+        .into_iter()
         .filter(|l| {
             let o: Value = serde_json::from_str(l).expect("a sample line");
             REPOSITORIES.iter().any(|r| o["repository"] == *r)
         })
         .step_by(2)
-        .map(str::to_owned)
         .collect()
 }
 
@@ -52,14 +46,7 @@ fn sample_lines() -> Vec<String> {
 /// with a repeat, a bad line and a future line among it.
 fn input() -> (String, String) {
     let mut lines = sample_lines();
-    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
-    for i in (1..lines.len()).rev() {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let j = usize::try_from(seed % (i as u64 + 1)).expect("index");
-        lines.swap(i, j);
-    }
+    Rng(0x9E37_79B9_7F4A_7C15).shuffle(&mut lines);
     let mut second = lines.split_off(lines.len() / 2);
     second.insert(10, lines[3].clone());
     second.insert(30, "{\"repository\": \"nginx\"".to_owned());

@@ -8,7 +8,8 @@
 //! `data/sample-manifests.jsonl.gz`, 2,476 relation lines), two templates
 //! (Docker Hub's `library` immutable, so the sample's moves are violations
 //! too) and two integrations with sealed credentials. Rows are damaged with
-//! plain redb (tables of the same names and types as `src/store/`), as
+//! plain redb (tables of the same names and types as `src/store/`, mirrored
+//! in `tests/common/tables.rs`), as
 //! `tests/corrupt_rows.rs` does, or by flipping random bytes, as
 //! `tests/damaged_files.rs` does.
 //!
@@ -19,45 +20,25 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use flate2::read::MultiGzDecoder;
 use ociledger::id::{Digest, RepositoryId, TagId};
-use ociledger::model::{
-    FixedClock, ImageIntegration, ManifestRelation, Observation, TemplateBody, Timestamp,
-};
+use ociledger::model::{FixedClock, ImageIntegration, Observation, TemplateBody, Timestamp};
 use ociledger::secrets::SecretKey;
 use ociledger::{Error, Ledger, MAX_PAGE, Salvage, Snapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde_json::{Value, json};
 
-// The tables, as `src/store/` defines them.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
-const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
-const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
-const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
-/// (tag number, instant of the chunk's first entry) → packed entries, each
-/// `instant i64 LE, batch u32 LE, algorithm byte (0: deletion), raw digest`.
-const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("tag_log");
-const JOURNAL: TableDefinition<u32, &[u8]> = TableDefinition::new("journal");
-const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
-/// (platform manifest, image index) → platform (compact digests).
-const PARENTS: TableDefinition<(&[u8], &[u8]), &[u8]> = TableDefinition::new("manifest_parents");
-/// manifest → config (compact digests).
-const CONFIGS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("manifest_configs");
-const CONFIG_MANIFESTS: TableDefinition<(&[u8], &[u8]), ()> =
-    TableDefinition::new("config_manifests");
-const TEMPLATES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("templates");
-const REPO_SETTINGS: TableDefinition<u32, &[u8]> = TableDefinition::new("repository_settings");
-const VIOLATIONS: TableDefinition<(i64, &str), &[u8]> = TableDefinition::new("violations");
-const INTEGRATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("image_integrations");
-const INTEGRATION_NAMES: TableDefinition<&str, &str> =
-    TableDefinition::new("image_integration_names");
+mod common;
+use common::rng::Rng;
+use common::sample::{relation_digests, sample_observations, sample_relations};
+use common::tables::{
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, INTEGRATION_NAMES, INTEGRATIONS, JOURNAL, META,
+    PARENTS, REPO_KEYS, REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG, TAGS, TEMPLATES, VIOLATIONS,
+};
 
 /// A value no postcard row decodes from: a varint that never ends.
 const UNDECODABLE: &[u8] = b"\xff";
@@ -71,28 +52,6 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ociledger")
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data")
-        .join(name)
-}
-
-fn gz_lines(path: &Path) -> Vec<String> {
-    let file = fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    BufReader::new(MultiGzDecoder::new(file))
-        .lines()
-        .map(|l| l.expect("sample line"))
-        .filter(|l| !l.trim().is_empty())
-        .collect()
-}
-
-fn parse_all<T: serde::de::DeserializeOwned>(lines: &[String]) -> Vec<T> {
-    lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
 }
 
 fn key() -> SecretKey {
@@ -144,12 +103,12 @@ fn build(path: &Path) -> Vec<Observation> {
         )
         .expect("template");
     }
-    let observations: Vec<Observation> = parse_all(&gz_lines(&data("sample-events.jsonl.gz")));
+    let observations = sample_observations();
     for (k, batch) in (1..).zip(observations.chunks(1000)) {
         clock.set(batch_time(k));
         l.ingest("test", batch).expect("ingest the sample");
     }
-    let relations: Vec<ManifestRelation> = parse_all(&gz_lines(&data("sample-manifests.jsonl.gz")));
+    let relations = sample_relations();
     l.record_relations("test", &relations)
         .expect("record the sample's relations");
     for (name, password) in [("hub", "hunter2"), ("quay", "s3cret")] {
@@ -178,20 +137,7 @@ fn base() -> &'static Base {
         let tags: BTreeSet<TagId> = observations.iter().map(|o| o.tag.clone()).collect();
         let repos = tags.iter().map(|t| t.repository().clone()).collect();
         let mut digests: BTreeSet<Digest> = observations.iter().map(|o| o.digest).collect();
-        for r in parse_all::<Value>(&gz_lines(&data("sample-manifests.jsonl.gz"))) {
-            for d in [&r["index"], &r["manifest"], &r["config"]] {
-                if let Some(d) = d.as_str() {
-                    digests.insert(d.parse().expect("digest"));
-                }
-            }
-            for m in r["manifests"].as_array().into_iter().flatten() {
-                for d in [&m["digest"], &m["config"]] {
-                    if let Some(d) = d.as_str() {
-                        digests.insert(d.parse().expect("digest"));
-                    }
-                }
-            }
-        }
+        digests.extend(relation_digests());
         let mut base = Base {
             bytes: fs::read(&path).expect("base bytes"),
             tags,
@@ -1125,22 +1071,6 @@ fn damage_in_the_tables_rebuilt_from_others_loses_nothing() {
     }
     let compared = compare("rebuilt tables", &answers_of(&new), &Changes::default());
     assert_eq!(compared, base().answers.len());
-}
-
-/// Deterministic xorshift, as `tests/damaged_files.rs` uses.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).expect("fits")
-    }
 }
 
 // Guards against a salvage that a damaged page takes down (a panic deep in
