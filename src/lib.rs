@@ -53,8 +53,8 @@ pub use error::{Error, Result, StorageError};
 pub use ledger::MAX_CLOCK_SKEW;
 pub use ledger::{Backup, Restore};
 pub use ledger::{
-    Classification, Compaction, HistoryEntry, IngestSummary, KeyRotation, Ledger, MAX_PAGE,
-    MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
+    Classification, Compaction, HistoryEntry, IndexMemory, IngestSummary, KeyRotation, Ledger,
+    MAX_PAGE, MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
 };
 pub use ledger::{Findings, Head, Verification, VerifyReport};
 pub use ledger::{JournalSalvage, Renumbering, Salvage, TableSalvage};

@@ -11,6 +11,7 @@ use redb::{
     ReadableTableMetadata, TableHandle,
 };
 
+use super::memory::{CopyStats, MemoryState};
 use super::names::NameCache;
 use super::read::View;
 use super::write::Writer;
@@ -59,6 +60,8 @@ pub(crate) struct Store {
     handle: Handle,
     path: PathBuf,
     names: Arc<NameCache>,
+    /// The optional copy of the digest index in memory (`memory.rs`).
+    memory: MemoryState,
     /// The file beside the ledger where the writer leaves its process ID,
     /// removed when it closes.
     pid_file: Option<PathBuf>,
@@ -69,6 +72,9 @@ pub(crate) struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        // A background copy of the index holds a read transaction: ended
+        // first, so the file is closed when this returns.
+        self.memory.stop_refresh();
         // redb writes when it closes a file (the writer's clean-shutdown
         // record), and on a damaged file that can panic deep in its page
         // code: seen 1 in 360 damaged files (tests/damaged_files.rs). A
@@ -195,6 +201,7 @@ impl Store {
             handle: Handle::Reader(Some(db)),
             path: path.to_owned(),
             names,
+            memory: MemoryState::default(),
             pid_file: None,
             reopens: false,
         };
@@ -212,6 +219,7 @@ impl Store {
             handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names,
+            memory: MemoryState::default(),
             pid_file: None,
             reopens: false,
         };
@@ -237,6 +245,7 @@ impl Store {
                 handle: Handle::Writer(RwLock::new(Some(db))),
                 path: path.to_owned(),
                 names: Arc::new(NameCache::default()),
+                memory: MemoryState::default(),
                 pid_file: None,
                 reopens: false,
             };
@@ -255,6 +264,7 @@ impl Store {
             handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names: Arc::new(NameCache::default()),
+            memory: MemoryState::default(),
             pid_file,
             reopens: true,
         };
@@ -388,7 +398,10 @@ impl Store {
             self.names.extend_from(known, new);
         }
         drop(tags);
-        View::new(txn, &self.names, &self.path)
+        let memory = self
+            .memory
+            .for_view(&txn, || self.begin_read(), &self.path)?;
+        View::new(txn, &self.names, &self.path, memory)
     }
 
     /// Runs `op` in one write transaction; commits only if it succeeds.
@@ -462,6 +475,8 @@ impl Store {
                 operation: "compact",
             });
         };
+        // redb compacts only with no read transaction open.
+        self.memory.stop_refresh();
         let mut guard = self.database_mut(slot)?;
         let db = guard.as_mut().ok_or_else(closed)?;
         loop {
@@ -532,6 +547,37 @@ impl Store {
 
     pub fn file_bytes(&self) -> u64 {
         std::fs::metadata(&self.path).map_or(0, |m| m.len())
+    }
+
+    /// Copies the digest index into memory now, for later views to use.
+    pub fn load_index_copy(&self) -> Result<CopyStats> {
+        guard(&self.path, || self.memory.load(&self.begin_read()?))
+    }
+
+    /// Drops the copy of the digest index.
+    pub fn release_index_copy(&self) {
+        self.memory.release();
+    }
+
+    /// The copy's figures and the last background rebuild's error.
+    pub fn index_copy(&self) -> Option<(CopyStats, Option<String>)> {
+        self.memory.stats()
+    }
+
+    /// The digest index's version mark and every row, for the test that
+    /// the mark moves whenever a row does.
+    #[cfg(test)]
+    #[allow(clippy::type_complexity)] // a test's view of raw rows
+    pub fn index_mark_and_rows(&self) -> Result<(super::memory::Mark, Vec<(u64, Vec<u8>)>)> {
+        use redb::ReadableTable;
+        let txn = self.begin_read()?;
+        let mark = super::memory::Mark::of(&txn)?;
+        let mut rows = Vec::new();
+        for row in txn.open_table(DIGEST_INDEX)?.iter()? {
+            let (k, v) = row?;
+            rows.push((k.value(), v.value().to_vec()));
+        }
+        Ok((mark, rows))
     }
 }
 

@@ -19,6 +19,7 @@ mod handle;
 mod integrations;
 mod journal;
 mod log;
+mod memory;
 mod names;
 mod packed;
 mod read;

@@ -9,6 +9,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use super::journal::{self, JOURNAL};
 use super::log::{self, LogEntry, TAG_LOG};
+use super::memory::MemoryIndex;
 use super::names::{NameCache, Names};
 use super::packed;
 use super::relations::RelationReader;
@@ -42,6 +43,9 @@ pub(crate) struct View {
     /// The tag names as they were when the snapshot was made (it cannot see
     /// later tags anyway): read with no lock.
     names: Arc<Names>,
+    /// The in-memory copy of this commit's digest index, when the ledger
+    /// keeps one and it is of this commit (`memory.rs`).
+    memory: Option<Arc<MemoryIndex>>,
 }
 
 /// Row counts, for `stats`: what the file holds.
@@ -64,6 +68,11 @@ pub struct Counts {
 }
 
 impl View {
+    /// Whether lookups of this view read the in-memory copy of the digest index.
+    pub(crate) fn reads_index_copy(&self) -> bool {
+        self.memory.is_some()
+    }
+
     /// Runs a read of this view with the engine's panics on damaged pages
     /// turned into [`Error::Corrupt`] naming the file (see `handle::guard`).
     pub(crate) fn guarded<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
@@ -74,6 +83,7 @@ impl View {
         txn: ReadTransaction,
         names: &NameCache,
         path: &std::path::Path,
+        memory: Option<Arc<MemoryIndex>>,
     ) -> Result<Self> {
         Ok(Self {
             path: Arc::from(path),
@@ -89,6 +99,7 @@ impl View {
             integrations: OnceLock::new(),
             txn,
             names: names.current(),
+            memory,
         })
     }
 
@@ -162,10 +173,23 @@ impl View {
         via: Option<&Arc<Via>>,
         out: &mut Vec<TagMatch>,
     ) -> Result<u8> {
-        let Some(value) = self.digest_index.get(packed::key(digest))? else {
-            return Ok(0);
+        let key = packed::key(digest);
+        let stored;
+        let row = if let Some(copy) = &self.memory {
+            match copy.get(key) {
+                Some(row) => row,
+                None => return Ok(0),
+            }
+        } else {
+            match self.digest_index.get(key)? {
+                Some(value) => {
+                    stored = value;
+                    stored.value()
+                }
+                None => return Ok(0),
+            }
         };
-        let Some(group) = packed::find(value.value(), digest).map_err(rows::at(format_args!(
+        let Some(group) = packed::find(row, digest).map_err(rows::at(format_args!(
             "table digest_index, digest {digest}"
         )))?
         else {
