@@ -26,30 +26,50 @@
 //! relations, so the cost the relations add to a plain lookup is measured in
 //! one run.
 //!
+//! `ociledger_memory` is `ociledger` reading the in-memory copy of the digest
+//! index (`Ledger::keep_index_in_memory`): a second, read-only handle on the
+//! same file keeps the copy, and its snapshot (checked to read the copy, as
+//! every thread's snapshot in `digest_lookup_threads` is) runs the same
+//! lookups, in groups `digest_lookup`, `lookup_direct`, `lookup_via_child`,
+//! `lookup_via_config` and `digest_lookup_threads`. So the B-tree descent the
+//! copy saves is measured against the file in one run, at every size.
+//!
 //! Lookups through manifest relations (ledger schema 4), on the same snapshot,
 //! each over the set's 1000 relation queries (an image index of the set, one
 //! of its platform manifests, that manifest's config; `relation-queries.tsv`):
 //! - group `lookup_direct`: `ociledger` looks up the index digests (direct
 //!   hits), `ociledger_no_relations` the same digests in the file without
-//!   relations, `redb_raw` the same digests with a raw point get;
+//!   relations, `redb_raw` the same digests with a raw point get,
+//!   `ociledger_memory` the same digests from the in-memory copy;
 //! - group `lookup_via_child`: `ociledger` looks up the platform manifests
-//!   (one hop: manifest → every index that lists it → their tags);
+//!   (one hop: manifest → every index that lists it → their tags), and
+//!   `ociledger_memory` the same from the copy;
 //! - group `lookup_via_config`: `ociledger` looks up the configs (two hops:
-//!   config → manifests → indexes → tags).
+//!   config → manifests → indexes → tags), and `ociledger_memory` the same
+//!   from the copy.
 //!
 //! Before timing, every query's answer is checked to be the same in all
 //! four (counts, and for SQLite the full match lists; direct matches only,
 //! as only ociledger follows relations), every relation query's answer to
-//! have the number of matches computed from the rows and the relations, and
+//! have the number of matches computed from the rows and the relations,
+//! every query's and relation query's answer from the in-memory copy to be
+//! exactly the file's (same matches, same order, relations included), and
 //! the allocations per lookup of each contender are counted with a counting
 //! global allocator; they are written to
 //! `target/bench-data/report/lookup-<size>.json` and `lookup-relations-<size>.json`.
+//! The copy's rows (checked against the set's `digest_index` entries), heap
+//! bytes (in all, per reference, per row) and build time (the first build
+//! through the new handle, and a second from its warm cache) are written to
+//! `lookup-memory-<size>.json`.
 //!
 //! `OCILEDGER_BENCH_PROFILE=<contender>[:<passes>]` runs 100 (or `passes`)
 //! passes of that contender's lookups and nothing else, for
-//! `valgrind --tool=callgrind` (`ociledger`, `ociledger_no_relations`,
-//! `redb_raw`, `redb_packed`, `sqlite`, or on the relation queries `direct`,
-//! `direct_no_relations`, `redb_raw_direct`, `via_child`, `via_config`).
+//! `valgrind --tool=callgrind` (`ociledger`, `ociledger_memory`,
+//! `ociledger_no_relations`, `redb_raw`, `redb_packed`, `sqlite`, or on the
+//! relation queries `direct`, `direct_memory`, `direct_no_relations`,
+//! `redb_raw_direct`, `via_child`, `via_child_memory`, `via_config`,
+//! `via_config_memory`). The in-memory copy is built only for the `*memory`
+//! ones (at 10M references it takes seconds, far more under valgrind).
 
 // Averages per lookup for the report: counts far below 2^52.
 #![allow(clippy::cast_precision_loss)]
@@ -57,13 +77,15 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ociledger::Ledger;
 use ociledger::id::{Digest, TagId};
 use ociledger::model::TagMatch;
+use ociledger::{IndexMemory, Ledger, Snapshot};
 use ociledger_bench::dataset::DataSet;
 use ociledger_bench::queries::Query;
 use ociledger_bench::raw_redb::{
@@ -147,6 +169,9 @@ struct AllocReport {
     ociledger_bytes_per_lookup: f64,
     /// What the answer itself needs: the Vec (1 if any match); names are shared `Arc<TagId>`s.
     ociledger_result_allocs_per_lookup: f64,
+    /// `ociledger` reading the in-memory copy of the digest index.
+    ociledger_memory_allocs_per_lookup: f64,
+    ociledger_memory_bytes_per_lookup: f64,
     redb_raw_allocs_per_lookup: f64,
     redb_range_allocs_per_lookup: f64,
     redb_packed_allocs_per_lookup: f64,
@@ -173,6 +198,115 @@ struct RelationReport {
     direct_allocs_per_lookup: f64,
     via_child_allocs_per_lookup: f64,
     via_config_allocs_per_lookup: f64,
+    /// The same three from the in-memory copy of the digest index.
+    direct_memory_allocs_per_lookup: f64,
+    via_child_memory_allocs_per_lookup: f64,
+    via_config_memory_allocs_per_lookup: f64,
+}
+
+/// The in-memory copy of the digest index: what it holds, costs and takes to
+/// build, for the report (`lookup-memory-<size>.json`).
+#[derive(Debug, Serialize)]
+struct MemoryReport {
+    size: u64,
+    /// Rows copied (equal to the file's `digest_index` entries).
+    rows: u64,
+    /// Heap the copy takes (`IndexMemory::heap_bytes`).
+    heap_bytes: u64,
+    heap_bytes_per_reference: f64,
+    heap_bytes_per_row: f64,
+    /// The first build, through the new handle's empty page cache.
+    first_build_ms: f64,
+    /// The build reported: a second one, from the handle's warm cache (the
+    /// case `keep_index_in_memory`'s documentation quotes).
+    build_ms: f64,
+    /// Lookups whose answer from the copy was checked to be the file's.
+    lookups_checked: usize,
+}
+
+/// A second handle on a set's ledger that keeps the digest index in memory,
+/// and a snapshot of it that reads the copy.
+struct InMemory {
+    // Before `ledger`: dropped first, while its file is still open.
+    snap: Snapshot,
+    copy: IndexMemory,
+    first_build: Duration,
+    ledger: Ledger,
+}
+
+impl InMemory {
+    /// Opens `path` read-only (the bench's other handle holds it for
+    /// writing, and a process may hold a file for writing once) and copies
+    /// its digest index into memory twice: the first build pays for this
+    /// handle's cold cache, the second is the figure reported.
+    fn open(path: &Path) -> Self {
+        let ledger = Ledger::open_read_only(path).expect("open the ledger read-only");
+        let first_build = ledger
+            .keep_index_in_memory()
+            .expect("copy the digest index into memory")
+            .built_in;
+        let copy = ledger
+            .keep_index_in_memory()
+            .expect("copy the digest index into memory again");
+        assert_eq!(copy.last_error, None, "the copy of {}", path.display());
+        let snap = ledger.snapshot().expect("snapshot");
+        assert!(
+            snap.reads_index_from_memory(),
+            "a snapshot of {} taken right after keep_index_in_memory reads the file, not the copy",
+            path.display()
+        );
+        Self {
+            snap,
+            copy,
+            first_build,
+            ledger,
+        }
+    }
+}
+
+/// The `digest_index` table's entries in the set's `stats.json` (counted
+/// with redb's own `len` when the set was built).
+fn digest_index_entries(stats: &Path) -> u64 {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stats).expect("read stats.json")).expect("json");
+    v["ledger_tables"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "digest_index"))
+        .and_then(|t| t["entries"].as_u64())
+        .expect("stats.json: ledger_tables → digest_index → entries")
+}
+
+/// Checks that the copy answers every query of the mix and all three of
+/// every relation query exactly as the file does (same matches in the same
+/// order, those through relations included); returns the lookups checked.
+fn check_memory(
+    size: u64,
+    file: &Snapshot,
+    memory: &Snapshot,
+    digests: &[Digest],
+    rq: &[RelationQuery],
+) -> usize {
+    let relation_digests = rq.iter().flat_map(|q| [q.index, q.child, q.config]);
+    let mut checked = 0;
+    let mut matches = 0;
+    for d in digests.iter().copied().chain(relation_digests) {
+        let want = file.tags_for_digest(&d).expect("lookup");
+        let got = memory.tags_for_digest(&d).expect("lookup from the copy");
+        assert!(
+            got == want,
+            "[lookup {size}] the in-memory copy answers {d} differently from the file: {} matches from the copy, {} from the file\ncopy: {got:?}\nfile: {want:?}",
+            got.len(),
+            want.len()
+        );
+        checked += 1;
+        matches += want.len();
+    }
+    eprintln!(
+        "[lookup {size}] the in-memory copy answers all {checked} lookups ({} of the mix, {} of relation queries; {matches} matches) exactly as the file",
+        digests.len(),
+        checked - digests.len()
+    );
+    checked
 }
 
 /// Direct matches only (the other contenders do not follow relations).
@@ -279,16 +413,23 @@ fn lookup(c: &mut Criterion) {
                 (w, p.parse::<usize>().expect("passes"))
             });
             let list = match who {
-                "direct" | "direct_no_relations" | "redb_raw_direct" => &indexes,
-                "via_child" => &children,
-                "via_config" => &configs,
+                "direct" | "direct_memory" | "direct_no_relations" | "redb_raw_direct" => &indexes,
+                "via_child" | "via_child_memory" => &children,
+                "via_config" | "via_config_memory" => &configs,
                 _ => &digests,
             };
+            let memory = who.ends_with("memory").then(|| InMemory::open(&set.ledger));
+            let mem_snap = memory.as_ref().map(|m| &m.snap);
             for _ in 0..passes {
                 for d in list {
                     match who {
                         "ociledger" | "direct" | "via_child" | "via_config" => {
                             drop(black_box(snap.tags_for_digest(d).expect("lookup")));
+                        }
+                        "ociledger_memory" | "direct_memory" | "via_child_memory"
+                        | "via_config_memory" => {
+                            let mem_snap = mem_snap.expect("opened above");
+                            drop(black_box(mem_snap.tags_for_digest(d).expect("lookup")));
                         }
                         "ociledger_no_relations" | "direct_no_relations" => {
                             drop(black_box(bare.tags_for_digest(d).expect("lookup")));
@@ -299,7 +440,7 @@ fn lookup(c: &mut Criterion) {
                         "redb_packed" => drop(black_box(packed_lookup(&packed, &names, d))),
                         "sqlite" => drop(black_box(sqlite::lookup(&mut stmt, d))),
                         other => panic!(
-                            "OCILEDGER_BENCH_PROFILE={other}: ociledger, ociledger_no_relations, redb_raw, redb_packed, sqlite, direct, direct_no_relations, redb_raw_direct, via_child or via_config"
+                            "OCILEDGER_BENCH_PROFILE={other}: ociledger, ociledger_memory, ociledger_no_relations, redb_raw, redb_packed, sqlite, direct, direct_memory, direct_no_relations, redb_raw_direct, via_child, via_child_memory, via_config or via_config_memory"
                         ),
                     }
                 }
@@ -378,6 +519,27 @@ fn lookup(c: &mut Criterion) {
         );
         check_relations(size, &snap, &bare, &rq);
 
+        // The in-memory copy: a second handle on the same, unchanged file.
+        let mem = InMemory::open(&set.ledger);
+        assert_eq!(
+            mem.copy.rows,
+            digest_index_entries(&set.stats),
+            "[lookup {size}] rows in the in-memory copy vs the file's digest_index entries"
+        );
+        let lookups_checked = check_memory(size, &snap, &mem.snap, &digests, &rq);
+        let memory = MemoryReport {
+            size,
+            rows: mem.copy.rows,
+            heap_bytes: mem.copy.heap_bytes,
+            heap_bytes_per_reference: mem.copy.heap_bytes as f64 / size as f64,
+            heap_bytes_per_row: mem.copy.heap_bytes as f64 / mem.copy.rows.max(1) as f64,
+            first_build_ms: mem.first_build.as_secs_f64() * 1e3,
+            build_ms: mem.copy.built_in.as_secs_f64() * 1e3,
+            lookups_checked,
+        };
+        eprintln!("[lookup {size}] in-memory copy: {memory:?}");
+        report::write(&format!("lookup-memory-{size}"), &memory);
+
         // Allocations per lookup.
         let per = |(a, _): (u64, u64)| a as f64 / n as f64;
         let ours = count_allocs(|| {
@@ -386,6 +548,11 @@ fn lookup(c: &mut Criterion) {
             }
         });
         let result_allocs: usize = queries.iter().map(|q| usize::from(q.expected > 0)).sum();
+        let from_memory = count_allocs(|| {
+            for d in &digests {
+                black_box(mem.snap.tags_for_digest(d).expect("lookup"));
+            }
+        });
         let allocs = AllocReport {
             size,
             queries: n,
@@ -393,6 +560,8 @@ fn lookup(c: &mut Criterion) {
             ociledger_allocs_per_lookup: per(ours),
             ociledger_bytes_per_lookup: ours.1 as f64 / n as f64,
             ociledger_result_allocs_per_lookup: result_allocs as f64 / n as f64,
+            ociledger_memory_allocs_per_lookup: per(from_memory),
+            ociledger_memory_bytes_per_lookup: from_memory.1 as f64 / n as f64,
             redb_raw_allocs_per_lookup: per(count_allocs(|| {
                 for d in &digests {
                     let (buf, len) = d.compact_array();
@@ -442,7 +611,7 @@ fn lookup(c: &mut Criterion) {
         };
         eprintln!("[lookup {size}] allocations: {allocs:?}");
         report::write(&format!("lookup-{size}"), &allocs);
-        let per_rq = |list: &[Digest]| {
+        let per_rq = |snap: &Snapshot, list: &[Digest]| {
             count_allocs(|| {
                 for d in list {
                     black_box(snap.tags_for_digest(d).expect("lookup"));
@@ -460,9 +629,12 @@ fn lookup(c: &mut Criterion) {
             via_child_matches_per_query: mean(|q| q.via_child),
             via_config_matches_per_query: mean(|q| q.via_config),
             indexes_per_child: mean(|q| q.child_parents),
-            direct_allocs_per_lookup: per_rq(&indexes),
-            via_child_allocs_per_lookup: per_rq(&children),
-            via_config_allocs_per_lookup: per_rq(&configs),
+            direct_allocs_per_lookup: per_rq(&snap, &indexes),
+            via_child_allocs_per_lookup: per_rq(&snap, &children),
+            via_config_allocs_per_lookup: per_rq(&snap, &configs),
+            direct_memory_allocs_per_lookup: per_rq(&mem.snap, &indexes),
+            via_child_memory_allocs_per_lookup: per_rq(&mem.snap, &children),
+            via_config_memory_allocs_per_lookup: per_rq(&mem.snap, &configs),
         };
         eprintln!("[lookup {size}] relation queries: {relations:?}");
         report::write(&format!("lookup-relations-{size}"), &relations);
@@ -474,6 +646,14 @@ fn lookup(c: &mut Criterion) {
                 let d = &digests[i % n];
                 i += 1;
                 snap.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_memory", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                mem.snap.tags_for_digest(black_box(d)).expect("lookup")
             });
         });
         group.bench_function(BenchmarkId::new("redb_raw", size), |b| {
@@ -513,6 +693,14 @@ fn lookup(c: &mut Criterion) {
                 snap.tags_for_digest(black_box(d)).expect("lookup")
             });
         });
+        group.bench_function(BenchmarkId::new("ociledger_memory", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                mem.snap.tags_for_digest(black_box(d)).expect("lookup")
+            });
+        });
         group.bench_function(BenchmarkId::new("ociledger_no_relations", size), |b| {
             let mut i = 0;
             b.iter(|| {
@@ -542,6 +730,14 @@ fn lookup(c: &mut Criterion) {
                     let d = &list[i % rn];
                     i += 1;
                     snap.tags_for_digest(black_box(d)).expect("lookup")
+                });
+            });
+            group.bench_function(BenchmarkId::new("ociledger_memory", size), |b| {
+                let mut i = 0;
+                b.iter(|| {
+                    let d = &list[i % rn];
+                    i += 1;
+                    mem.snap.tags_for_digest(black_box(d)).expect("lookup")
                 });
             });
             group.finish();
@@ -592,33 +788,45 @@ fn lookup(c: &mut Criterion) {
 
         // Several classifier threads, each on its own snapshot of one ledger:
         // time per lookup per thread. Equal to one thread's when nothing is
-        // shared that every lookup writes (such as a lock word).
+        // shared that every lookup writes (such as a lock word): the copy's
+        // snapshots share one `Arc` of it, cloned once per snapshot.
         let mut group = c.benchmark_group("digest_lookup_threads");
-        for threads in [1usize, 2] {
-            group.bench_function(
-                BenchmarkId::new(format!("ociledger_{threads}_threads"), size),
-                |b| {
-                    b.iter_custom(|iters| {
-                        let start = std::time::Instant::now();
-                        std::thread::scope(|s| {
-                            for t in 0..threads {
-                                let (ledger, digests) = (&ledger, &digests);
-                                s.spawn(move || {
-                                    let snap = ledger.snapshot().expect("snapshot");
-                                    let iters = usize::try_from(iters).expect("fits");
-                                    for i in 0..iters {
-                                        let d = &digests[(i + t * 500) % n];
-                                        black_box(
-                                            snap.tags_for_digest(black_box(d)).expect("lookup"),
+        for (name, ledger, from_memory) in [
+            ("ociledger", &ledger, false),
+            ("ociledger_memory", &mem.ledger, true),
+        ] {
+            for threads in [1usize, 2] {
+                group.bench_function(
+                    BenchmarkId::new(format!("{name}_{threads}_threads"), size),
+                    |b| {
+                        b.iter_custom(|iters| {
+                            let start = std::time::Instant::now();
+                            std::thread::scope(|s| {
+                                for t in 0..threads {
+                                    let digests = &digests;
+                                    s.spawn(move || {
+                                        let snap = ledger.snapshot().expect("snapshot");
+                                        assert_eq!(
+                                            snap.reads_index_from_memory(),
+                                            from_memory,
+                                            "{name}: whether a thread's snapshot reads the in-memory copy"
                                         );
-                                    }
-                                });
-                            }
+                                        let iters = usize::try_from(iters).expect("fits");
+                                        for i in 0..iters {
+                                            let d = &digests[(i + t * 500) % n];
+                                            black_box(
+                                                snap.tags_for_digest(black_box(d))
+                                                    .expect("lookup"),
+                                            );
+                                        }
+                                    });
+                                }
+                            });
+                            start.elapsed()
                         });
-                        start.elapsed()
-                    });
-                },
-            );
+                    },
+                );
+            }
         }
         group.finish();
     }

@@ -1,9 +1,14 @@
 //! Renders the ledger benchmark results: reads criterion's estimates
 //! (`target/criterion/{digest_lookup,digest_lookup_breakdown,lookup_direct,
-//! lookup_via_child,lookup_via_config,ingest,classify}`)
+//! lookup_via_child,lookup_via_config,digest_lookup_threads,ingest,classify}`)
 //! and the figures the benches leave in `target/bench-data/`, prints the
 //! markdown tables for `docs/benchmarks.md`, and writes the lookup plot
-//! (time per lookup against size, log–log, the four contenders) as SVG.
+//! (time per lookup against size, log–log, the five contenders) as SVG.
+//!
+//! `ociledger_memory` (ociledger reading the in-memory copy of the digest
+//! index) has a column beside `ociledger` wherever both were measured, and
+//! the copy's own cost (heap, build time) has a table of its own, so that
+//! the latency it buys and the memory it costs are read together.
 //!
 //! Run from the repository root, after the benches:
 //!
@@ -25,7 +30,13 @@ use ociledger_bench::settings::size_label as label;
 use ociledger_bench::{paths, report};
 use serde_json::Value;
 
-const LOOKUP: [&str; 4] = ["ociledger", "redb_raw", "sqlite", "hashmap"];
+const LOOKUP: [&str; 5] = [
+    "ociledger",
+    "ociledger_memory",
+    "redb_raw",
+    "sqlite",
+    "hashmap",
+];
 const BREAKDOWN: [&str; 4] = [
     "redb_range",
     "redb_packed",
@@ -75,6 +86,21 @@ fn time(ns: f64) -> String {
         format!("{:.2} µs", ns / 1e3)
     } else {
         format!("{ns:.0} ns")
+    }
+}
+
+/// One estimate with its 95 % interval, `–` when it was not measured.
+fn cell(v: Option<(f64, f64, f64)>) -> String {
+    v.map_or("–".to_owned(), |(m, lo, hi)| {
+        format!("{} ({}–{})", time(m), time(lo), time(hi))
+    })
+}
+
+/// `a / b` of two estimates, `–` unless both were measured.
+fn ratio(a: Option<(f64, f64, f64)>, b: Option<(f64, f64, f64)>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}", a.0 / b.0),
+        _ => "–".to_owned(),
     }
 }
 
@@ -139,10 +165,6 @@ fn relations_table(md: &mut String) {
                 format!("{} ({}–{}{m})", time(x), time(lo), time(hi))
             })
         };
-        let ratio = |a: Option<(f64, f64, f64)>, b: Option<(f64, f64, f64)>| match (a, b) {
-            (Some(a), Some(b)) => format!("{:.2}", a.0 / b.0),
-            _ => "–".to_owned(),
-        };
         let direct = e("lookup_direct", "ociledger");
         let child = e("lookup_via_child", "ociledger");
         let config = e("lookup_via_config", "ociledger");
@@ -169,6 +191,122 @@ fn relations_table(md: &mut String) {
     }
 }
 
+/// The relation queries' lookups from the in-memory copy of the digest
+/// index, beside the same lookups from the file (same run, same queries).
+fn relations_memory_table(md: &mut String) {
+    let sizes = sizes_of("lookup_direct", "ociledger_memory");
+    if sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### lookups through manifest relations from the in-memory copy (mean time per lookup, 95 % CI)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | direct (index) | via child | via config | direct / redb_raw | memory / file: direct | memory / file: via child | memory / file: via config |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &s in &sizes {
+        let e = |g: &str, f: &str| estimate(g, f, s);
+        let direct = e("lookup_direct", "ociledger_memory");
+        let child = e("lookup_via_child", "ociledger_memory");
+        let config = e("lookup_via_config", "ociledger_memory");
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | **{}** | **{}** | **{}** | **{}** |",
+            label(s),
+            cell(direct),
+            cell(child),
+            cell(config),
+            ratio(direct, e("lookup_direct", "redb_raw")),
+            ratio(direct, e("lookup_direct", "ociledger")),
+            ratio(child, e("lookup_via_child", "ociledger")),
+            ratio(config, e("lookup_via_config", "ociledger")),
+        );
+    }
+}
+
+/// What the in-memory copy of the digest index costs per size
+/// (`lookup-memory-<size>.json`), beside the lookup time it buys.
+fn memory_table(md: &mut String, sizes: &[u64]) {
+    let rows: Vec<(u64, Value)> = sizes
+        .iter()
+        .filter_map(|&s| Some((s, read_json(&report::path(&format!("lookup-memory-{s}")))?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### in-memory copy of the digest index (`keep_index_in_memory`)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | rows | heap | B / reference | B / row | build (warm) | first build (cold handle) | warm build per million rows | lookups checked against the file | lookup: memory / file |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (s, v) in rows {
+        let f = |k: &str| v[k].as_f64();
+        let ms = |x: Option<f64>| x.map_or("–".to_owned(), |x| time(x * 1e6));
+        let rows = f("rows").unwrap_or(0.0);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}** |",
+            label(s),
+            v["rows"],
+            f("heap_bytes").map_or("–".to_owned(), |b| format!("{:.1} MiB", b / 1_048_576.0)),
+            f("heap_bytes_per_reference").map_or("–".to_owned(), |x| format!("{x:.1}")),
+            f("heap_bytes_per_row").map_or("–".to_owned(), |x| format!("{x:.1}")),
+            ms(f("build_ms")),
+            ms(f("first_build_ms")),
+            ms(f("build_ms").filter(|_| rows > 0.0).map(|b| b / rows * 1e6)),
+            v["lookups_checked"],
+            ratio(
+                estimate("digest_lookup", "ociledger_memory", s),
+                estimate("digest_lookup", "ociledger", s)
+            ),
+        );
+    }
+}
+
+/// Several threads, each on its own snapshot: time per lookup per thread,
+/// reading the file and reading the in-memory copy.
+fn threads_table(md: &mut String) {
+    let sizes = sizes_of("digest_lookup_threads", "ociledger_1_threads");
+    if sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### threads, each on its own snapshot (mean time per lookup per thread, 95 % CI)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | ociledger, 1 thread | ociledger, 2 threads | ociledger_memory, 1 thread | ociledger_memory, 2 threads | 2 / 1 threads: ociledger | 2 / 1 threads: ociledger_memory |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|");
+    for &s in &sizes {
+        let e = |f: &str| estimate("digest_lookup_threads", f, s);
+        let (o1, o2) = (e("ociledger_1_threads"), e("ociledger_2_threads"));
+        let (m1, m2) = (
+            e("ociledger_memory_1_threads"),
+            e("ociledger_memory_2_threads"),
+        );
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            label(s),
+            cell(o1),
+            cell(o2),
+            cell(m1),
+            cell(m2),
+            ratio(o2, o1),
+            ratio(m2, m1),
+        );
+    }
+}
+
 // The tables one after the other, in the order of docs/benchmarks.md: one
 // reading order, kept whole.
 #[allow(clippy::too_many_lines)]
@@ -183,40 +321,41 @@ fn main() {
     let _ = writeln!(md, "### digest → tags lookup (time per lookup, 95 % CI)\n");
     let _ = writeln!(
         md,
-        "| references | ociledger | redb_raw | sqlite | hashmap | ociledger / redb_raw | sqlite / ociledger | ociledger / hashmap |"
+        "| references | ociledger | ociledger_memory | redb_raw | sqlite | hashmap | ociledger / redb_raw | ociledger_memory / redb_raw | ociledger_memory / ociledger | sqlite / ociledger | ociledger / hashmap |"
     );
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     let mut series: BTreeMap<&str, Vec<(u64, f64)>> = BTreeMap::new();
     for &s in &sizes {
-        let e: Vec<Option<(f64, f64, f64)>> = LOOKUP
-            .iter()
-            .map(|f| estimate("digest_lookup", f, s))
-            .collect();
-        for (f, v) in LOOKUP.iter().zip(&e) {
-            if let Some(v) = v {
+        let e = |f: &str| estimate("digest_lookup", f, s);
+        for f in LOOKUP {
+            if let Some(v) = e(f) {
                 series.entry(f).or_default().push((s, v.0));
             }
         }
-        let cell = |v: &Option<(f64, f64, f64)>| {
-            v.map_or("–".to_owned(), |(m, lo, hi)| {
-                format!("{} ({}–{})", time(m), time(lo), time(hi))
-            })
-        };
-        let ratio = |a: &Option<(f64, f64, f64)>, b: &Option<(f64, f64, f64)>| match (a, b) {
-            (Some(a), Some(b)) => format!("{:.2}", a.0 / b.0),
-            _ => "–".to_owned(),
-        };
+        let (ours, memory, raw, sql, map) = (
+            e("ociledger"),
+            e("ociledger_memory"),
+            e("redb_raw"),
+            e("sqlite"),
+            e("hashmap"),
+        );
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | **{}** | **{}** | {} |",
+            "| {} | {} | {} | {} | {} | {} | **{}** | **{}** | **{}** | **{}** | {} |",
             label(s),
-            cell(&e[0]),
-            cell(&e[1]),
-            cell(&e[2]),
-            cell(&e[3]),
-            ratio(&e[0], &e[1]),
-            ratio(&e[2], &e[0]),
-            ratio(&e[0], &e[3]),
+            cell(ours),
+            cell(memory),
+            cell(raw),
+            cell(sql),
+            cell(map),
+            ratio(ours, raw),
+            ratio(memory, raw),
+            ratio(memory, ours),
+            ratio(sql, ours),
+            ratio(ours, map),
         );
     }
     if let (Some(first), Some(last)) = (sizes.first(), sizes.last()) {
@@ -260,6 +399,9 @@ fn main() {
     }
 
     relations_table(&mut md);
+    relations_memory_table(&mut md);
+    threads_table(&mut md);
+    memory_table(&mut md, &sizes);
 
     // Allocations.
     let _ = writeln!(
@@ -268,19 +410,23 @@ fn main() {
     );
     let _ = writeln!(
         md,
-        "| references | matches / query | ociledger | of which the answer itself | redb_raw | redb_range | redb_packed | sqlite | hashmap | ociledger_txn_per_lookup |"
+        "| references | matches / query | ociledger | of which the answer itself | ociledger_memory | redb_raw | redb_range | redb_packed | sqlite | hashmap | ociledger_txn_per_lookup |"
     );
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for &s in &sizes {
         if let Some(v) = read_json(&report::path(&format!("lookup-{s}"))) {
             let f = |k: &str| v[k].as_f64().map_or("–".to_owned(), |x| format!("{x:.2}"));
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 label(s),
                 f("matches_per_query"),
                 f("ociledger_allocs_per_lookup"),
                 f("ociledger_result_allocs_per_lookup"),
+                f("ociledger_memory_allocs_per_lookup"),
                 f("redb_raw_allocs_per_lookup"),
                 f("redb_range_allocs_per_lookup"),
                 f("redb_packed_allocs_per_lookup"),
