@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 copy.rows, copy.heap_bytes, copy.built_in
             );
         }
-        Some(other) => return Err(format!("unknown argument {other:?}").into()),
+        Some(other) => return Err(format!("unknown argument {}", other.display()).into()),
         None => {}
     }
     let stdin = io::stdin();

@@ -131,8 +131,8 @@ impl MemoryIndex {
     }
 }
 
-/// The copy's hash table: open addressing with linear probing, at most half
-/// full, a slot being (row key, offset + 1), 0 meaning empty. A probe reads
+/// The copy's hash table: open addressing with linear probing, at most two
+/// thirds full, a slot being (row key, offset + 1), 0 meaning empty. A probe reads
 /// one 16-byte slot, where std's `HashMap` reads a control group and then a
 /// slot elsewhere: at 10M references every line touched is a cache and TLB
 /// miss, and the copy exists to save those.
@@ -148,9 +148,11 @@ struct RowTable {
 
 impl RowTable {
     fn new(keys: &[(u64, u64)]) -> Result<Self> {
+        // Between a third and two thirds full: linear probing then reads
+        // 1.5 to 2 slots for a key it finds, mostly in one cache line.
         let len = keys
             .len()
-            .checked_mul(2)
+            .checked_add(keys.len() / 2)
             .and_then(usize::checked_next_power_of_two)
             .unwrap_or(usize::MAX)
             .max(16);
@@ -375,7 +377,7 @@ mod tests {
             .collect();
         let table = RowTable::new(&keys).unwrap();
         assert_eq!(table.rows, 3000);
-        assert!(table.slots.len() >= 6000);
+        assert!(table.slots.len() >= 4500);
         for &(k, offset) in &keys {
             assert_eq!(table.get(k), Some(offset), "key {k:#x}");
         }
