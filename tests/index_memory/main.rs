@@ -353,16 +353,7 @@ fn compact_and_drop_stop_a_running_rebuild() {
     let path = dir.path().join("tags.redb");
     // Enough digests that a rebuild takes a while (about 20 ms here),
     // so the compactions and drops below come while one runs.
-    let batch: Vec<Observation> = (0..30_000)
-        .map(|i| {
-            seen(
-                "nginx",
-                &format!("t{}", i % 500),
-                sha(&format!("d{i}")),
-                i / 500,
-            )
-        })
-        .collect();
+    let batch = many(30_000);
     let probes: Vec<Digest> = (0..30_000)
         .step_by(997)
         .map(|i| sha(&format!("d{i}")))
