@@ -212,8 +212,8 @@ impl RowTable {
 /// A store's copy, if it keeps one, and the background rebuild of it.
 #[derive(Default)]
 pub(crate) struct MemoryState {
-    /// Whether the embedder asked for a copy.
-    wanted: AtomicBool,
+    /// Whether the embedder asked for a copy (and a rebuild may install one).
+    wanted: Arc<AtomicBool>,
     current: Arc<RwLock<Option<Arc<MemoryIndex>>>>,
     /// The background rebuild, while one runs or until it is joined.
     worker: Mutex<Option<JoinHandle<()>>>,
@@ -291,8 +291,9 @@ impl MemoryState {
         if running(&self.worker.lock().unwrap_or_else(PoisonError::into_inner)) {
             return;
         }
-        // Begun with no lock held: beginning takes the writer's handle lock,
-        // which a reopen after an I/O error holds while it stops rebuilds.
+        // Begun with no lock of ours held: beginning may wait for the
+        // writer's handle lock, and nothing may wait on it while holding
+        // the worker's.
         let txn = match begin() {
             Ok(txn) => txn,
             Err(e) => {
@@ -310,6 +311,7 @@ impl MemoryState {
         let path: Arc<Path> = Arc::from(path);
         let cancel = Arc::clone(&self.cancel);
         let current = Arc::clone(&self.current);
+        let wanted = Arc::clone(&self.wanted);
         let last_error = Arc::clone(&self.last_error);
         let spawned = std::thread::Builder::new()
             .name("ociledger-index-copy".to_owned())
@@ -318,8 +320,14 @@ impl MemoryState {
                 drop(txn);
                 match built {
                     Ok(copy) => {
-                        *current.write().unwrap_or_else(PoisonError::into_inner) =
-                            Some(Arc::new(copy));
+                        // Checked under the lock `release` clears the copy
+                        // under: a rebuild that a view started just before a
+                        // release does not bring the copy back.
+                        let mut current = current.write().unwrap_or_else(PoisonError::into_inner);
+                        if wanted.load(Ordering::Acquire) {
+                            *current = Some(Arc::new(copy));
+                        }
+                        drop(current);
                         *last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
                     }
                     // Cancelled: whoever cancelled decides what is kept.
