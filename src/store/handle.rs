@@ -478,22 +478,23 @@ impl Store {
         // redb compacts only with no read transaction open.
         self.memory.stop_refresh();
         let mut guard = self.database_mut(slot)?;
-        let db = guard.as_mut().ok_or_else(closed)?;
-        loop {
-            match db.compact() {
-                Ok(true) => {}
-                Ok(false) => return Ok(()),
-                Err(redb::CompactionError::TransactionInProgress) => {
-                    return Err(Error::Busy {
-                        operation: "compact",
-                        reason:
-                            "snapshots or a write of this ledger are still open; drop them first"
-                                .to_owned(),
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let result = guard.as_mut().ok_or_else(closed).and_then(|db| {
+            // First as redb does it: refused while a snapshot is open, before
+            // anything is rewritten (the rewrite alone would grow the file).
+            // With this lock held, no snapshot of this process begins meanwhile.
+            compact_pages(db)?;
+            super::compact::refill(db)?;
+            compact_pages(db)
+        });
+        // The rewrite is a write transaction: after an I/O error (a disk
+        // too full for the copy) it changed nothing, and the file is
+        // reopened as after a failed write.
+        if let Err(Error::Storage(e)) = &result
+            && e.is_io()
+        {
+            let _ = self.recover(&mut guard);
         }
+        result
     }
 
     /// redb's own integrity check (page checksums and the allocator's
@@ -578,6 +579,25 @@ impl Store {
             rows.push((k.value(), v.value().to_vec()));
         }
         Ok((mark, rows))
+    }
+}
+
+/// redb's compaction to the end: live pages moved to the front, the file
+/// truncated.
+fn compact_pages(db: &mut Database) -> Result<()> {
+    loop {
+        match db.compact() {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(redb::CompactionError::TransactionInProgress) => {
+                return Err(Error::Busy {
+                    operation: "compact",
+                    reason: "snapshots or a write of this ledger are still open; drop them first"
+                        .to_owned(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

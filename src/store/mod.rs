@@ -15,6 +15,7 @@
 //! - instants are `i64` microseconds since the epoch.
 
 mod backup;
+mod compact;
 mod handle;
 mod integrations;
 mod journal;
