@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use redb::{
-    Builder, Key, ReadTransaction, ReadableTable, TableDefinition, Value, WriteTransaction,
+    Builder, Key, ReadTransaction, ReadableTable, Table, TableDefinition, Value, WriteTransaction,
 };
 
 use super::{
@@ -43,8 +43,16 @@ fn copy_table<K: Key + 'static, V: Value + 'static>(
     dst: &WriteTransaction,
     def: TableDefinition<K, V>,
 ) -> Result<u64> {
-    let from = src.open_table(def)?;
-    let mut to = dst.open_table(def)?;
+    copy_rows(&src.open_table(def)?, &mut dst.open_table(def)?)
+}
+
+/// Inserts every row of `from` into `to`, in key order (which fills the
+/// pages of a table written from empty); returns how many. Shared with
+/// compaction's rewrite (`compact.rs`).
+pub(super) fn copy_rows<K: Key + 'static, V: Value + 'static>(
+    from: &impl ReadableTable<K, V>,
+    to: &mut Table<'_, K, V>,
+) -> Result<u64> {
     let mut rows = 0;
     for entry in from.iter()? {
         let (k, v) = entry?;

@@ -10,7 +10,7 @@
 //! the new one, and a crash leaves the old one), and the next `compact`
 //! gives the old pages back.
 
-use redb::{Database, Key, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction};
+use redb::{Database, Key, TableDefinition, TableHandle, Value, WriteTransaction};
 
 use super::{
     CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, JOURNAL, PARENTS, REPO_KEYS, REPOS, TAG_KEYS, TAG_LOG,
@@ -46,14 +46,7 @@ fn rewrite<K: Key + 'static, V: Value + 'static>(
 ) -> Result<()> {
     let name = format!("{}.refill", def.name());
     let copy: TableDefinition<K, V> = TableDefinition::new(&name);
-    {
-        let from = txn.open_table(def)?;
-        let mut to = txn.open_table(copy)?;
-        for entry in from.iter()? {
-            let (k, v) = entry?;
-            to.insert(k.value(), v.value())?;
-        }
-    }
+    super::backup::copy_rows(&txn.open_table(def)?, &mut txn.open_table(copy)?)?;
     txn.delete_table(def)?;
     txn.rename_table(copy, def)?;
     Ok(())
