@@ -211,6 +211,8 @@ struct MemoryReport {
     size: u64,
     /// Rows copied (equal to the file's `digest_index` entries).
     rows: u64,
+    /// Manifest relations copied as links (`IndexMemory::relation_links`).
+    relation_links: u64,
     /// Heap the copy takes (`IndexMemory::heap_bytes`).
     heap_bytes: u64,
     heap_bytes_per_reference: f64,
@@ -530,6 +532,7 @@ fn lookup(c: &mut Criterion) {
         let memory = MemoryReport {
             size,
             rows: mem.copy.rows,
+            relation_links: mem.copy.relation_links,
             heap_bytes: mem.copy.heap_bytes,
             heap_bytes_per_reference: mem.copy.heap_bytes as f64 / size as f64,
             heap_bytes_per_row: mem.copy.heap_bytes as f64 / mem.copy.rows.max(1) as f64,

@@ -60,7 +60,7 @@ pub(crate) struct Store {
     handle: Handle,
     path: PathBuf,
     names: Arc<NameCache>,
-    /// The optional copy of the digest index in memory (`memory.rs`).
+    /// The optional copy of the digest index in memory (`memory/`).
     memory: MemoryState,
     /// The file beside the ledger where the writer leaves its process ID,
     /// removed when it closes.

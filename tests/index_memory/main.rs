@@ -469,6 +469,9 @@ fn the_figures_describe_the_copy() {
         copy.heap_bytes
     );
     assert_eq!(copy.last_error, None);
+    // Two platform manifests of a tagged index, two configs of manifests
+    // that have a row: a link each.
+    assert_eq!(copy.relation_links, 4);
     assert_eq!(
         ledger.index_memory().map(|m| (m.rows, m.heap_bytes)),
         Some((copy.rows, copy.heap_bytes))
@@ -483,4 +486,22 @@ fn the_figures_describe_the_copy() {
     assert_eq!(rebuilt.rows, rows + 1);
     assert!(rebuilt.heap_bytes >= (rows + 1) * 20);
     assert_eq!(rebuilt.last_error, None);
+
+    // An index no tag points to adds nothing to a lookup of its platform
+    // manifest: the manifest gets its flagged row, the relation no link.
+    let untagged = IndexRelation {
+        index: sha("untagged index"),
+        manifests: vec![PlatformManifest {
+            digest: sha("untagged index/amd64"),
+            platform: platform(0),
+            config: None,
+        }],
+        repository: None,
+        first_seen: None,
+    };
+    ledger
+        .record_relations("scanner", &[ManifestRelation::Index(untagged)])
+        .expect("relate");
+    let copy = ledger.keep_index_in_memory().expect("keep");
+    assert_eq!((copy.rows, copy.relation_links), (rows + 2, 4));
 }

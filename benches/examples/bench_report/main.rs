@@ -243,18 +243,23 @@ fn memory_table(md: &mut String, sizes: &[u64]) {
     );
     let _ = writeln!(
         md,
-        "| references | rows | heap | B / reference | B / row | build (warm) | first build (cold handle) | warm build per million rows | lookups checked against the file | lookup: memory / file |"
+        "| references | rows | relation links | heap | B / reference | B / row | build (warm) | first build (cold handle) | warm build per million rows | lookups checked against the file | lookup: memory / file |"
     );
-    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for (s, v) in rows {
         let f = |k: &str| v[k].as_f64();
         let ms = |x: Option<f64>| x.map_or("–".to_owned(), |x| time(x * 1e6));
         let rows = f("rows").unwrap_or(0.0);
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}** |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | **{}** |",
             label(s),
             v["rows"],
+            v.get("relation_links")
+                .map_or("–".to_owned(), ToString::to_string),
             f("heap_bytes").map_or("–".to_owned(), |b| format!("{:.1} MiB", b / 1_048_576.0)),
             f("heap_bytes_per_reference").map_or("–".to_owned(), |x| format!("{x:.1}")),
             f("heap_bytes_per_row").map_or("–".to_owned(), |x| format!("{x:.1}")),

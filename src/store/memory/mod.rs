@@ -22,8 +22,19 @@ use std::time::{Duration, Instant};
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 
-use super::{CONFIGS, DIGEST_INDEX, JOURNAL, PARENTS};
+mod relations;
+mod rows;
+mod table;
+
+pub(crate) use relations::Link;
+use relations::RelationCopy;
+pub(crate) use rows::GroupId;
+use rows::IndexRows;
+
+use super::packed::Group;
+use super::{CONFIGS, JOURNAL, PARENTS};
 use crate::error::{Error, Result};
+use crate::id::Digest;
 
 /// Which version of the digest index a read transaction sees.
 ///
@@ -52,13 +63,12 @@ impl Mark {
     }
 }
 
-/// The digest index of one [`Mark`], in memory.
+/// The digest index of one [`Mark`], in memory, with the manifest
+/// relations a lookup follows.
 pub(crate) struct MemoryIndex {
     mark: Mark,
-    /// Row key → offset in `bytes` of the row: its length (`u32` LE), then
-    /// its bytes.
-    offsets: RowTable,
-    bytes: Vec<u8>,
+    rows: IndexRows,
+    relations: RelationCopy,
     built_in: Duration,
 }
 
@@ -66,145 +76,51 @@ pub(crate) struct MemoryIndex {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CopyStats {
     pub rows: u64,
+    pub links: u64,
     pub heap_bytes: u64,
     pub built_in: Duration,
 }
 
 impl MemoryIndex {
-    /// Copies the digest index `txn` sees; gives up with [`Error::Busy`] as
-    /// soon as `cancel` is set (the ledger is closing or compacting).
+    /// Copies the digest index and the relations `txn` sees; gives up with
+    /// [`Error::Busy`] as soon as `cancel` is set (the ledger is closing or
+    /// compacting).
     fn build(txn: &ReadTransaction, cancel: &AtomicBool) -> Result<Self> {
         let start = Instant::now();
         let mark = Mark::of(txn)?;
-        let table = txn.open_table(DIGEST_INDEX)?;
-        let rows = usize::try_from(table.len()?).unwrap_or(usize::MAX);
-        let stored = usize::try_from(table.stats()?.stored_bytes()).unwrap_or(usize::MAX);
-        let mut keys: Vec<(u64, u64)> = Vec::new();
-        let mut bytes = Vec::new();
-        // Sized up front when the engine's counts allow it (a damaged file
-        // can claim anything: then the copy grows as it reads).
-        let _ = keys.try_reserve_exact(rows);
-        let _ = bytes.try_reserve(stored.saturating_add(rows.saturating_mul(4)));
-        for (i, row) in table.iter()?.enumerate() {
-            if i % 4096 == 0 && cancel.load(Ordering::Relaxed) {
-                return Err(Error::Busy {
-                    operation: "copy the digest index into memory",
-                    reason: "the ledger is closing or compacting".to_owned(),
-                });
-            }
-            let (k, v) = row?;
-            let v = v.value();
-            let len = u32::try_from(v.len()).map_err(|_| {
-                Error::Corrupt(format!(
-                    "table digest_index, key {:016x}: a row of {} bytes",
-                    k.value(),
-                    v.len()
-                ))
-            })?;
-            keys.push((k.value(), bytes.len() as u64));
-            bytes.extend_from_slice(&len.to_le_bytes());
-            bytes.extend_from_slice(v);
-        }
-        bytes.shrink_to_fit();
+        let rows = IndexRows::build(txn, cancel)?;
+        let relations = RelationCopy::build(txn, &rows, cancel)?;
         Ok(Self {
             mark,
-            offsets: RowTable::new(&keys)?,
-            bytes,
+            rows,
+            relations,
             built_in: start.elapsed(),
         })
     }
 
-    /// The row stored under `key`, as the file stores it.
+    /// `d`'s group in the digest index, with its id, if it has one.
     #[inline]
-    pub fn get(&self, key: u64) -> Option<&[u8]> {
-        let at = usize::try_from(self.offsets.get(key)?).ok()?;
-        let (len, rest) = self.bytes.get(at..)?.split_first_chunk::<4>()?;
-        rest.get(..u32::from_le_bytes(*len) as usize)
+    pub fn group(&self, d: &Digest) -> Result<Option<(GroupId, Group<'_>)>> {
+        self.rows.group(d)
+    }
+
+    /// The image indexes with intervals that list the platform manifest
+    /// whose group is `child`, each with the manifest's platform there.
+    pub fn parents(&self, child: GroupId) -> impl Iterator<Item = Result<Link<'_>>> + '_ {
+        self.relations.parents(&self.rows, child)
+    }
+
+    /// The manifests with a group whose config's group is `config`.
+    pub fn manifests(&self, config: GroupId) -> impl Iterator<Item = Result<Link<'_>>> + '_ {
+        self.relations.manifests(&self.rows, config)
     }
 
     fn stats(&self) -> CopyStats {
         CopyStats {
-            rows: self.offsets.rows,
-            heap_bytes: (self.bytes.capacity() + self.offsets.slots.capacity() * 16) as u64,
+            rows: self.rows.len(),
+            links: self.relations.len(),
+            heap_bytes: (self.rows.heap_bytes() + self.relations.heap_bytes()) as u64,
             built_in: self.built_in,
-        }
-    }
-}
-
-/// The copy's hash table: open addressing with linear probing, at most two
-/// thirds full, a slot being (row key, offset + 1), 0 meaning empty. A probe reads
-/// one 16-byte slot, where std's `HashMap` reads a control group and then a
-/// slot elsewhere: at 10M references every line touched is a cache and TLB
-/// miss, and the copy exists to save those.
-struct RowTable {
-    /// Random per copy: row keys are digest prefixes, random unless someone
-    /// grinds digests, and a registry that did could not aim at slots it
-    /// cannot compute.
-    seed: u64,
-    mask: usize,
-    slots: Vec<[u64; 2]>,
-    rows: u64,
-}
-
-impl RowTable {
-    fn new(keys: &[(u64, u64)]) -> Result<Self> {
-        // Between a third and two thirds full: linear probing then reads
-        // 1.5 to 2 slots for a key it finds, mostly in one cache line.
-        let len = keys
-            .len()
-            .checked_add(keys.len() / 2)
-            .and_then(usize::checked_next_power_of_two)
-            .unwrap_or(usize::MAX)
-            .max(16);
-        let mut slots = Vec::new();
-        slots.try_reserve_exact(len).map_err(|_| Error::Busy {
-            operation: "copy the digest index into memory",
-            reason: format!("no memory for {len} slots"),
-        })?;
-        slots.resize(len, [0, 0]);
-        let mut table = Self {
-            seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u64),
-            mask: len - 1,
-            slots,
-            rows: keys.len() as u64,
-        };
-        for &(key, offset) in keys {
-            let mut i = table.home(key);
-            while table.slots[i][1] != 0 {
-                i = (i + 1) & table.mask;
-            }
-            table.slots[i] = [key, offset + 1];
-        }
-        Ok(table)
-    }
-
-    /// Where `key`'s probe starts: a seeded murmur3 finalizer.
-    #[inline]
-    fn home(&self, key: u64) -> usize {
-        let mut x = key ^ self.seed;
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        x ^= x >> 33;
-        // Truncation intended: the mask keeps the low bits.
-        #[allow(clippy::cast_possible_truncation)]
-        let x = x as usize;
-        x & self.mask
-    }
-
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        let mut i = self.home(key);
-        loop {
-            let [k, offset] = *self.slots.get(i)?;
-            if offset == 0 {
-                return None;
-            }
-            if k == key {
-                return Some(offset - 1);
-            }
-            i = (i + 1) & self.mask;
         }
     }
 }
@@ -367,33 +283,5 @@ impl MemoryState {
             let _ = handle.join();
             self.cancel.store(false, Ordering::Relaxed);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RowTable;
-
-    /// Guards the probe loop: keys that start at one slot must each be
-    /// found past the others, and a key never inserted must end at an
-    /// empty slot, not loop or answer another key's row.
-    #[test]
-    fn the_table_finds_every_key_and_no_other() {
-        // Keys differing only in their high bits, and small ones.
-        let keys: Vec<(u64, u64)> = (0..3000u64)
-            .map(|i| (if i % 2 == 0 { i << 40 } else { i }, i * 7))
-            .collect();
-        let table = RowTable::new(&keys).unwrap();
-        assert_eq!(table.rows, 3000);
-        assert!(table.slots.len() >= 4500);
-        for &(k, offset) in &keys {
-            assert_eq!(table.get(k), Some(offset), "key {k:#x}");
-        }
-        for i in 3000..6000u64 {
-            assert_eq!(table.get(i << 40), None);
-            assert_eq!(table.get(i | 1 << 63), None);
-        }
-        let empty = RowTable::new(&[]).unwrap();
-        assert_eq!(empty.get(0), None);
     }
 }

@@ -3,6 +3,8 @@
 //! reopening anything. Writers never block it (MVCC). The public
 //! [`crate::Snapshot`] wraps one.
 
+mod lookup;
+
 use std::sync::{Arc, OnceLock};
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata};
@@ -14,10 +16,10 @@ use super::names::{NameCache, Names};
 use super::packed;
 use super::relations::RelationReader;
 use super::rows::{self, RepoRow, TagRow, from_micros, micros};
-use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
+use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Reference, Repository, Tag, TagMatch, Timestamp, Via};
+use crate::model::{Reference, Repository, Tag, Timestamp};
 
 /// A consistent, read-only view of the file at one commit.
 pub(crate) struct View {
@@ -44,8 +46,8 @@ pub(crate) struct View {
     /// later tags anyway): read with no lock.
     names: Arc<Names>,
     /// The in-memory copy of this commit's digest index, when the ledger
-    /// keeps one and it is of this commit (`memory.rs`).
-    memory: Option<Arc<MemoryIndex>>,
+    /// keeps one and it is of this commit (`memory/`).
+    pub(super) memory: Option<Arc<MemoryIndex>>,
 }
 
 /// Row counts, for `stats`: what the file holds.
@@ -103,123 +105,6 @@ impl View {
         })
     }
 
-    /// Every tag that points or pointed to `digest`, one match per interval:
-    /// the direct matches first, then those reached through a manifest
-    /// relation (each with its `via`); within each, current ones first, then
-    /// newest first. A direct hit is one B-tree point get into the digest
-    /// index and a decode of its packed value; names come from memory. Only
-    /// a value flagged as a child or a config reads the relation tables.
-    pub(crate) fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
-        let mut out = Vec::new();
-        let flags = self.direct_matches(digest, None, &mut out)?;
-        sort_matches(&mut out);
-        if flags == 0 {
-            return Ok(out);
-        }
-        let direct = out.len();
-        if flags & packed::FLAG_CHILD != 0 {
-            self.parent_matches(digest, &mut out)?;
-        }
-        if flags & packed::FLAG_CONFIG != 0 {
-            for manifest in self.relations()?.manifests_of_config(digest)? {
-                let via = Arc::new(Via {
-                    digest: manifest,
-                    platform: None,
-                });
-                if self.direct_matches(&manifest, Some(&via), &mut out)? & packed::FLAG_CHILD != 0 {
-                    self.parent_matches(&manifest, &mut out)?;
-                }
-            }
-        }
-        let indirect = &mut out[direct..];
-        sort_matches(indirect);
-        // A config shared by two manifests of one index reaches the same
-        // interval twice: keep the first. The indirect matches are few
-        // (tens), so a quadratic scan beats hashing them.
-        let mut kept = direct;
-        for i in direct..out.len() {
-            let m = &out[i];
-            let seen = out[direct..kept].iter().any(|k| {
-                Arc::ptr_eq(&k.tag, &m.tag)
-                    && k.since == m.since
-                    && k.via.as_ref().map(|v| v.digest) == m.via.as_ref().map(|v| v.digest)
-            });
-            if !seen {
-                out.swap(kept, i);
-                kept += 1;
-            }
-        }
-        out.truncate(kept);
-        Ok(out)
-    }
-
-    /// Appends the matches of every image index that lists `child`.
-    fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
-        for (index, platform) in self.relations()?.parents(child)? {
-            let via = Arc::new(Via {
-                digest: index,
-                platform: Some(platform),
-            });
-            self.direct_matches(&index, Some(&via), out)?;
-        }
-        Ok(())
-    }
-
-    /// Appends the tag intervals stored under `digest` (each with `via`) and
-    /// returns the value's relation flags; an unknown digest adds nothing.
-    fn direct_matches(
-        &self,
-        digest: &Digest,
-        via: Option<&Arc<Via>>,
-        out: &mut Vec<TagMatch>,
-    ) -> Result<u8> {
-        let key = packed::key(digest);
-        let stored;
-        let row = if let Some(copy) = &self.memory {
-            match copy.get(key) {
-                Some(row) => row,
-                None => return Ok(0),
-            }
-        } else {
-            match self.digest_index.get(key)? {
-                Some(value) => {
-                    stored = value;
-                    stored.value()
-                }
-                None => return Ok(0),
-            }
-        };
-        let Some(group) = packed::find(row, digest).map_err(rows::at(format_args!(
-            "table digest_index, digest {digest}"
-        )))?
-        else {
-            return Ok(0);
-        };
-        // The group's real length bounds this (20 bytes per entry).
-        out.reserve(group.count());
-        for e in group.decode() {
-            let tag = self.tag_name(e.tag)?;
-            let instant = |us| {
-                from_micros(us).map_err(rows::at(format_args!(
-                    "table digest_index, digest {digest}, tag number {}",
-                    e.tag
-                )))
-            };
-            out.push(TagMatch {
-                tag,
-                current: e.until == OPEN,
-                since: instant(e.since)?,
-                until: if e.until == OPEN {
-                    None
-                } else {
-                    Some(instant(e.until)?)
-                },
-                via: via.cloned(),
-            });
-        }
-        Ok(group.flags)
-    }
-
     /// The image indexes that list `child`, each with its platform.
     pub(crate) fn parents(&self, child: &Digest) -> Result<Vec<(Digest, crate::model::Platform)>> {
         self.relations()?.parents(child)
@@ -233,7 +118,7 @@ impl View {
     /// The name of tag number `n`. The view's name list holds every tag its
     /// transaction can see (`Store::view` reads new rows first), so a
     /// number beyond it can only come from a damaged file.
-    fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
+    pub(super) fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
         self.names.get(n).cloned().ok_or_else(|| {
             Error::Corrupt(format!(
                 "table digest_index: tag number {n} has no row in table tags"
@@ -491,7 +376,7 @@ impl View {
     }
 
     /// The relation tables, opened on first use.
-    fn relations(&self) -> Result<&RelationReader> {
+    pub(super) fn relations(&self) -> Result<&RelationReader> {
         lazily(&self.relations, || RelationReader::open(&self.txn))
     }
 
@@ -610,17 +495,6 @@ fn no_tag_row(n: u32) -> Error {
     Error::Corrupt(format!(
         "table tag_keys: tag number {n} has no row in table tags"
     ))
-}
-
-/// Current first, then newest first, then by tag: the order every lookup answers in.
-fn sort_matches(matches: &mut [TagMatch]) {
-    matches.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.since.cmp(&a.since))
-            .then_with(|| a.tag.cmp(&b.tag))
-            .then_with(|| a.via.cmp(&b.via))
-    });
 }
 
 /// The value of `cell`, made by `open` the first time.

@@ -1,0 +1,258 @@
+//! The manifest relations, copied beside the digest index's rows so that a
+//! lookup through a platform manifest or a config reads no B-tree either.
+//!
+//! A link goes from a child's (or a config's) group straight to its
+//! parent's (or manifest's) group in the copied rows: following one is a
+//! read at a known offset, where the file path ranges over
+//! `manifest_parents` and then descends the digest index once per parent.
+//! A link is kept only when following it can add to an answer: a parent
+//! without intervals, or a parent or manifest without a group, adds
+//! nothing in the file path either, so leaving it out changes no answer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::{AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, Value};
+
+use super::rows::{GroupId, IndexRows, cancelled, digest_of};
+use super::table::RowTable;
+use crate::error::{Error, Result};
+use crate::id::Digest;
+use crate::model::Platform;
+use crate::store::packed::Group;
+use crate::store::relations::PlatformRow;
+use crate::store::{CONFIG_MANIFESTS, PARENTS, rows};
+
+/// Bytes of a link: target group id (`u64` LE), target row key (`u64`
+/// LE), platform number (`u32` LE, [`NO_PLATFORM`] for a config's link).
+const LINK: usize = 20;
+const NO_PLATFORM: u32 = u32::MAX;
+
+/// One followed link: the digest it reaches, that digest's group, and
+/// the platform the child has in it (image index links only).
+pub(crate) struct Link<'a> {
+    pub digest: Digest,
+    pub id: GroupId,
+    pub group: Group<'a>,
+    pub platform: Option<&'a Platform>,
+}
+
+/// The copied relations.
+pub(super) struct RelationCopy {
+    /// A child's group id → offset in `records` of its record.
+    parents: RowTable,
+    /// A config's group id → offset in `records` of its record.
+    manifests: RowTable,
+    /// Records: a link count (`u32` LE), then that many links.
+    records: Vec<u8>,
+    /// Each distinct platform once.
+    platforms: Vec<Platform>,
+    links: u64,
+}
+
+impl RelationCopy {
+    /// Copies the relations `txn` sees, linking groups of `rows` (copied
+    /// from the same transaction).
+    pub fn build(txn: &ReadTransaction, rows: &IndexRows, cancel: &AtomicBool) -> Result<Self> {
+        let mut b = Builder {
+            rows,
+            cancel,
+            records: Vec::new(),
+            platforms: Vec::new(),
+            interned: HashMap::new(),
+            links: 0,
+        };
+        // A parent adds to an answer only through its intervals.
+        let parents = b.copy(
+            &txn.open_table(PARENTS)?,
+            "manifest_parents",
+            |b, group, v| (group.count() > 0).then(|| b.intern(v.value())).transpose(),
+        )?;
+        // A manifest adds its intervals and, when it is a child, its
+        // parents' (followed through `parents` at lookup).
+        let manifests = b.copy(
+            &txn.open_table(CONFIG_MANIFESTS)?,
+            "config_manifests",
+            |_, _, _| Ok(Some(NO_PLATFORM)),
+        )?;
+        b.records.shrink_to_fit();
+        Ok(Self {
+            parents: RowTable::new(&parents)?,
+            manifests: RowTable::new(&manifests)?,
+            records: b.records,
+            platforms: b.platforms,
+            links: b.links,
+        })
+    }
+
+    /// Links held.
+    pub fn len(&self) -> u64 {
+        self.links
+    }
+
+    /// Heap the relations take (platforms' strings not counted: a few
+    /// hundred distinct platforms).
+    pub fn heap_bytes(&self) -> usize {
+        self.records.capacity()
+            + self.parents.heap_bytes()
+            + self.manifests.heap_bytes()
+            + self.platforms.capacity() * std::mem::size_of::<Platform>()
+    }
+
+    /// The image indexes listing the child whose group is `child` and
+    /// that have intervals, in `manifest_parents` order.
+    pub fn parents<'a>(
+        &'a self,
+        rows: &'a IndexRows,
+        child: GroupId,
+    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
+        self.follow(rows, self.parents.get(child))
+    }
+
+    /// The manifests whose config is the digest whose group is `config`
+    /// and that have a group, in `config_manifests` order.
+    pub fn manifests<'a>(
+        &'a self,
+        rows: &'a IndexRows,
+        config: GroupId,
+    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
+        self.follow(rows, self.manifests.get(config))
+    }
+
+    fn follow<'a>(
+        &'a self,
+        rows: &'a IndexRows,
+        record: Option<u64>,
+    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
+        let links = record
+            .and_then(|at| usize::try_from(at).ok())
+            .and_then(|at| {
+                let (count, rest) = self.records.get(at..)?.split_first_chunk::<4>()?;
+                rest.get(..(u32::from_le_bytes(*count) as usize).checked_mul(LINK)?)
+            })
+            .unwrap_or_default();
+        links.chunks_exact(LINK).map(move |link| {
+            let (id, rest) = link.split_at(8);
+            let (key, platform) = rest.split_at(8);
+            let id = u64::from_le_bytes(id.try_into().unwrap_or_default());
+            let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
+            let platform = u32::from_le_bytes(platform.try_into().unwrap_or_default());
+            let group = rows.group_at(id)?;
+            Ok(Link {
+                digest: digest_of(&group, key)?,
+                id,
+                group,
+                platform: if platform == NO_PLATFORM {
+                    None
+                } else {
+                    self.platforms.get(platform as usize)
+                },
+            })
+        })
+    }
+}
+
+struct Builder<'r> {
+    rows: &'r IndexRows,
+    cancel: &'r AtomicBool,
+    records: Vec<u8>,
+    platforms: Vec<Platform>,
+    /// A stored platform's bytes → its number.
+    interned: HashMap<Vec<u8>, u32>,
+    links: u64,
+}
+
+impl Builder<'_> {
+    /// Copies one relation table, keyed (from, to): one record per `from`
+    /// with a group, holding a link to each `to` with a group for which
+    /// `platform` gives a number (`None`: the link could add nothing).
+    fn copy<V: Value + 'static>(
+        &mut self,
+        table: &ReadOnlyTable<(&'static [u8], &'static [u8]), V>,
+        name: &'static str,
+        platform: impl Fn(&mut Self, &Group<'_>, &AccessGuard<'_, V>) -> Result<Option<u32>>,
+    ) -> Result<Vec<(u64, u64)>> {
+        let mut keys = Vec::new();
+        let mut current: Vec<u8> = Vec::new();
+        let mut record: Option<(GroupId, usize)> = None;
+        for (i, row) in table.iter()?.enumerate() {
+            if i % 4096 == 0 && self.cancel.load(Ordering::Relaxed) {
+                return Err(cancelled());
+            }
+            let (k, v) = row?;
+            let (from, to) = k.value();
+            if i == 0 || current != from {
+                self.close(record.take(), &mut keys);
+                current.clear();
+                current.extend_from_slice(from);
+                record = self.open(&digest_at(from, name)?)?;
+            }
+            if record.is_none() {
+                continue;
+            }
+            let to = digest_at(to, name)?;
+            let Some((id, group)) = self.rows.group(&to)? else {
+                continue;
+            };
+            if let Some(platform) = platform(self, &group, &v)? {
+                self.push(id, &to, platform);
+            }
+        }
+        self.close(record, &mut keys);
+        Ok(keys)
+    }
+
+    /// Starts the record of `from`, if it has a group.
+    fn open(&mut self, from: &Digest) -> Result<Option<(GroupId, usize)>> {
+        let Some((id, _)) = self.rows.group(from)? else {
+            return Ok(None);
+        };
+        let at = self.records.len();
+        self.records.extend_from_slice(&0u32.to_le_bytes());
+        Ok(Some((id, at)))
+    }
+
+    /// Appends a link to the open record.
+    fn push(&mut self, to: GroupId, digest: &Digest, platform: u32) {
+        self.records.extend_from_slice(&to.to_le_bytes());
+        self.records
+            .extend_from_slice(&crate::store::packed::key(digest).to_le_bytes());
+        self.records.extend_from_slice(&platform.to_le_bytes());
+        self.links += 1;
+    }
+
+    /// Ends a record: its count is written, or it is dropped when empty.
+    fn close(&mut self, record: Option<(GroupId, usize)>, keys: &mut Vec<(u64, u64)>) {
+        let Some((id, at)) = record else {
+            return;
+        };
+        let links = (self.records.len() - at - 4) / LINK;
+        if links == 0 {
+            self.records.truncate(at);
+            return;
+        }
+        let count = u32::try_from(links).unwrap_or(u32::MAX).to_le_bytes();
+        self.records[at..at + 4].copy_from_slice(&count);
+        keys.push((id, at as u64));
+    }
+
+    /// The number of the platform stored as `bytes`.
+    fn intern(&mut self, bytes: &[u8]) -> Result<u32> {
+        if let Some(&n) = self.interned.get(bytes) {
+            return Ok(n);
+        }
+        let platform: Platform = rows::decode::<PlatformRow>("manifest_parents", bytes)?.into();
+        let n = u32::try_from(self.platforms.len())
+            .ok()
+            .filter(|&n| n != NO_PLATFORM)
+            .ok_or_else(|| Error::Corrupt("over 2^32 distinct platforms".to_owned()))?;
+        self.platforms.push(platform);
+        self.interned.insert(bytes.to_vec(), n);
+        Ok(n)
+    }
+}
+
+fn digest_at(bytes: &[u8], table: &str) -> Result<Digest> {
+    Digest::from_compact(bytes)
+        .map_err(|e| Error::Corrupt(format!("table {table}, digest {}: {e}", rows::Hex(bytes))))
+}

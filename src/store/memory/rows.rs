@@ -1,0 +1,145 @@
+//! The digest index's rows, copied byte for byte into one arena, and found
+//! by key through a [`RowTable`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+
+use super::table::RowTable;
+use crate::error::{Error, Result};
+use crate::id::Digest;
+use crate::store::DIGEST_INDEX;
+use crate::store::packed::{self, Group};
+
+/// One digest's group in the copy: its row's offset in the arena, shifted
+/// left 16 bits, and the group's place in the row. Unique per group, and
+/// what the relation links point at, so following a link is no probe.
+pub(crate) type GroupId = u64;
+
+/// Places in a row a [`GroupId`] can name: rows hold one group in practice
+/// (two digests share 8 bytes with probability about 2⁻⁶⁴ per pair).
+const MAX_GROUPS: usize = 1 << 16;
+
+/// The copied rows.
+pub(super) struct IndexRows {
+    /// Row key → offset in `bytes` of the row: its length (`u32` LE), then
+    /// its bytes.
+    offsets: RowTable,
+    bytes: Vec<u8>,
+}
+
+/// The error a cancelled build gives.
+pub(super) fn cancelled() -> Error {
+    Error::Busy {
+        operation: "copy the digest index into memory",
+        reason: "the ledger is closing or compacting".to_owned(),
+    }
+}
+
+impl IndexRows {
+    /// Copies the digest index `txn` sees; gives up with [`Error::Busy`] as
+    /// soon as `cancel` is set (the ledger is closing or compacting).
+    pub fn build(txn: &ReadTransaction, cancel: &AtomicBool) -> Result<Self> {
+        let table = txn.open_table(DIGEST_INDEX)?;
+        let rows = usize::try_from(table.len()?).unwrap_or(usize::MAX);
+        let stored = usize::try_from(table.stats()?.stored_bytes()).unwrap_or(usize::MAX);
+        let mut keys: Vec<(u64, u64)> = Vec::new();
+        let mut bytes = Vec::new();
+        // Sized up front when the engine's counts allow it (a damaged file
+        // can claim anything: then the copy grows as it reads).
+        let _ = keys.try_reserve_exact(rows);
+        let _ = bytes.try_reserve(stored.saturating_add(rows.saturating_mul(4)));
+        for (i, row) in table.iter()?.enumerate() {
+            if i % 4096 == 0 && cancel.load(Ordering::Relaxed) {
+                return Err(cancelled());
+            }
+            let (k, v) = row?;
+            let v = v.value();
+            let len = u32::try_from(v.len()).map_err(|_| {
+                Error::Corrupt(format!(
+                    "table digest_index, key {:016x}: a row of {} bytes",
+                    k.value(),
+                    v.len()
+                ))
+            })?;
+            keys.push((k.value(), bytes.len() as u64));
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(v);
+        }
+        bytes.shrink_to_fit();
+        Ok(Self {
+            offsets: RowTable::new(&keys)?,
+            bytes,
+        })
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> u64 {
+        self.offsets.rows
+    }
+
+    /// Heap the rows and their table take.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + self.offsets.heap_bytes()
+    }
+
+    #[inline]
+    fn row_at(&self, at: u64) -> Option<&[u8]> {
+        let at = usize::try_from(at).ok()?;
+        let (len, rest) = self.bytes.get(at..)?.split_first_chunk::<4>()?;
+        rest.get(..u32::from_le_bytes(*len) as usize)
+    }
+
+    /// `d`'s group and its id, if the index has one.
+    pub fn group(&self, d: &Digest) -> Result<Option<(GroupId, Group<'_>)>> {
+        let Some(at) = self.offsets.get(packed::key(d)) else {
+            return Ok(None);
+        };
+        let row = self.row_at(at).unwrap_or_default();
+        for (i, g) in packed::groups(row).enumerate() {
+            let g = g?;
+            if g.is(d) {
+                return group_id(at, i).map(|id| Some((id, g)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The group `id` names (an id this copy gave out).
+    pub fn group_at(&self, id: GroupId) -> Result<Group<'_>> {
+        let row = self.row_at(id >> 16).unwrap_or_default();
+        // The low 16 bits: the group's place in its row.
+        #[allow(clippy::cast_possible_truncation)]
+        let place = (id & 0xffff) as usize;
+        packed::groups(row).nth(place).unwrap_or_else(|| {
+            Err(Error::Corrupt(format!(
+                "no digest-index group {id:#x} in the copy"
+            )))
+        })
+    }
+}
+
+fn group_id(row_at: u64, place: usize) -> Result<GroupId> {
+    if place >= MAX_GROUPS || row_at >> 48 != 0 {
+        return Err(Error::Corrupt(format!(
+            "a digest-index row with over {MAX_GROUPS} groups, or past 2^48 bytes of copy"
+        )));
+    }
+    Ok(row_at << 16 | place as u64)
+}
+
+/// The whole digest of a group in the row under `key`, without allocating.
+pub(super) fn digest_of(group: &Group<'_>, key: u64) -> Result<Digest> {
+    let mut raw = [0u8; Digest::MAX_COMPACT_LEN];
+    let len = 8 + group.rest.len();
+    let Some(buf) = raw.get_mut(..len) else {
+        return Err(Error::Corrupt(format!(
+            "a digest-index group of {} digest bytes",
+            group.rest.len()
+        )));
+    };
+    buf[..8].copy_from_slice(&key.to_be_bytes());
+    buf[8..].copy_from_slice(group.rest);
+    Digest::from_raw(group.algorithm, buf)
+        .map_err(|e| Error::Corrupt(format!("a digest-index group's digest: {e}")))
+}
