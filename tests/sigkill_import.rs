@@ -493,6 +493,11 @@ fn kill_loop(files: &Files, data: &Data, plan: &Plan, started: Instant) -> Vec<K
     let short = budget / 100;
     let mut open = Duration::from_millis(100);
     let mut kills: Vec<Kill> = Vec::new();
+    // The shortest delay an import finished within: later delays stay
+    // below it. Without it a fast machine finishes every long run (the
+    // same kill number draws the long delay again) and the loop never
+    // reaches its minimum of kills.
+    let mut finishes_within: Option<Duration> = None;
     let mut last_observations = 0;
     let mut file_seen = false;
     while kills.len() < MIN_KILLS || started.elapsed() < budget {
@@ -518,7 +523,9 @@ fn kill_loop(files: &Files, data: &Data, plan: &Plan, started: Instant) -> Vec<K
         } else {
             delay
         };
+        let delay = finishes_within.map_or(delay, |f| delay.min(f.mul_f64(0.9 * rng.unit())));
         let Some(mut kill) = kill_one(files, data, delay) else {
+            finishes_within = Some(finishes_within.map_or(delay, |f| f.min(delay)));
             continue;
         };
         if let Some(o) = kill.opened {
