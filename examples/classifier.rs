@@ -17,7 +17,7 @@
 //!
 //! With `--index-in-memory` after the file, the classifier copies the
 //! digest index into memory first (`Ledger::keep_index_in_memory`): lookups
-//! then cost 0.35–0.4 × a lookup in the file, for about 80 bytes of memory per reference;
+//! then cost 0.35–0.4 × a lookup in the file, for about 100 bytes of memory per reference;
 //! answers are the same either way.
 
 use std::io::{self, BufRead, BufWriter, Write};

@@ -35,12 +35,15 @@ impl Ledger {
     /// keeps the copy current.
     ///
     /// A lookup then costs one hash probe instead of a B-tree descent of
-    /// three to five levels: 0.35–0.40 × a lookup in the file, 88 ns at ten
-    /// thousand references and 237 ns at ten million on the machine of
-    /// `docs/benchmarks.md`. The copy takes about 80 bytes of memory per
-    /// reference (see [`IndexMemory::heap_bytes`]) and is built now, from
-    /// one read transaction: 0.1–0.35 s per million digests from a warm
-    /// file, about 1 s from a cold one. Off by default: a classifier that
+    /// three to five levels: 0.35–0.40 × a lookup in the file, 97 ns at ten
+    /// thousand references and 245 ns at ten million on the machine of
+    /// `docs/benchmarks.md`. A lookup through a platform manifest or a
+    /// config follows links in the copy instead of reading the relation
+    /// tables: 0.17–0.37 × the file path (2.6 µs at ten million). The copy
+    /// takes about 100 bytes of memory per reference (see
+    /// [`IndexMemory::heap_bytes`]) and is built now, from one read
+    /// transaction: about 1 s per million digests from a warm file (8 s at
+    /// ten million references, 10 s from a cold file). Off by default: a classifier that
     /// wants the faster lookups turns it on after opening, and turns it
     /// off with [`Ledger::release_index_memory`].
     ///

@@ -91,6 +91,7 @@ impl IndexRows {
     }
 
     /// `d`'s group and its id, if the index has one.
+    #[inline]
     pub fn group(&self, d: &Digest) -> Result<Option<(GroupId, Group<'_>)>> {
         let Some(at) = self.offsets.get(packed::key(d)) else {
             return Ok(None);

@@ -134,6 +134,7 @@ impl View {
     }
 
     /// Appends a match per entry of `digest`'s `group`, each with `via`.
+    #[inline]
     fn push_matches(
         &self,
         digest: &Digest,
