@@ -54,7 +54,7 @@ pub use ledger::MAX_CLOCK_SKEW;
 pub use ledger::{Backup, Restore};
 pub use ledger::{
     Classification, Compaction, HistoryEntry, IndexMemory, IngestSummary, KeyRotation, Ledger,
-    MAX_PAGE, MatchKind, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
+    Lookup, MAX_PAGE, MatchKind, Matches, Page, RegistryAuth, RegistryCredentials, Snapshot, Stats,
 };
 pub use ledger::{Findings, Head, Verification, VerifyReport};
 pub use ledger::{JournalSalvage, Renumbering, Salvage, TableSalvage};

@@ -55,7 +55,7 @@ use ociledger::model::{
     PlatformManifest, Reference, Repository, RepositoryBody, Tag, TagBody, TagMatch, Timestamp,
     Via,
 };
-use ociledger::{Error, HistoryEntry, Ledger, MAX_PAGE, MatchKind, Page, Snapshot};
+use ociledger::{Error, HistoryEntry, Ledger, Lookup, MAX_PAGE, MatchKind, Page, Snapshot};
 use proptest::prelude::*;
 
 /// Cases of the in-memory property test when `OCILEDGER_PROPTEST_CASES` is unset.
@@ -1131,6 +1131,34 @@ fn not_found<T>(r: &ociledger::Result<T>) -> bool {
     matches!(r, Err(Error::NotFound { .. }))
 }
 
+/// The same lookup through a reused `Lookup` buffer: the same matches, and
+/// times whose microseconds are the dates'.
+fn check_buffered(buffer: &mut Lookup<'_>, d: &Digest, lookup: &[Match]) {
+    let buffered = buffer.tags_for_digest(d).expect("buffered lookup");
+    assert_eq!(
+        buffered.len(),
+        lookup.len(),
+        "Lookup::tags_for_digest({d}).len()"
+    );
+    for m in buffered.iter() {
+        assert_eq!(
+            m.since_micros(),
+            m.since().timestamp_micros(),
+            "since of {d}"
+        );
+        assert_eq!(
+            m.until_micros(),
+            m.until().map(|u| u.timestamp_micros()),
+            "until of {d}"
+        );
+    }
+    assert_eq!(
+        matches(buffered.iter().map(|x| x.to_owned_match()).collect()),
+        lookup,
+        "Lookup::tags_for_digest({d})"
+    );
+}
+
 /// Compares every answer of one snapshot with the model; listings are also
 /// walked `page` at a time.
 fn check(snap: &Snapshot, m: &Model, page: usize) {
@@ -1139,6 +1167,8 @@ fn check(snap: &Snapshot, m: &Model, page: usize) {
         .iter()
         .map(|(id, t)| (id.clone(), replay(&t.log)))
         .collect();
+    // One buffer for every digest: each answer must start empty.
+    let mut buffer = snap.lookup();
     for i in 0..RELATION_DIGESTS {
         let d = digest(i);
         let lookup = expected_lookup(&spans, m, &d);
@@ -1147,6 +1177,7 @@ fn check(snap: &Snapshot, m: &Model, page: usize) {
             lookup,
             "tags_for_digest({d})"
         );
+        check_buffered(&mut buffer, &d, &lookup);
         // Under the tags of its first, middle and last match (the last is
         // through a relation when any is), and one more that may match
         // nothing: every tag would add time more than cases.

@@ -34,6 +34,14 @@
 //! `lookup_via_config` and `digest_lookup_threads`. So the B-tree descent the
 //! copy saves is measured against the file in one run, at every size.
 //!
+//! `ociledger_lookup` and `ociledger_memory_lookup` are the same lookups
+//! through `Snapshot::lookup` (a `Lookup` buffer reused across lookups,
+//! borrowed matches), from the file and from the copy, in groups
+//! `digest_lookup`, `lookup_direct`, `lookup_via_child` and
+//! `lookup_via_config`; each iteration reads every match of the answer.
+//! Before timing, their answers to every query are checked to be the owned
+//! answers.
+//!
 //! Lookups through manifest relations (ledger schema 4), on the same snapshot,
 //! each over the set's 1000 relation queries (an image index of the set, one
 //! of its platform manifests, that manifest's config; `relation-queries.tsv`):
@@ -85,7 +93,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ociledger::id::{Digest, TagId};
 use ociledger::model::TagMatch;
-use ociledger::{IndexMemory, Ledger, Snapshot};
+use ociledger::{IndexMemory, Ledger, Matches, Snapshot};
 use ociledger_bench::dataset::DataSet;
 use ociledger_bench::queries::Query;
 use ociledger_bench::raw_redb::{
@@ -172,6 +180,9 @@ struct AllocReport {
     /// `ociledger` reading the in-memory copy of the digest index.
     ociledger_memory_allocs_per_lookup: f64,
     ociledger_memory_bytes_per_lookup: f64,
+    /// `ociledger_lookup`: a reused `Lookup` buffer, from the file and the copy.
+    ociledger_lookup_allocs_per_lookup: f64,
+    ociledger_memory_lookup_allocs_per_lookup: f64,
     redb_raw_allocs_per_lookup: f64,
     redb_range_allocs_per_lookup: f64,
     redb_packed_allocs_per_lookup: f64,
@@ -374,6 +385,36 @@ fn check_relations(
     );
 }
 
+/// Reads every match of a buffered answer, as a classifier would.
+fn read_all(answer: Matches<'_>) -> usize {
+    let mut n = 0;
+    for m in answer.iter() {
+        black_box(m);
+        n += 1;
+    }
+    n
+}
+
+/// Every query's and relation query's answer through a reused `Lookup`
+/// buffer must be the owned answer, match for match.
+fn check_buffered(size: u64, snap: &Snapshot, digests: &[Digest], rq: &[RelationQuery]) {
+    let mut lookup = snap.lookup();
+    let relation_digests = rq.iter().flat_map(|q| [q.index, q.child, q.config]);
+    for d in digests.iter().copied().chain(relation_digests) {
+        let owned = snap.tags_for_digest(&d).expect("lookup");
+        let buffered: Vec<TagMatch> = lookup
+            .tags_for_digest(&d)
+            .expect("buffered lookup")
+            .iter()
+            .map(|m| m.to_owned_match())
+            .collect();
+        assert_eq!(
+            buffered, owned,
+            "[lookup {size}] Lookup::tags_for_digest({d})"
+        );
+    }
+}
+
 // One size's setup, answer checks, allocation counts and three groups share a
 // dozen open handles (snapshot, tables, statements borrowing their connections);
 // split up, every part would take them all as arguments.
@@ -556,8 +597,24 @@ fn lookup(c: &mut Criterion) {
                 black_box(mem.snap.tags_for_digest(d).expect("lookup"));
             }
         });
+        check_buffered(size, &snap, &digests, &rq);
+        check_buffered(size, &mem.snap, &digests, &rq);
+        let buffered = |snap: &Snapshot| {
+            let mut lookup = snap.lookup();
+            // Warm the buffer first: what is counted is the steady state.
+            for d in &digests {
+                read_all(lookup.tags_for_digest(d).expect("lookup"));
+            }
+            per(count_allocs(|| {
+                for d in &digests {
+                    black_box(read_all(lookup.tags_for_digest(d).expect("lookup")));
+                }
+            }))
+        };
         let allocs = AllocReport {
             size,
+            ociledger_lookup_allocs_per_lookup: buffered(&snap),
+            ociledger_memory_lookup_allocs_per_lookup: buffered(&mem.snap),
             queries: n,
             matches_per_query: total_matches as f64 / n as f64,
             ociledger_allocs_per_lookup: per(ours),
@@ -659,6 +716,24 @@ fn lookup(c: &mut Criterion) {
                 mem.snap.tags_for_digest(black_box(d)).expect("lookup")
             });
         });
+        group.bench_function(BenchmarkId::new("ociledger_lookup", size), |b| {
+            let mut lookup = snap.lookup();
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_memory_lookup", size), |b| {
+            let mut lookup = mem.snap.lookup();
+            let mut i = 0;
+            b.iter(|| {
+                let d = &digests[i % n];
+                i += 1;
+                read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
+            });
+        });
         group.bench_function(BenchmarkId::new("redb_raw", size), |b| {
             let mut i = 0;
             b.iter(|| {
@@ -704,6 +779,24 @@ fn lookup(c: &mut Criterion) {
                 mem.snap.tags_for_digest(black_box(d)).expect("lookup")
             });
         });
+        group.bench_function(BenchmarkId::new("ociledger_lookup", size), |b| {
+            let mut lookup = snap.lookup();
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
+            });
+        });
+        group.bench_function(BenchmarkId::new("ociledger_memory_lookup", size), |b| {
+            let mut lookup = mem.snap.lookup();
+            let mut i = 0;
+            b.iter(|| {
+                let d = &indexes[i % rn];
+                i += 1;
+                read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
+            });
+        });
         group.bench_function(BenchmarkId::new("ociledger_no_relations", size), |b| {
             let mut i = 0;
             b.iter(|| {
@@ -741,6 +834,24 @@ fn lookup(c: &mut Criterion) {
                     let d = &list[i % rn];
                     i += 1;
                     mem.snap.tags_for_digest(black_box(d)).expect("lookup")
+                });
+            });
+            group.bench_function(BenchmarkId::new("ociledger_lookup", size), |b| {
+                let mut lookup = snap.lookup();
+                let mut i = 0;
+                b.iter(|| {
+                    let d = &list[i % rn];
+                    i += 1;
+                    read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
+                });
+            });
+            group.bench_function(BenchmarkId::new("ociledger_memory_lookup", size), |b| {
+                let mut lookup = mem.snap.lookup();
+                let mut i = 0;
+                b.iter(|| {
+                    let d = &list[i % rn];
+                    i += 1;
+                    read_all(lookup.tags_for_digest(black_box(d)).expect("lookup"))
                 });
             });
             group.finish();

@@ -52,6 +52,129 @@ pub struct TagMatch {
     pub via: Option<Arc<Via>>,
 }
 
+/// One match of a [`crate::Lookup`] answer, borrowed from the snapshot and
+/// the lookup's buffer: the same tag, interval and via as the [`TagMatch`]
+/// that [`crate::Snapshot::tags_for_digest`] gives, without building it.
+///
+/// The times stay the stored microseconds until asked for as dates, and
+/// the tag is the snapshot's own name, not a counted copy, so reading an
+/// answer allocates and writes nothing. [`TagMatchRef::to_owned_match`]
+/// makes the owned [`TagMatch`].
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ociledger::{Ledger, model::Observation};
+/// let ledger = Ledger::in_memory()?;
+/// let seen: Observation = serde_json::from_str(r#"{"repository": "nginx", "tag": "1.25",
+///     "digest": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+///     "observed_at": "2023-11-14T22:13:20Z"}"#)?;
+/// let digest = seen.digest;
+/// ledger.ingest("scanner", &[seen])?;
+/// let snap = ledger.snapshot()?;
+/// let mut lookup = snap.lookup();
+/// let answer = lookup.tags_for_digest(&digest)?;
+/// let m = answer.iter().next().expect("one match");
+/// assert_eq!(m.tag().to_string(), "docker.io/library/nginx:1.25");
+/// assert!(m.is_current());
+/// assert_eq!(m.since_micros(), 1_700_000_000_000_000);
+/// assert_eq!(m.to_owned_match(), snap.tags_for_digest(&digest)?[0]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagMatchRef<'a> {
+    tag: &'a Arc<TagId>,
+    since: i64,
+    until: Option<i64>,
+    via: Option<&'a Via>,
+}
+
+impl<'a> TagMatchRef<'a> {
+    /// A match of stored microseconds, each within [`Timestamp`]'s range
+    /// (the lookup checked them, see [`TagMatchRef::in_range`]).
+    pub(crate) fn new(
+        tag: &'a Arc<TagId>,
+        since: i64,
+        until: Option<i64>,
+        via: Option<&'a Via>,
+    ) -> Self {
+        Self {
+            tag,
+            since,
+            until,
+            via,
+        }
+    }
+
+    /// Whether `micros` is an instant a [`Timestamp`] can hold.
+    pub(crate) fn in_range(micros: i64) -> bool {
+        const MIN: i64 = chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_micros();
+        const MAX: i64 = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_micros();
+        (MIN..=MAX).contains(&micros)
+    }
+
+    /// The tag.
+    #[must_use]
+    pub fn tag(&self) -> &'a TagId {
+        self.tag
+    }
+
+    /// Whether the tag points to the digest now.
+    #[must_use]
+    pub fn is_current(&self) -> bool {
+        self.until.is_none()
+    }
+
+    /// When the tag started pointing there, in microseconds since the Unix
+    /// epoch (the stored unit).
+    #[must_use]
+    pub fn since_micros(&self) -> i64 {
+        self.since
+    }
+
+    /// When it stopped, in microseconds since the Unix epoch; `None` while
+    /// current.
+    #[must_use]
+    pub fn until_micros(&self) -> Option<i64> {
+        self.until
+    }
+
+    /// When the tag started pointing there.
+    #[must_use]
+    pub fn since(&self) -> Timestamp {
+        to_timestamp(self.since)
+    }
+
+    /// When it stopped; `None` while current.
+    #[must_use]
+    pub fn until(&self) -> Option<Timestamp> {
+        self.until.map(to_timestamp)
+    }
+
+    /// `None` for a direct match, else how it was reached (see [`TagMatch::via`]).
+    #[must_use]
+    pub fn via(&self) -> Option<&'a Via> {
+        self.via
+    }
+
+    /// The owned [`TagMatch`], equal to the one
+    /// [`crate::Snapshot::tags_for_digest`] gives for this interval.
+    #[must_use]
+    pub fn to_owned_match(&self) -> TagMatch {
+        TagMatch {
+            tag: Arc::clone(self.tag),
+            current: self.is_current(),
+            since: self.since(),
+            until: self.until(),
+            via: self.via.map(|v| Arc::new(v.clone())),
+        }
+    }
+}
+
+/// A checked instant as a [`Timestamp`]; the lookup refused any other.
+fn to_timestamp(micros: i64) -> Timestamp {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
 /// Turns one tag's move log into intervals.
 ///
 /// `entries` must be in the log's order: by instant, and at one instant by
@@ -125,4 +248,26 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TagMatchRef;
+
+    /// The buffered lookup checks instants with `in_range` instead of
+    /// converting them; guards against its bounds drifting from what
+    /// chrono converts (a stored instant accepted there but refused by the
+    /// owned answer, or a date silently replaced by the epoch).
+    #[test]
+    fn in_range_is_exactly_what_chrono_converts() {
+        let min = chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_micros();
+        let max = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_micros();
+        for us in [i64::MIN, min - 1, min, -1, 0, 1, max, max + 1, i64::MAX] {
+            assert_eq!(
+                TagMatchRef::in_range(us),
+                chrono::DateTime::from_timestamp_micros(us).is_some(),
+                "{us}"
+            );
+        }
+    }
 }

@@ -17,7 +17,7 @@ mod template;
 mod violation;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
-pub use history::{Interval, TagMatch, coalesce};
+pub use history::{Interval, TagMatch, TagMatchRef, coalesce};
 pub use integration::{ImageIntegration, UpdateImageIntegrationRequest};
 pub use lifecycle::{MAX_PATTERN_WILDCARDS, check_lifecycle_policy};
 pub use observation::Observation;

@@ -36,7 +36,7 @@ use redb::{ReadableTable, TableDefinition};
 pub(crate) use backup::TempFile;
 pub(crate) use handle::Store;
 pub use read::Counts;
-pub(crate) use read::View;
+pub(crate) use read::{RawAnswer, View};
 pub(crate) use rows::{from_micros, truncate};
 pub(crate) use salvage::salvage;
 pub use salvage::{Renumbering, TableSalvage};

@@ -276,10 +276,20 @@ fn apply(ledger: &Ledger, op: &Op) -> String {
 /// matches, and its classification under one tag (which follows the same
 /// lookups, `via` included).
 fn answers(snap: &Snapshot, probes: &[Digest]) -> Vec<(Vec<TagMatch>, String)> {
+    // One buffer for every probe: each answer must start from nothing.
+    let mut buffer = snap.lookup();
     probes
         .iter()
         .map(|d| {
             let matches = snap.tags_for_digest(d).expect("tags_for_digest");
+            // The buffered lookup shares the copy's path: the same answer.
+            let buffered: Vec<TagMatch> = buffer
+                .tags_for_digest(d)
+                .expect("Lookup::tags_for_digest")
+                .iter()
+                .map(|m| m.to_owned_match())
+                .collect();
+            assert_eq!(buffered, matches, "Lookup::tags_for_digest({d})");
             let class = snap
                 .classify(&tag(0).to_string(), Some(d))
                 .expect("classify");

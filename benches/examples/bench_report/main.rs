@@ -30,9 +30,10 @@ use ociledger_bench::settings::size_label as label;
 use ociledger_bench::{paths, report};
 use serde_json::Value;
 
-const LOOKUP: [&str; 5] = [
+const LOOKUP: [&str; 6] = [
     "ociledger",
     "ociledger_memory",
+    "ociledger_memory_lookup",
     "redb_raw",
     "sqlite",
     "hashmap",
@@ -227,6 +228,90 @@ fn relations_memory_table(md: &mut String) {
     }
 }
 
+/// The same lookups through a reused `Lookup` buffer (`ociledger_lookup`,
+/// `ociledger_memory_lookup`) beside the owned answers, file and copy.
+fn buffered_table(md: &mut String) {
+    let sizes = sizes_of("digest_lookup", "ociledger_lookup");
+    if sizes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "\n### through a reused `Lookup` buffer (mean time per lookup, 95 % CI; allocations per lookup)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| references | mix, file: owned | mix, file: buffer | mix, copy: owned | mix, copy: buffer | buffer ÷ owned: file, copy | buffer ÷ redb_raw: file, copy | via child ÷ direct, copy: owned, buffer | via config ÷ direct, copy: owned, buffer |"
+    );
+    let _ = writeln!(md, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &s in &sizes {
+        let e = |g: &str, f: &str| estimate(g, f, s);
+        let allocs = read_json(&report::path(&format!("lookup-{s}")));
+        let with_allocs = |v: Option<(f64, f64, f64)>, key: &str| {
+            let a = allocs
+                .as_ref()
+                .and_then(|j| j[key].as_f64())
+                .map_or(String::new(), |a| format!("; {a:.2}"));
+            v.map_or("–".to_owned(), |(x, lo, hi)| {
+                format!("{} ({}–{}{a})", time(x), time(lo), time(hi))
+            })
+        };
+        let (file, file_buf, copy, copy_buf, raw) = (
+            e("digest_lookup", "ociledger"),
+            e("digest_lookup", "ociledger_lookup"),
+            e("digest_lookup", "ociledger_memory"),
+            e("digest_lookup", "ociledger_memory_lookup"),
+            e("digest_lookup", "redb_raw"),
+        );
+        let via = |g: &str| {
+            format!(
+                "{}, **{}**",
+                ratio(
+                    e(g, "ociledger_memory"),
+                    e("lookup_direct", "ociledger_memory")
+                ),
+                ratio(
+                    e(g, "ociledger_memory_lookup"),
+                    e("lookup_direct", "ociledger_memory_lookup")
+                )
+            )
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {}, {} | **{}**, **{}** | {} | {} |",
+            label(s),
+            with_allocs(file, "ociledger_allocs_per_lookup"),
+            with_allocs(file_buf, "ociledger_lookup_allocs_per_lookup"),
+            with_allocs(copy, "ociledger_memory_allocs_per_lookup"),
+            with_allocs(copy_buf, "ociledger_memory_lookup_allocs_per_lookup"),
+            ratio(file_buf, file),
+            ratio(copy_buf, copy),
+            ratio(file_buf, raw),
+            ratio(copy_buf, raw),
+            via("lookup_via_child"),
+            via("lookup_via_config"),
+        );
+    }
+    if let (Some(first), Some(last)) = (sizes.first(), sizes.last()) {
+        let growth = |f: &str| match (
+            estimate("digest_lookup", f, *first),
+            estimate("digest_lookup", f, *last),
+        ) {
+            (Some(a), Some(b)) => format!("{:.2}×", b.0 / a.0),
+            _ => "–".to_owned(),
+        };
+        let _ = writeln!(
+            md,
+            "\nGrowth {} → {}: file buffer {}, copy buffer {}, redb_raw {}.",
+            label(*first),
+            label(*last),
+            growth("ociledger_lookup"),
+            growth("ociledger_memory_lookup"),
+            growth("redb_raw"),
+        );
+    }
+}
+
 /// What the in-memory copy of the digest index costs per size
 /// (`lookup-memory-<size>.json`), beside the lookup time it buys.
 fn memory_table(md: &mut String, sizes: &[u64]) {
@@ -405,6 +490,7 @@ fn main() {
 
     relations_table(&mut md);
     relations_memory_table(&mut md);
+    buffered_table(&mut md);
     threads_table(&mut md);
     memory_table(&mut md, &sizes);
 

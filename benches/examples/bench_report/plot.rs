@@ -14,8 +14,11 @@ use std::fmt::Write as _;
 
 use crate::{LOOKUP, label, time};
 
-// One per `LOOKUP` contender, in its order (`ociledger_memory` next to `ociledger`, in orange).
-const COLORS: [&str; 5] = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#7f7f7f"];
+// One per `LOOKUP` contender, in its order (`ociledger_memory` next to `ociledger`, in orange;
+// the same through a reused `Lookup` buffer in purple).
+const COLORS: [&str; 6] = [
+    "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#2ca02c", "#7f7f7f",
+];
 
 /// A log–log line plot of ns per lookup against references.
 // Draws in order, with x, y, w, h as in any plotting code: one reading order, kept whole.

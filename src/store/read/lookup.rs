@@ -7,11 +7,13 @@
 use std::sync::Arc;
 
 use super::View;
+use super::answer::{Sink, ViaRef};
 use crate::error::Result;
 use crate::id::Digest;
-use crate::model::{TagMatch, Via};
+use crate::model::TagMatch;
 use crate::store::memory::{GroupId, MemoryIndex};
-use crate::store::packed::{self, Group};
+use crate::store::names::Names;
+use crate::store::packed::{self, Group, IndexEntry};
 use crate::store::{OPEN, from_micros, rows};
 
 impl View {
@@ -23,92 +25,104 @@ impl View {
     /// names come from memory. Only a value flagged as a child or a config
     /// reads the relation tables (or the copy's links).
     pub(crate) fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
-        if let Some(copy) = &self.memory {
-            return self.tags_from_copy(copy, digest);
-        }
         let mut out = Vec::new();
-        let flags = self.direct_matches(digest, None, &mut out)?;
-        sort_matches(&mut out);
-        if flags == 0 {
-            return Ok(out);
-        }
-        let direct = out.len();
-        if flags & packed::FLAG_CHILD != 0 {
-            self.parent_matches(digest, &mut out)?;
-        }
-        if flags & packed::FLAG_CONFIG != 0 {
-            for manifest in self.relations()?.manifests_of_config(digest)? {
-                let via = Arc::new(Via {
-                    digest: manifest,
-                    platform: None,
-                });
-                if self.direct_matches(&manifest, Some(&via), &mut out)? & packed::FLAG_CHILD != 0 {
-                    self.parent_matches(&manifest, &mut out)?;
-                }
-            }
-        }
-        finish_indirect(&mut out, direct);
+        self.answer(digest, &mut out)?;
         Ok(out)
     }
 
-    /// [`View::tags_for_digest`] from the in-memory copy: the same steps,
-    /// with each relation read a followed link.
-    fn tags_from_copy(&self, copy: &MemoryIndex, digest: &Digest) -> Result<Vec<TagMatch>> {
-        let mut out = Vec::new();
+    /// [`View::tags_for_digest`] into any [`Sink`]: a `Vec<TagMatch>`, or
+    /// a reused [`super::RawAnswer`] that keeps the stored integers.
+    pub(crate) fn answer<S: Sink>(&self, digest: &Digest, out: &mut S) -> Result<()> {
+        out.clear();
+        if let Some(copy) = &self.memory {
+            return self.answer_from_copy(copy, digest, out);
+        }
+        let flags = self.direct_matches(digest, None, out)?;
+        out.sort_from(&self.names, 0);
+        if flags == 0 {
+            return Ok(());
+        }
+        let direct = out.len();
+        if flags & packed::FLAG_CHILD != 0 {
+            self.parent_matches(digest, out)?;
+        }
+        if flags & packed::FLAG_CONFIG != 0 {
+            for manifest in self.relations()?.manifests_of_config(digest)? {
+                let via = ViaRef {
+                    digest: manifest,
+                    platform: None,
+                };
+                if self.direct_matches(&manifest, Some(&via), out)? & packed::FLAG_CHILD != 0 {
+                    self.parent_matches(&manifest, out)?;
+                }
+            }
+        }
+        out.finish_indirect(&self.names, direct);
+        Ok(())
+    }
+
+    /// [`View::answer`] from the in-memory copy: the same steps, with each
+    /// relation read a followed link.
+    fn answer_from_copy<S: Sink>(
+        &self,
+        copy: &MemoryIndex,
+        digest: &Digest,
+        out: &mut S,
+    ) -> Result<()> {
         let Some((id, group)) = copy.group(digest).map_err(in_index(digest))? else {
-            return Ok(out);
+            return Ok(());
         };
-        self.push_matches(digest, &group, None, &mut out)?;
-        sort_matches(&mut out);
+        self.push_matches(digest, &group, None, out)?;
+        out.sort_from(&self.names, 0);
         if group.flags == 0 {
-            return Ok(out);
+            return Ok(());
         }
         let direct = out.len();
         if group.flags & packed::FLAG_CHILD != 0 {
-            self.copied_parent_matches(copy, id, &mut out)?;
+            self.copied_parent_matches(copy, id, out)?;
         }
         if group.flags & packed::FLAG_CONFIG != 0 {
             for manifest in copy.manifests(id) {
                 let manifest = manifest.map_err(in_index(digest))?;
-                let via = Arc::new(Via {
+                let via = ViaRef {
                     digest: manifest.digest,
                     platform: None,
-                });
-                self.push_matches(&manifest.digest, &manifest.group, Some(&via), &mut out)?;
+                };
+                self.push_matches(&manifest.digest, &manifest.group, Some(&via), out)?;
                 if manifest.group.flags & packed::FLAG_CHILD != 0 {
-                    self.copied_parent_matches(copy, manifest.id, &mut out)?;
+                    self.copied_parent_matches(copy, manifest.id, out)?;
                 }
             }
         }
-        finish_indirect(&mut out, direct);
-        Ok(out)
+        out.finish_indirect(&self.names, direct);
+        Ok(())
     }
 
     /// Appends the matches of every image index that lists `child`.
-    fn parent_matches(&self, child: &Digest, out: &mut Vec<TagMatch>) -> Result<()> {
+    fn parent_matches<S: Sink>(&self, child: &Digest, out: &mut S) -> Result<()> {
         for (index, platform) in self.relations()?.parents(child)? {
-            let via = Arc::new(Via {
+            let via = ViaRef {
                 digest: index,
-                platform: Some(platform),
-            });
+                platform: Some(&platform),
+            };
             self.direct_matches(&index, Some(&via), out)?;
         }
         Ok(())
     }
 
     /// [`View::parent_matches`] from the copy, for the child whose group is `child`.
-    fn copied_parent_matches(
+    fn copied_parent_matches<S: Sink>(
         &self,
         copy: &MemoryIndex,
         child: GroupId,
-        out: &mut Vec<TagMatch>,
+        out: &mut S,
     ) -> Result<()> {
         for parent in copy.parents(child) {
             let parent = parent.map_err(rows::at("the in-memory copy's relations"))?;
-            let via = Arc::new(Via {
+            let via = ViaRef {
                 digest: parent.digest,
-                platform: parent.platform.cloned(),
-            });
+                platform: parent.platform,
+            };
             self.push_matches(&parent.digest, &parent.group, Some(&via), out)?;
         }
         Ok(())
@@ -117,11 +131,11 @@ impl View {
     /// Appends the tag intervals stored in the file under `digest` (each
     /// with `via`) and returns the value's relation flags; an unknown digest
     /// adds nothing.
-    fn direct_matches(
+    fn direct_matches<S: Sink>(
         &self,
         digest: &Digest,
-        via: Option<&Arc<Via>>,
-        out: &mut Vec<TagMatch>,
+        via: Option<&ViaRef<'_>>,
+        out: &mut S,
     ) -> Result<u8> {
         let Some(value) = self.digest_index.get(packed::key(digest))? else {
             return Ok(0);
@@ -135,36 +149,32 @@ impl View {
 
     /// Appends a match per entry of `digest`'s `group`, each with `via`.
     #[inline]
-    fn push_matches(
+    fn push_matches<S: Sink>(
         &self,
         digest: &Digest,
         group: &Group<'_>,
-        via: Option<&Arc<Via>>,
-        out: &mut Vec<TagMatch>,
+        via: Option<&ViaRef<'_>>,
+        out: &mut S,
     ) -> Result<()> {
         // The group's real length bounds this (20 bytes per entry).
         out.reserve(group.count());
         for e in group.decode() {
-            let tag = self.tag_name(e.tag)?;
-            let instant = |us| {
-                from_micros(us).map_err(rows::at(format_args!(
-                    "table digest_index, digest {digest}, tag number {}",
-                    e.tag
-                )))
-            };
-            out.push(TagMatch {
-                tag,
-                current: e.until == OPEN,
-                since: instant(e.since)?,
-                until: if e.until == OPEN {
-                    None
-                } else {
-                    Some(instant(e.until)?)
-                },
-                via: via.cloned(),
-            });
+            out.push(self, digest, e, via)?;
         }
         Ok(())
+    }
+}
+
+/// Places an error in one entry of `digest`'s digest-index row.
+pub(super) fn in_entry<'a>(
+    digest: &'a Digest,
+    e: &IndexEntry,
+) -> impl FnOnce(crate::error::Error) -> crate::error::Error + 'a {
+    let tag = e.tag;
+    move |err| {
+        rows::at(format_args!(
+            "table digest_index, digest {digest}, tag number {tag}"
+        ))(err)
     }
 }
 
@@ -173,37 +183,71 @@ fn in_index(digest: &Digest) -> impl FnOnce(crate::error::Error) -> crate::error
     move |e| rows::at(format_args!("table digest_index, digest {digest}"))(e)
 }
 
-/// Sorts the matches reached through relations (from `direct` on) and
-/// drops repeats: a config shared by two manifests of one index reaches the
-/// same interval twice, and the first is kept.
-fn finish_indirect(out: &mut Vec<TagMatch>, direct: usize) {
-    let indirect = &mut out[direct..];
-    sort_matches(indirect);
-    // The indirect matches are few (tens), so a quadratic scan beats
-    // hashing them.
-    let mut kept = direct;
-    for i in direct..out.len() {
-        let m = &out[i];
-        let seen = out[direct..kept].iter().any(|k| {
-            Arc::ptr_eq(&k.tag, &m.tag)
-                && k.since == m.since
-                && k.via.as_ref().map(|v| v.digest) == m.via.as_ref().map(|v| v.digest)
-        });
-        if !seen {
-            out.swap(kept, i);
-            kept += 1;
-        }
+impl Sink for Vec<TagMatch> {
+    fn clear(&mut self) {
+        Vec::clear(self);
     }
-    out.truncate(kept);
-}
 
-/// Current first, then newest first, then by tag: the order every lookup answers in.
-fn sort_matches(matches: &mut [TagMatch]) {
-    matches.sort_by(|a, b| {
-        b.current
-            .cmp(&a.current)
-            .then(b.since.cmp(&a.since))
-            .then_with(|| a.tag.cmp(&b.tag))
-            .then_with(|| a.via.cmp(&b.via))
-    });
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
+    }
+
+    #[inline]
+    fn push(
+        &mut self,
+        view: &View,
+        digest: &Digest,
+        e: IndexEntry,
+        via: Option<&ViaRef<'_>>,
+    ) -> Result<()> {
+        let instant = |us| from_micros(us).map_err(in_entry(digest, &e));
+        Vec::push(
+            self,
+            TagMatch {
+                tag: view.tag_name(e.tag)?,
+                current: e.until == OPEN,
+                since: instant(e.since)?,
+                until: if e.until == OPEN {
+                    None
+                } else {
+                    Some(instant(e.until)?)
+                },
+                via: via.map(|v| match self.last().and_then(|m| m.via.as_ref()) {
+                    // A parent's matches share one `Via`.
+                    Some(last) if v.is(last) => Arc::clone(last),
+                    _ => Arc::new(v.to_via()),
+                }),
+            },
+        );
+        Ok(())
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+
+    fn sort_from(&mut self, _names: &Names, from: usize) {
+        self[from..].sort_by(|a, b| {
+            b.current
+                .cmp(&a.current)
+                .then(b.since.cmp(&a.since))
+                .then_with(|| a.tag.cmp(&b.tag))
+                .then_with(|| a.via.cmp(&b.via))
+        });
+    }
+
+    fn same_interval(&self, i: usize, j: usize) -> bool {
+        let (a, b) = (&self[i], &self[j]);
+        Arc::ptr_eq(&a.tag, &b.tag)
+            && a.since == b.since
+            && a.via.as_ref().map(|v| v.digest) == b.via.as_ref().map(|v| v.digest)
+    }
+
+    fn swap(&mut self, i: usize, j: usize) {
+        self.as_mut_slice().swap(i, j);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
 }

@@ -3,7 +3,10 @@
 //! reopening anything. Writers never block it (MVCC). The public
 //! [`crate::Snapshot`] wraps one.
 
+mod answer;
 mod lookup;
+
+pub(crate) use answer::RawAnswer;
 
 use std::sync::{Arc, OnceLock};
 
@@ -119,11 +122,22 @@ impl View {
     /// transaction can see (`Store::view` reads new rows first), so a
     /// number beyond it can only come from a damaged file.
     pub(super) fn tag_name(&self, n: u32) -> Result<Arc<TagId>> {
-        self.names.get(n).cloned().ok_or_else(|| {
+        self.tag_name_ref(n).cloned()
+    }
+
+    /// [`View::tag_name`], borrowed: no reference count touched.
+    #[inline]
+    pub(super) fn tag_name_ref(&self, n: u32) -> Result<&Arc<TagId>> {
+        self.names.get(n).ok_or_else(|| {
             Error::Corrupt(format!(
                 "table digest_index: tag number {n} has no row in table tags"
             ))
         })
+    }
+
+    /// The tag names this view sees, by number.
+    pub(crate) fn names(&self) -> &Names {
+        &self.names
     }
 
     pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
