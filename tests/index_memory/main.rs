@@ -505,3 +505,81 @@ fn the_figures_describe_the_copy() {
     let copy = ledger.keep_index_in_memory().expect("keep");
     assert_eq!((copy.rows, copy.relation_links), (rows + 2, 4));
 }
+
+/// The copy links relation rows a batch at a time (so the probes' cache
+/// misses overlap). Guards against a record cut or lost at a batch's edge:
+/// a platform manifest listed by 600 indexes and two configs of 600
+/// manifests each make records that span several batches, every fifth
+/// index is untagged (its links are left out mid-record), and every answer
+/// from the copy must be the file's.
+#[test]
+fn links_spanning_many_probe_batches_are_all_kept() {
+    const INDEXES: usize = 600;
+    let ledger = Ledger::in_memory().expect("ledger");
+    let shared = sha("listed by every index");
+    let mut probes = vec![shared, sha("never seen")];
+    let mut batch = Vec::new();
+    let mut relations = Vec::new();
+    for i in 0..INDEXES {
+        let index = sha(&format!("index {i}"));
+        let mut manifests = vec![PlatformManifest {
+            digest: shared,
+            platform: platform(i),
+            config: None,
+        }];
+        for arch in 0..2 {
+            let manifest = sha(&format!("index {i}/{arch}"));
+            let config = sha(&format!("config {arch}"));
+            manifests.push(PlatformManifest {
+                digest: manifest,
+                platform: platform(arch),
+                config: Some(config),
+            });
+            probes.push(manifest);
+        }
+        probes.push(index);
+        if i % 5 == 4 {
+            relations.push(ManifestRelation::Index(IndexRelation {
+                index,
+                manifests,
+                repository: None,
+                first_seen: None,
+            }));
+        } else {
+            let mut tagged = seen("acme/app", &format!("v{i}"), index, 0);
+            tagged.manifests = manifests;
+            batch.push(tagged);
+        }
+    }
+    probes.extend([sha("config 0"), sha("config 1")]);
+    ledger.ingest("scanner", &batch).expect("ingest");
+    ledger
+        .record_relations("scanner", &relations)
+        .expect("relate");
+
+    let from_file = ledger.snapshot().expect("snapshot");
+    let copy = ledger.keep_index_in_memory().expect("keep");
+    // The shared manifest: a link per tagged index; each own manifest: a
+    // link to its tagged index; each config: a link to every manifest.
+    let tagged = INDEXES - INDEXES / 5;
+    assert_eq!(
+        copy.relation_links,
+        (tagged + 2 * tagged + 2 * INDEXES) as u64
+    );
+    let from_copy = ledger.snapshot().expect("snapshot");
+    assert!(from_copy.reads_index_from_memory());
+    let want = lookups(&from_file, &probes);
+    assert_eq!(
+        want[0].len(),
+        tagged,
+        "the shared manifest, through every tagged index"
+    );
+    for ((d, got), want) in probes.iter().zip(lookups(&from_copy, &probes)).zip(&want) {
+        assert!(
+            got == *want,
+            "{d}: {} matches from the copy, {} from the file",
+            got.len(),
+            want.len()
+        );
+    }
+}

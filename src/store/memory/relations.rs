@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, Value};
 
-use super::rows::{GroupId, IndexRows, cancelled, digest_of};
+use super::rows::{GroupId, IndexRows, cancelled, digest_of, group_in};
 use super::table::RowTable;
 use crate::error::{Error, Result};
 use crate::id::Digest;
@@ -152,6 +152,22 @@ impl RelationCopy {
     }
 }
 
+/// Relation rows resolved together by [`Builder::copy`]: enough for the
+/// misses of one batch to overlap, few enough that its slots and rows stay
+/// in cache until they are used.
+const PROBES: usize = 256;
+
+/// A row of the copy and where it starts (an empty row: none).
+type Located<'a> = (u64, &'a [u8]);
+
+/// The record being filled: the `from` digest it belongs to, and its group
+/// id and start when that digest has a group.
+#[derive(Default)]
+struct Record {
+    from: Option<Digest>,
+    open: Option<(GroupId, usize)>,
+}
+
 struct Builder<'r> {
     rows: &'r IndexRows,
     cancel: &'r AtomicBool,
@@ -166,45 +182,85 @@ impl Builder<'_> {
     /// Copies one relation table, keyed (from, to): one record per `from`
     /// with a group, holding a link to each `to` with a group for which
     /// `platform` gives a number (`None`: the link could add nothing).
-    fn copy<V: Value + 'static>(
+    ///
+    /// The rows are resolved [`PROBES`] at a time: each `to` is a random
+    /// digest, so finding its group is a cache (and TLB) miss on the slot
+    /// and another on the row; probing a batch before using any answer lets
+    /// those misses overlap instead of following one another.
+    fn copy<'t, V: Value + 'static>(
         &mut self,
-        table: &ReadOnlyTable<(&'static [u8], &'static [u8]), V>,
+        table: &'t ReadOnlyTable<(&'static [u8], &'static [u8]), V>,
         name: &'static str,
-        platform: impl Fn(&mut Self, &Group<'_>, &AccessGuard<'_, V>) -> Result<Option<u32>>,
+        platform: impl Fn(&mut Self, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
     ) -> Result<Vec<(u64, u64)>> {
         let mut keys = Vec::new();
-        let mut current: Vec<u8> = Vec::new();
-        let mut record: Option<(GroupId, usize)> = None;
+        let mut record = Record::default();
+        let mut batch: Vec<(Digest, Digest, AccessGuard<'t, V>)> = Vec::with_capacity(PROBES);
         for (i, row) in table.iter()?.enumerate() {
             if i % 4096 == 0 && self.cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
             }
             let (k, v) = row?;
             let (from, to) = k.value();
-            if i == 0 || current != from {
-                self.close(record.take(), &mut keys);
-                current.clear();
-                current.extend_from_slice(from);
-                record = self.open(&digest_at(from, name)?)?;
+            batch.push((digest_at(from, name)?, digest_at(to, name)?, v));
+            if batch.len() == PROBES {
+                self.resolve(&mut batch, &mut record, &mut keys, &platform)?;
             }
-            if record.is_none() {
+        }
+        self.resolve(&mut batch, &mut record, &mut keys, &platform)?;
+        self.close(record.open, &mut keys);
+        Ok(keys)
+    }
+
+    /// Links a batch of relation rows, in order, and empties it.
+    fn resolve<'t, V: Value + 'static>(
+        &mut self,
+        batch: &mut Vec<(Digest, Digest, AccessGuard<'t, V>)>,
+        record: &mut Record,
+        keys: &mut Vec<(u64, u64)>,
+        platform: &impl Fn(&mut Self, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
+    ) -> Result<()> {
+        let rows = self.rows;
+        // First every slot, then every row: independent loads, in flight
+        // together. A `from` is probed where it changes (rows come in
+        // `from` order).
+        let mut previous = record.from;
+        let found: Vec<(Option<u64>, Option<u64>)> = batch
+            .iter()
+            .map(|(from, to, _)| {
+                let starts = previous != Some(*from);
+                previous = Some(*from);
+                (starts.then(|| rows.locate(from)).flatten(), rows.locate(to))
+            })
+            .collect();
+        let row = |at: Option<u64>| at.map_or((0, &[][..]), |at| (at, rows.row(at)));
+        let targets: Vec<(Located<'_>, Located<'_>)> = found
+            .iter()
+            .map(|&(from, to)| (row(from), row(to)))
+            .collect();
+        for ((from, to, v), (source, (at, row))) in batch.drain(..).zip(targets) {
+            if record.from != Some(from) {
+                self.close(record.open.take(), keys);
+                record.from = Some(from);
+                record.open = self.open(source, &from)?;
+            }
+            if record.open.is_none() || row.is_empty() {
                 continue;
             }
-            let to = digest_at(to, name)?;
-            let Some((id, group)) = self.rows.group(&to)? else {
+            let Some((id, group)) = group_in(at, row, &to)? else {
                 continue;
             };
             if let Some(platform) = platform(self, &group, &v)? {
                 self.push(id, &to, platform);
             }
         }
-        self.close(record, &mut keys);
-        Ok(keys)
+        Ok(())
     }
 
-    /// Starts the record of `from`, if it has a group.
-    fn open(&mut self, from: &Digest) -> Result<Option<(GroupId, usize)>> {
-        let Some((id, _)) = self.rows.group(from)? else {
+    /// Starts the record of `from`, if it has a group in `row` (the row at
+    /// `at` where `from`'s group would be).
+    fn open(&mut self, (at, row): Located<'_>, from: &Digest) -> Result<Option<(GroupId, usize)>> {
+        let Some((id, _)) = group_in(at, row, from)? else {
             return Ok(None);
         };
         let at = self.records.len();

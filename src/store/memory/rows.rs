@@ -93,17 +93,24 @@ impl IndexRows {
     /// `d`'s group and its id, if the index has one.
     #[inline]
     pub fn group(&self, d: &Digest) -> Result<Option<(GroupId, Group<'_>)>> {
-        let Some(at) = self.offsets.get(packed::key(d)) else {
+        let Some(at) = self.locate(d) else {
             return Ok(None);
         };
-        let row = self.row_at(at).unwrap_or_default();
-        for (i, g) in packed::groups(row).enumerate() {
-            let g = g?;
-            if g.is(d) {
-                return group_id(at, i).map(|id| Some((id, g)));
-            }
-        }
-        Ok(None)
+        group_in(at, self.row_at(at).unwrap_or_default(), d)
+    }
+
+    /// Where the row that would hold `d`'s group starts, if there is one:
+    /// the first half of [`IndexRows::group`], for callers that probe many
+    /// digests at once so that the probes' cache misses overlap.
+    #[inline]
+    pub fn locate(&self, d: &Digest) -> Option<u64> {
+        self.offsets.get(packed::key(d))
+    }
+
+    /// The row at `at` (from [`IndexRows::locate`]); empty if none.
+    #[inline]
+    pub fn row(&self, at: u64) -> &[u8] {
+        self.row_at(at).unwrap_or_default()
     }
 
     /// The group `id` names (an id this copy gave out).
@@ -118,6 +125,23 @@ impl IndexRows {
             )))
         })
     }
+}
+
+/// `d`'s group in `row`, the row at `at`: the second half of
+/// [`IndexRows::group`].
+#[inline]
+pub(super) fn group_in<'a>(
+    at: u64,
+    row: &'a [u8],
+    d: &Digest,
+) -> Result<Option<(GroupId, Group<'a>)>> {
+    for (i, g) in packed::groups(row).enumerate() {
+        let g = g?;
+        if g.is(d) {
+            return group_id(at, i).map(|id| Some((id, g)));
+        }
+    }
+    Ok(None)
 }
 
 fn group_id(row_at: u64, place: usize) -> Result<GroupId> {
