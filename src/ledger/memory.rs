@@ -56,6 +56,16 @@ impl Ledger {
     /// snapshots use once it is done. Each call here builds a new copy at
     /// once, for an embedder that wants to control when.
     ///
+    /// **While writes keep coming** the copy does not help: it is of one
+    /// commit, and when the writer commits more often than a rebuild takes
+    /// (the scanner commits once per repository during a scan round), each
+    /// copy is out of date when it is done. Snapshots then read the file,
+    /// as without a copy, while the snapshots being taken keep one
+    /// background thread rebuilding. The copy pays off between scan rounds
+    /// and on read-mostly ledgers; an embedder that knows a long round of
+    /// writes is coming can [`Ledger::release_index_memory`] for it and keep
+    /// the copy again after.
+    ///
     /// ```
     /// use ociledger::Ledger;
     /// use ociledger::model::Observation;
