@@ -1,0 +1,122 @@
+//! The move log is stored in chunks of at most 16 entries (64 until
+//! 2026-12-01). The limit is the writer's policy, not the format: guards
+//! against a reader or `verify` that assumes it, so that a file an older
+//! ociledger wrote with longer chunks still reads, verifies and answers as
+//! before, and a write to such a tag splits its long chunk.
+
+mod common;
+
+use common::tables::TAG_LOG;
+use ociledger::id::{Algorithm, Digest, TagId};
+use ociledger::model::{Observation, Timestamp};
+use ociledger::{HistoryEntry, Ledger};
+use redb::{ReadableDatabase, ReadableTable};
+
+/// Bytes of one sha256 entry: instant, batch number, algorithm, digest.
+const ENTRY: usize = 8 + 4 + 1 + 32;
+
+fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_timestamp(1_600_000_000 + seconds, 0).expect("in range")
+}
+
+fn d(n: i64) -> Digest {
+    Digest::of(Algorithm::Sha256, &n.to_le_bytes())
+}
+
+/// What a reader sees of the tag: its whole history, the digests' matches,
+/// and the tag in force at a few instants.
+fn answers(ledger: &Ledger, tag: &TagId) -> String {
+    let history: Vec<HistoryEntry> = ledger.history(tag, None, 1000).expect("history").items;
+    let matches: Vec<_> = (0..3)
+        .map(|n| ledger.tags_for_digest(&d(n)).expect("lookup"))
+        .collect();
+    let at_times = [0, 17, 33, 59, 500].map(|s| ledger.tag_at(tag, at(s)).expect("tag_at"));
+    format!("{history:?}\n{matches:?}\n{at_times:?}")
+}
+
+/// The tag's chunks: (first instant, value length).
+fn chunks(path: &std::path::Path) -> Vec<(i64, usize)> {
+    let db = redb::Database::open(path).expect("open raw");
+    let txn = db.begin_read().expect("read");
+    let table = txn.open_table(TAG_LOG).expect("tag_log");
+    table
+        .iter()
+        .expect("iter")
+        .map(|row| {
+            let (k, v) = row.expect("row");
+            (k.value().1, v.value().len())
+        })
+        .collect()
+}
+
+#[test]
+fn chunks_longer_than_the_limit_read_and_are_split_when_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tags.redb");
+    let tag: TagId = "registry.example/app:latest".parse().expect("tag");
+    let observations: Vec<Observation> = (0..60)
+        .map(|i| Observation::new(tag.clone(), d(i % 3), at(i)))
+        .collect();
+    let ledger = Ledger::create(&path).expect("create");
+    ledger.ingest("scanner", &observations).expect("ingest");
+    let before = answers(&ledger, &tag);
+    drop(ledger);
+    let written = chunks(&path);
+    assert!(
+        written.len() >= 4,
+        "60 entries in chunks of at most 16: {written:?}"
+    );
+    assert!(written.iter().all(|&(_, len)| len <= 16 * ENTRY));
+
+    // Merge them into one row, as the 64-entry limit wrote them.
+    {
+        let db = redb::Database::open(&path).expect("open raw");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut table = txn.open_table(TAG_LOG).expect("tag_log");
+            let rows: Vec<((u32, i64), Vec<u8>)> = table
+                .iter()
+                .expect("iter")
+                .map(|row| {
+                    let (k, v) = row.expect("row");
+                    (k.value(), v.value().to_vec())
+                })
+                .collect();
+            for (key, _) in &rows {
+                table.remove(*key).expect("remove");
+            }
+            let merged: Vec<u8> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            table.insert(rows[0].0, merged.as_slice()).expect("insert");
+        }
+        txn.commit().expect("commit");
+    }
+    assert_eq!(chunks(&path), vec![(written[0].0, 60 * ENTRY)]);
+
+    let ledger = Ledger::open(&path).expect("open");
+    let report = ledger.verify().expect("verify");
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(
+        answers(&ledger, &tag),
+        before,
+        "one long chunk answers differently"
+    );
+
+    // A new entry lands in the long chunk: written back, it is split.
+    ledger
+        .ingest("scanner", &[Observation::new(tag.clone(), d(0), at(60))])
+        .expect("ingest");
+    let report = ledger.verify().expect("verify");
+    assert!(report.is_clean(), "{report:?}");
+    let history = ledger.history(&tag, None, 1000).expect("history").items;
+    assert_eq!(history.len(), 61, "60 moves and the new one");
+    drop(ledger);
+    let rewritten = chunks(&path);
+    assert!(
+        rewritten.len() >= 4 && rewritten.iter().all(|&(_, len)| len <= 16 * ENTRY),
+        "{rewritten:?}"
+    );
+    assert_eq!(
+        rewritten.iter().map(|&(_, len)| len).sum::<usize>(),
+        61 * ENTRY
+    );
+}
