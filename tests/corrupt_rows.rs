@@ -63,7 +63,6 @@ struct RepoRow {
 struct TagRow {
     repo: u32,
     name: String,
-    current: Option<Vec<u8>>,
     audit: AuditRow,
 }
 
@@ -153,35 +152,71 @@ fn packed(entries: &[(u32, i64, i64)]) -> Vec<u8> {
 /// deletion).
 type Entry = (i64, u32, Option<Digest>);
 
-/// A `tag_log` value: the entries packed side by side.
-fn chunk(entries: &[Entry]) -> Vec<u8> {
+/// A `tag_log` value stored under instant `start`: per entry, varints of
+/// the gap since the entry before (the first: since `start`) and of the
+/// batch number, the algorithm byte, the digest.
+fn chunk_at(start: i64, entries: &[Entry]) -> Vec<u8> {
     let mut out = Vec::new();
+    let mut previous = start;
     for (at, seq, digest) in entries {
-        out.extend_from_slice(&at.to_le_bytes());
-        out.extend_from_slice(&seq.to_le_bytes());
+        varint(&mut out, at.abs_diff(previous));
+        varint(&mut out, u64::from(*seq));
         match digest {
             Some(d) => out.extend_from_slice(&d.to_compact()),
             None => out.push(0),
         }
+        previous = *at;
     }
     out
 }
 
-/// The mirror's reading of an undamaged `tag_log` value.
-fn unchunk(mut bytes: &[u8]) -> Vec<Entry> {
+/// A `tag_log` value as the writer stores it: under its first instant.
+fn chunk(entries: &[Entry]) -> Vec<u8> {
+    chunk_at(entries.first().map_or(0, |e| e.0), entries)
+}
+
+/// Where entry `i`'s algorithm byte is in [`chunk`]`(entries)`.
+fn algorithm_byte_of(entries: &[Entry], i: usize) -> usize {
+    let before = chunk(&entries[..i]).len();
+    let (at, seq, _) = entries[i];
+    let previous = if i == 0 { at } else { entries[i - 1].0 };
+    let mut head = Vec::new();
+    varint(&mut head, at.abs_diff(previous));
+    varint(&mut head, u64::from(seq));
+    before + head.len()
+}
+
+/// postcard's varint, read.
+fn take_varint(bytes: &mut &[u8]) -> u64 {
+    let mut v = 0u64;
+    for shift in (0..).step_by(7) {
+        let (&b, rest) = bytes.split_first().unwrap();
+        *bytes = rest;
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            break;
+        }
+    }
+    v
+}
+
+/// The mirror's reading of an undamaged `tag_log` value stored under `start`.
+fn unchunk(start: i64, mut bytes: &[u8]) -> Vec<Entry> {
     let mut out = Vec::new();
+    let mut previous = start;
     while !bytes.is_empty() {
-        let (head, rest) = bytes.split_at(13);
-        let at = i64::from_le_bytes(head[..8].try_into().unwrap());
-        let seq = u32::from_le_bytes(head[8..12].try_into().unwrap());
-        let (digest, rest) = if head[12] == 0 {
+        let at = previous + i64::try_from(take_varint(&mut bytes)).unwrap();
+        let seq = u32::try_from(take_varint(&mut bytes)).unwrap();
+        let (&alg, rest) = bytes.split_first().unwrap();
+        let (digest, rest) = if alg == 0 {
             (None, rest)
         } else {
-            let alg = Algorithm::from_compact_byte(head[12]).expect("algorithm byte");
+            let alg = Algorithm::from_compact_byte(alg).expect("algorithm byte");
             let (raw, rest) = rest.split_at(alg.digest_len());
             (Some(Digest::from_raw(alg, raw).unwrap()), rest)
         };
         out.push((at, seq, digest));
+        previous = at;
         bytes = rest;
     }
     out
@@ -433,14 +468,16 @@ fn numbers(path: &Path) -> Fx {
     let r = db.begin_read().unwrap();
     let tag_keys = r.open_table(TAG_KEYS).unwrap();
     let repo_keys = r.open_table(REPO_KEYS).unwrap();
-    let tag = |s: &str| {
-        tag_keys
-            .get(tag_id(s).to_string().as_str())
-            .unwrap()
-            .unwrap()
-            .value()
-    };
     let repo = |s: &str| repo_keys.get(repo_id(s).as_str()).unwrap().unwrap().value();
+    let tag = |s: &str| {
+        let id = tag_id(s);
+        let repo = repo_keys
+            .get(id.repository().as_str())
+            .unwrap()
+            .unwrap()
+            .value();
+        tag_keys.get((repo, id.tag())).unwrap().unwrap().value()
+    };
     Fx {
         latest: tag(LATEST),
         v125: tag(V125),
@@ -477,7 +514,7 @@ fn only_chunk(txn: &WriteTransaction, n: u32) -> (i64, Vec<Entry>) {
         .unwrap()
         .map(|e| {
             let (k, v) = e.unwrap();
-            (k.value().1, unchunk(v.value()))
+            (k.value().1, unchunk(k.value().1, v.value()))
         })
         .collect();
     assert_eq!(chunks.len(), 1, "tag number {n}: one chunk");
@@ -493,9 +530,17 @@ fn put_repo(txn: &WriteTransaction, n: u32, bytes: &[u8]) {
 }
 
 fn put_tag_key(txn: &WriteTransaction, tag: &str, n: u32) {
+    let id = tag_id(tag);
+    let repo = txn
+        .open_table(REPO_KEYS)
+        .unwrap()
+        .get(id.repository().as_str())
+        .unwrap()
+        .unwrap()
+        .value();
     txn.open_table(TAG_KEYS)
         .unwrap()
-        .insert(tag_id(tag).to_string().as_str(), n)
+        .insert((repo, id.tag()), n)
         .unwrap();
 }
 
@@ -840,7 +885,7 @@ fn the_mirrored_rows_match_the_stored_format() {
     for e in r.open_table(TAG_LOG).unwrap().iter().unwrap() {
         let (k, v) = e.unwrap();
         let (n, start) = k.value();
-        let entries = unchunk(v.value());
+        let entries = unchunk(start, v.value());
         assert_eq!(chunk(&entries), v.value());
         assert_eq!(entries[0].0, start, "tag number {n}: key instant");
         assert!(
@@ -939,13 +984,12 @@ fn tags_row_with_a_huge_name_length_prefix() {
 }
 
 #[test]
-fn tags_row_with_a_huge_current_digest_length_prefix() {
+fn tags_row_with_a_huge_created_by_length_prefix() {
     check(Open::Corrupt, &[], |fx, txn| {
         let row = tag_row(txn, fx.latest);
         let mut bytes = encode(&(row.repo, row.name));
-        bytes.push(1);
         varint(&mut bytes, u64::MAX);
-        bytes.extend_from_slice(&[2; 40]);
+        bytes.extend_from_slice(&[b'a'; 40]);
         put_tag(txn, fx.latest, &bytes);
     });
 }
@@ -957,42 +1001,6 @@ fn tags_row_with_an_invalid_tag_name() {
         row.name = "NOT a tag/name!".into();
         put_tag(txn, fx.latest, &encode(&row));
     });
-}
-
-#[test]
-fn tags_row_whose_current_digest_is_three_bytes() {
-    check(
-        Open::Ok,
-        &[
-            "get_tag nginx:latest",
-            "classify nginx:latest",
-            "tags nginx",
-            "ingest",
-        ],
-        |fx, txn| {
-            let mut row = tag_row(txn, fx.latest);
-            row.current = Some(vec![2, 0xab, 0xcd]);
-            put_tag(txn, fx.latest, &encode(&row));
-        },
-    );
-}
-
-#[test]
-fn tags_row_whose_current_digest_has_an_unknown_algorithm() {
-    check(
-        Open::Ok,
-        &[
-            "get_tag nginx:latest",
-            "classify nginx:latest",
-            "tags nginx",
-            "ingest",
-        ],
-        |fx, txn| {
-            let mut row = tag_row(txn, fx.latest);
-            row.current = Some(vec![0x7f; 33]);
-            put_tag(txn, fx.latest, &encode(&row));
-        },
-    );
 }
 
 /// The write path must refuse an undecodable timestamp as the read path does,
@@ -1089,7 +1097,8 @@ fn tags_table_emptied() {
 }
 
 // ---------------------------------------------------------------------------
-// `tag_keys`: tag ID → number, read by every query that names a tag.
+// `tag_keys`: (repository number, tag name) → number, read by every query
+// that names a tag.
 // ---------------------------------------------------------------------------
 
 /// The original bug: this number once sized the name cache at `open`.
@@ -1209,7 +1218,7 @@ fn tag_keys_entry_that_is_not_a_tag_id() {
     check(Open::Ok, &["tags nginx"], |fx, txn| {
         txn.open_table(TAG_KEYS)
             .unwrap()
-            .insert("docker.io/library/nginx:!bad tag", fx.v125)
+            .insert((fx.nginx, "!bad tag"), fx.v125)
             .unwrap();
     });
 }
@@ -1357,8 +1366,6 @@ fn repo_keys_entry_that_is_not_a_repository_id() {
 // `tag_log`: each tag's move log, in chunks keyed by their first instant.
 // ---------------------------------------------------------------------------
 
-/// Bytes of a sha256 entry in a chunk: instant, batch, algorithm, digest.
-const ENTRY_LEN: usize = 8 + 4 + 1 + 32;
 const HOUR: i64 = 3_600_000_000;
 
 /// Every question that reads nginx:latest's whole log (its references are
@@ -1379,13 +1386,19 @@ fn latest_log_and_stats() -> Vec<&'static str> {
     must
 }
 
-/// A chunk ending inside its last entry: in the digest, in the head.
+/// A chunk ending inside its last entry: in the digest, in the head (one
+/// byte of its gap's varint left).
 #[test]
 fn tag_log_chunk_cut_short() {
-    for cut in [1, 40] {
+    for in_head in [false, true] {
         check(Open::Ok, &latest_log_and_stats(), move |fx, txn| {
             let (at, entries) = only_chunk(txn, fx.latest);
             let bytes = chunk(&entries);
+            let cut = if in_head {
+                bytes.len() - chunk(&entries[..entries.len() - 1]).len() - 1
+            } else {
+                1
+            };
             put_chunk(txn, fx.latest, at, &bytes[..bytes.len() - cut]);
         });
     }
@@ -1398,21 +1411,19 @@ fn tag_log_entry_with_an_unknown_algorithm_byte() {
     check(Open::Ok, &latest_log_and_stats(), |fx, txn| {
         let (at, entries) = only_chunk(txn, fx.latest);
         let mut bytes = chunk(&entries);
-        bytes[ENTRY_LEN + 12] = 0x7f;
+        bytes[algorithm_byte_of(&entries, 1)] = 0x7f;
         put_chunk(txn, fx.latest, at, &bytes);
     });
 }
 
 /// The log's order (instant, then digest, deletion first) is what every
-/// reader relies on to find the entry in force: an earlier instant after a
-/// later one, an entry repeated, a deletion after a digest of its instant.
+/// reader relies on to find the entry in force: an entry repeated, a
+/// deletion after a digest of its instant. (An earlier instant after a later
+/// one cannot be written since schema 7: instants are stored as gaps of zero
+/// or more.)
 #[test]
 fn tag_log_entries_out_of_order() {
-    let disorders: [fn(&mut Vec<Entry>); 3] = [
-        |e| e.push((e[0].0 + HOUR, 1, Some(d(9)))),
-        |e| e.push(e[1]),
-        |e| e.push((e[1].0, 1, None)),
-    ];
+    let disorders: [fn(&mut Vec<Entry>); 2] = [|e| e.push(e[1]), |e| e.push((e[1].0, 1, None))];
     for disorder in disorders {
         check(Open::Ok, &latest_log_and_stats(), move |fx, txn| {
             let (at, mut entries) = only_chunk(txn, fx.latest);
@@ -1422,17 +1433,39 @@ fn tag_log_entries_out_of_order() {
     }
 }
 
-/// The entry in force at an instant is found by the chunk keys, so a chunk
-/// stored under another instant than its first entry's is misplaced: keyed
-/// a microsecond early, and keyed a day late (after the instant `tag_at`
-/// asks about, so that the descent finds no chunk at all).
+/// The entry in force at an instant is found by the chunk keys, and the key
+/// is the only copy of a chunk's first instant (schema 7): the first entry's
+/// gap is zero. A chunk whose first gap is not is misplaced: its first entry
+/// a microsecond after its key, and a day after (after the instant `tag_at`
+/// asks about, so that the descent finds no entry in force). A chunk moved
+/// to another key moves its entries with it: the next test.
 #[test]
 fn tag_log_chunk_whose_first_instant_differs_from_its_key() {
-    for shift in [-1, us(day(3)) - us(day(1))] {
+    for shift in [1, us(day(3)) - us(day(1))] {
         check(Open::Ok, LATEST_LOG, move |fx, txn| {
+            let (at, entries) = only_chunk(txn, fx.latest);
+            let moved: Vec<Entry> = entries.iter().map(|&(t, s, d)| (t + shift, s, d)).collect();
+            replace_chunk(txn, fx.latest, at, &chunk_at(at, &moved));
+        });
+    }
+}
+
+/// Guards the cost of schema 7's gap encoding: with no second copy of a
+/// chunk's first instant, a chunk stored under another key reads as entries
+/// at other instants, and no read can tell. `verify` must: the journal
+/// hashes every entry's instant, so the batch's hash no longer matches.
+#[test]
+fn tag_log_chunk_moved_to_another_key_is_found_by_verify() {
+    for shift in [1, HOUR, -HOUR] {
+        let (_dir, path) = damaged_file(|fx, txn| {
             let (at, entries) = only_chunk(txn, fx.latest);
             replace_chunk(txn, fx.latest, at + shift, &chunk(&entries));
         });
+        let report = Ledger::open(&path).unwrap().verify().unwrap();
+        assert!(
+            report.tables.findings.contains_key("journal"),
+            "shift {shift}: {report:?}"
+        );
     }
 }
 

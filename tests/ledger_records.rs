@@ -640,8 +640,9 @@ fn tag_listing_pages_skip_deleted_tags_and_lose_no_live_one() {
     ));
 }
 
-/// Guards schema 2's tag listing, which reads the range of `tag_keys` from
-/// `<repository>:` to `<repository>;`: repositories whose names extend
+/// Guards the tag listing, which reads one key range of `tag_keys` (schema
+/// 2 to 6: `<repository>:` to `<repository>;`; since 7: one repository
+/// number's keys): repositories whose names extend
 /// another's (`a/b/c`, `a/b-c`, `a/b.c`, `a/b_c`, a port) must not leak into
 /// its listing, and a page boundary must not skip or repeat a tag.
 #[test]

@@ -12,9 +12,6 @@ use ociledger::model::{Observation, Timestamp};
 use ociledger::{HistoryEntry, Ledger};
 use redb::{ReadableDatabase, ReadableTable};
 
-/// Bytes of one sha256 entry: instant, batch number, algorithm, digest.
-const ENTRY: usize = 8 + 4 + 1 + 32;
-
 fn at(seconds: i64) -> Timestamp {
     Timestamp::from_timestamp(1_600_000_000 + seconds, 0).expect("in range")
 }
@@ -34,7 +31,7 @@ fn answers(ledger: &Ledger, tag: &TagId) -> String {
     format!("{history:?}\n{matches:?}\n{at_times:?}")
 }
 
-/// The tag's chunks: (first instant, value length).
+/// The tag's chunks: (first instant, entries).
 fn chunks(path: &std::path::Path) -> Vec<(i64, usize)> {
     let db = redb::Database::open(path).expect("open raw");
     let txn = db.begin_read().expect("read");
@@ -44,7 +41,7 @@ fn chunks(path: &std::path::Path) -> Vec<(i64, usize)> {
         .expect("iter")
         .map(|row| {
             let (k, v) = row.expect("row");
-            (k.value().1, v.value().len())
+            (k.value().1, common::tables::log_entries(v.value()))
         })
         .collect()
 }
@@ -66,7 +63,7 @@ fn chunks_longer_than_the_limit_read_and_are_split_when_written() {
         written.len() >= 4,
         "60 entries in chunks of at most 16: {written:?}"
     );
-    assert!(written.iter().all(|&(_, len)| len <= 16 * ENTRY));
+    assert!(written.iter().all(|&(_, entries)| entries <= 16));
 
     // Merge them into one row, as the 64-entry limit wrote them.
     {
@@ -85,12 +82,27 @@ fn chunks_longer_than_the_limit_read_and_are_split_when_written() {
             for (key, _) in &rows {
                 table.remove(*key).expect("remove");
             }
-            let merged: Vec<u8> = rows.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+            // Each chunk's first gap is from its own key (0, one byte); in
+            // the merged row it is from the entry before.
+            let mut merged: Vec<u8> = Vec::new();
+            let mut last: Option<i64> = None;
+            for ((_, start), value) in &rows {
+                assert_eq!(value[0], 0, "a first gap of zero");
+                match last {
+                    None => merged.extend_from_slice(value),
+                    Some(previous) => {
+                        let gap = u64::try_from(start - previous).expect("after");
+                        merged.extend(common::tables::varint(gap));
+                        merged.extend_from_slice(&value[1..]);
+                    }
+                }
+                last = common::tables::log_instants(*start, value).last().copied();
+            }
             table.insert(rows[0].0, merged.as_slice()).expect("insert");
         }
         txn.commit().expect("commit");
     }
-    assert_eq!(chunks(&path), vec![(written[0].0, 60 * ENTRY)]);
+    assert_eq!(chunks(&path), vec![(written[0].0, 60)]);
 
     let ledger = Ledger::open(&path).expect("open");
     let report = ledger.verify().expect("verify");
@@ -112,11 +124,11 @@ fn chunks_longer_than_the_limit_read_and_are_split_when_written() {
     drop(ledger);
     let rewritten = chunks(&path);
     assert!(
-        rewritten.len() >= 4 && rewritten.iter().all(|&(_, len)| len <= 16 * ENTRY),
+        rewritten.len() >= 4 && rewritten.iter().all(|&(_, entries)| entries <= 16),
         "{rewritten:?}"
     );
     assert_eq!(
-        rewritten.iter().map(|&(_, len)| len).sum::<usize>(),
-        61 * ENTRY
+        rewritten.iter().map(|&(_, entries)| entries).sum::<usize>(),
+        61
     );
 }

@@ -31,8 +31,9 @@
 //!   last string or bytes of a key all that is left when the value takes no
 //!   bytes. Missing bytes read as zeros.
 //! - Where the value is a number or `()` the key is fuzzed instead:
-//!   `repo_keys`/`tag_keys` (string → `u32`) add the payload's first 4 bytes
-//!   to the number and rename the row to the rest (when there is a rest);
+//!   `repo_keys`/`tag_keys` (name or (repository number, name) → `u32`)
+//!   add the payload's first 4 bytes to the number and rename the row to
+//!   the rest (when there is a rest; `tag_keys` keeps the repository number);
 //!   `config_manifests` (`(config, manifest)` → `()`) moves the row to the
 //!   key the payload gives. `tag_log` adds the payload's first 8 bytes to
 //!   its key's instant (so the chunk moves) and the rest is the value. The
@@ -81,13 +82,13 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
 };
 
-// The tables of schema 6, with their exact key and value types, as
+// The tables of schema 7, with their exact key and value types, as
 // `src/store/` defines them (mod.rs, log.rs, journal.rs, relations.rs,
 // templates.rs, integrations.rs).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
 const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
-const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
+const TAG_KEYS: TableDefinition<(u32, &str), u32> = TableDefinition::new("tag_keys");
 const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
 const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("tag_log");
 const JOURNAL: TableDefinition<u32, &[u8]> = TableDefinition::new("journal");
@@ -178,6 +179,7 @@ enum Key {
     U32(u32),
     U64(u64),
     TagLog(u32, i64),
+    TagKey(u32, String),
     Bytes(Vec<u8>),
     Bytes2(Vec<u8>, Vec<u8>),
     Str2(String, String),
@@ -447,7 +449,7 @@ fn read_rows(path: &Path) -> Vec<Vec<(Key, Vec<u8>)>> {
             )),
             Table::Repos => rows!(REPOS, |k, v| (Key::U32(k), v.to_vec())),
             Table::TagKeys => rows!(TAG_KEYS, |k, v| (
-                Key::Str(k.into()),
+                Key::TagKey(k.0, k.1.into()),
                 v.to_le_bytes().to_vec()
             )),
             Table::Tags => rows!(TAGS, |k, v| (Key::U32(k), v.to_vec())),
@@ -665,12 +667,33 @@ fn damage(
                 _ => {}
             }
         }
-        Table::RepoKeys | Table::TagKeys => {
-            let def = if table == Table::RepoKeys {
-                REPO_KEYS
-            } else {
-                TAG_KEYS
-            };
+        Table::TagKeys => {
+            if let Op::DropTable = op {
+                txn.delete_table(TAG_KEYS)?;
+                return Ok(());
+            }
+            let mut t = txn.open_table(TAG_KEYS)?;
+            match op {
+                Op::Replace(Key::TagKey(repo, name)) => {
+                    let old = t.remove((*repo, name.as_str()))?.map_or(0, |v| v.value());
+                    let n = old.wrapping_add(p.u32());
+                    let name = if p.0.is_empty() {
+                        name.clone()
+                    } else {
+                        p.rest_string()
+                    };
+                    t.insert((*repo, name.as_str()), n)?;
+                }
+                Op::Delete(Key::TagKey(repo, name)) => drop(t.remove((*repo, name.as_str()))?),
+                Op::New => {
+                    let (repo, n) = (p.u32(), p.u32());
+                    t.insert((repo, p.rest_string().as_str()), n)?;
+                }
+                _ => {}
+            }
+        }
+        Table::RepoKeys => {
+            let def = REPO_KEYS;
             if let Op::DropTable = op {
                 txn.delete_table(def)?;
                 return Ok(());

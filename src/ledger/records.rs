@@ -329,7 +329,7 @@ fn point_now(
     now: Timestamp,
 ) -> Result<()> {
     w.apply(tag, &[(now, Some(artifact))], actor, now)?;
-    if tag.current()? != Some(artifact) {
+    if tag.current() != Some(artifact) {
         return Err(stale_clock(id));
     }
     Ok(())

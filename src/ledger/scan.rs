@@ -154,7 +154,7 @@ impl Ledger {
                 if !created && !state.is_live() {
                     Writer::restart_tag(&mut state, actor, now);
                 }
-                let before = state.current()?;
+                let before = state.current();
                 plans.push(TagPlan {
                     state,
                     writes,
@@ -167,7 +167,7 @@ impl Ledger {
                     continue;
                 }
                 if let Some(state) = w.tag_state(&id)?.filter(TagState::is_live) {
-                    let before = state.current()?;
+                    let before = state.current();
                     plans.push(TagPlan {
                         state,
                         writes: vec![(scanned_at, None)],
@@ -183,7 +183,7 @@ impl Ledger {
                 let written = w.apply(&mut plan.state, &plan.writes, actor, now)?;
                 record.references_created += written.references;
                 record.violations_created += written.violations;
-                let after = plan.state.current()?;
+                let after = plan.state.current();
                 match (plan.deletion, plan.before, after) {
                     (true, Some(_), None) => record.tags_deleted += 1,
                     (false, None, Some(_)) => record.tags_new += 1,

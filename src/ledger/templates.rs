@@ -499,7 +499,7 @@ pub(super) fn refuse_immutable_move(
     to: Digest,
     now: Timestamp,
 ) -> Result<()> {
-    let Some(from) = tag.current()? else {
+    let Some(from) = tag.current() else {
         return Ok(());
     };
     if from == to {

@@ -52,8 +52,7 @@ impl VerifyReport {
 impl Snapshot {
     /// Checks every invariant that ties the tables together, as of this
     /// snapshot: the digest index equals the intervals the move log implies,
-    /// every tag's current digest is its log's last entry, `tag_keys` and
-    /// the tag rows name each other, every row decodes, relations carry the
+    /// `tag_keys` and the tag rows name each other, every row decodes, relations carry the
     /// flags lookups follow, and the journal's chain and batch hashes match
     /// the log. Damage is reported as findings, not as an error.
     ///

@@ -64,7 +64,7 @@ impl BatchHash {
         let mut bytes = Vec::with_capacity(96);
         bytes.extend_from_slice(&self.0);
         bytes.extend_from_slice(&tag.to_le_bytes());
-        entry.encode_into(&mut bytes);
+        entry.hash_form_into(&mut bytes);
         self.0 = *blake3::hash(&bytes).as_bytes();
     }
 

@@ -12,9 +12,12 @@
 //! sequence number).
 //!
 //! Key: `(tag number, instant of the chunk's first entry)`. Value: entries
-//! of `8 (instant, i64 LE) + 4 (batch sequence, u32 LE) + 1 (algorithm byte,
-//! 0 for a deletion) + digest bytes`, in log order: by instant, then by
-//! digest ("deleted" first). Chunks of one tag never overlap, so the key
+//! of `varint (microseconds since the entry before, or since the key for
+//! the first) + varint (batch sequence) + 1 (algorithm byte, 0 for a
+//! deletion) + digest bytes`, in log order: by instant, then by digest
+//! ("deleted" first). The varints are postcard's (LEB128): a gap of a day
+//! takes 6 bytes, a batch number below 16,384 two, so an entry's head is
+//! about 8 bytes where fixed-width fields took 13 (schema 7). Chunks of one tag never overlap, so the key
 //! range of a tag read in order is its log in order, and the entry in force
 //! at an instant is in the last chunk that starts at or before it.
 
@@ -38,8 +41,9 @@ pub(crate) const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::
 /// of any length, and a longer one is split when it is next written.
 pub(crate) const MAX_CHUNK: usize = 16;
 
-/// Bytes of an entry before its digest: instant, batch sequence, algorithm.
-const HEAD: usize = 13;
+/// Bytes of an entry's head at most: two varints (10 and 5) and the
+/// algorithm byte. Used only to size buffers.
+const HEAD: usize = 16;
 
 /// One observation of a tag, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,10 +62,18 @@ impl LogEntry {
         (self.at, self.digest)
     }
 
-    /// Appends the stored form.
-    pub fn encode_into(&self, out: &mut Vec<u8>) {
+    /// Appends the fixed-width form the journal hashes: instant (`i64`
+    /// LE), batch sequence (`u32` LE), algorithm byte (0 for a deletion),
+    /// digest bytes. Schema 6 stored entries this way; the hash kept it
+    /// when the stored form changed, so a journal's hashes do not depend
+    /// on how the log is packed.
+    pub fn hash_form_into(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.at.to_le_bytes());
         out.extend_from_slice(&self.seq.to_le_bytes());
+        self.digest_into(out);
+    }
+
+    fn digest_into(&self, out: &mut Vec<u8>) {
         match &self.digest {
             Some(d) => d.write_compact(out),
             None => out.push(0),
@@ -79,10 +91,16 @@ pub(crate) struct Chunk {
     pub dirty: bool,
 }
 
-/// Decodes a chunk's value; `place` names it in errors.
-pub(crate) fn decode(bytes: &[u8], place: &dyn std::fmt::Display) -> Result<Vec<LogEntry>> {
-    let mut out = Vec::with_capacity(bytes.len() / (HEAD + 32));
+/// Decodes the value of the chunk stored under instant `start`; `place`
+/// names it in errors.
+pub(crate) fn decode(
+    bytes: &[u8],
+    start: i64,
+    place: &dyn std::fmt::Display,
+) -> Result<Vec<LogEntry>> {
+    let mut out = Vec::with_capacity(bytes.len() / 40);
     let mut rest = bytes;
+    let mut previous = start;
     while !rest.is_empty() {
         let damaged = |what: &str| {
             Error::Corrupt(format!(
@@ -91,14 +109,13 @@ pub(crate) fn decode(bytes: &[u8], place: &dyn std::fmt::Display) -> Result<Vec<
                 bytes.len() - rest.len()
             ))
         };
-        let (head, tail) = rest
-            .split_at_checked(HEAD)
-            .ok_or_else(|| damaged("cut short"))?;
-        let (at, head) = head.split_at(8);
-        let (seq, alg) = head.split_at(4);
-        let at = i64::from_le_bytes(at.try_into().unwrap_or_default());
-        let seq = u32::from_le_bytes(seq.try_into().unwrap_or_default());
-        let alg = alg.first().copied().unwrap_or(0);
+        let ((gap, seq), tail) = postcard::take_from_bytes::<(u64, u32)>(rest)
+            .map_err(|e| damaged(&format!("instant or batch number: {e}")))?;
+        let at = i64::try_from(gap)
+            .ok()
+            .and_then(|gap| previous.checked_add(gap))
+            .ok_or_else(|| damaged(&format!("a gap of {gap} microseconds after {previous}")))?;
+        let (&alg, tail) = tail.split_first().ok_or_else(|| damaged("cut short"))?;
         let (digest, tail) = if alg == 0 {
             (None, tail)
         } else {
@@ -112,6 +129,7 @@ pub(crate) fn decode(bytes: &[u8], place: &dyn std::fmt::Display) -> Result<Vec<
             (Some(digest), tail)
         };
         let entry = LogEntry { at, digest, seq };
+        previous = at;
         if let Some(last) = out.last()
             && LogEntry::key(last) >= entry.key()
         {
@@ -126,13 +144,19 @@ pub(crate) fn decode(bytes: &[u8], place: &dyn std::fmt::Display) -> Result<Vec<
     Ok(out)
 }
 
-/// Encodes a chunk's entries.
-pub(crate) fn encode(entries: &[LogEntry]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() * (HEAD + 33));
+/// Encodes a chunk's entries (in log order), to be stored under the first
+/// one's instant: each instant as the gap since the entry before it (the
+/// first: since the key, so 0), which the log's order keeps at zero or more.
+pub(crate) fn encode(entries: &[LogEntry]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(entries.len() * (HEAD + 32));
+    let mut previous = entries.first().map_or(0, |e| e.at);
     for e in entries {
-        e.encode_into(&mut out);
+        out = postcard::to_extend(&(e.at.abs_diff(previous), e.seq), out)
+            .map_err(|err| Error::Corrupt(format!("encoding a log entry: {err}")))?;
+        e.digest_into(&mut out);
+        previous = e.at;
     }
-    out
+    Ok(out)
 }
 
 /// The key range of one tag's chunks.
@@ -156,7 +180,7 @@ pub(crate) fn read_chunks(
         let (k, v) = row?;
         let (_, start) = k.value();
         let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
-        let entries = decode(v.value(), &place)?;
+        let entries = decode(v.value(), start, &place)?;
         let first = entries.first().map_or(i64::MIN, |e| e.at);
         if first != start {
             return Err(Error::Corrupt(format!(
@@ -203,7 +227,7 @@ pub(crate) fn in_force(
 ) -> Result<Option<LogEntry>> {
     let chunk_at = |start: i64, bytes: &[u8]| -> Result<Vec<LogEntry>> {
         let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
-        let entries = decode(bytes, &place)?;
+        let entries = decode(bytes, start, &place)?;
         match entries.first() {
             Some(first) if first.at == start => Ok(entries),
             _ => Err(Error::Corrupt(format!(
@@ -227,6 +251,44 @@ pub(crate) fn in_force(
         chunk_at(k.value().1, v.value())?;
     }
     Ok(None)
+}
+
+/// Where tag `tag` points now: its log's last entry's digest (`None`:
+/// deleted, or no log). Reads the last two chunks, checked as
+/// [`read_chunks`] checks them (keys, order, no overlap) and the last
+/// instant converted, so that damage at the end of a log is reported here
+/// as it is by a read of the whole log.
+pub(crate) fn current(
+    table: &impl ReadableTable<(u32, i64), &'static [u8]>,
+    tag: u32,
+) -> Result<Option<Digest>> {
+    let mut rows = table.range::<(u32, i64)>(range_of(tag))?.rev();
+    let Some(row) = rows.next() else {
+        return Ok(None);
+    };
+    let (k, v) = row?;
+    let start = k.value().1;
+    let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
+    let entries = decode(v.value(), start, &place)?;
+    if let Some(row) = rows.next() {
+        let (k, v) = row?;
+        let before = k.value().1;
+        let previous = decode(
+            v.value(),
+            before,
+            &format_args!("table tag_log, tag number {tag}, chunk at {before}"),
+        )?;
+        if previous.last().is_some_and(|e| e.at >= start) {
+            return Err(Error::Corrupt(format!(
+                "{place}: overlaps the chunk before it"
+            )));
+        }
+    }
+    let Some(last) = entries.last() else {
+        return Ok(None);
+    };
+    super::rows::from_micros(last.at).map_err(super::rows::at(&place))?;
+    Ok(last.digest)
 }
 
 /// Inserts `entry` into the chunks (in memory) unless it is an exact repeat
@@ -277,7 +339,7 @@ pub(crate) fn write_chunks(
             let cut = split_point(rest);
             let (piece, tail) = rest.split_at(cut);
             let start = piece.first().map_or(i64::MIN, |e| e.at);
-            table.insert((tag, start), encode(piece).as_slice())?;
+            table.insert((tag, start), encode(piece)?.as_slice())?;
             rest = tail;
         }
     }
@@ -316,16 +378,36 @@ mod tests {
     #[test]
     fn chunks_round_trip_and_refuse_damage() {
         let entries = vec![e(1, None), e(1, Some(2)), e(5, Some(1))];
-        let bytes = encode(&entries);
-        assert_eq!(decode(&bytes, &"t").unwrap(), entries);
-        assert!(decode(&bytes[..bytes.len() - 1], &"t").is_err(), "cut");
-        assert!(decode(&[], &"t").is_err(), "empty chunk");
-        let mut swapped = encode(&[e(5, Some(1))]);
-        swapped.extend(encode(&[e(1, None)]));
-        assert!(decode(&swapped, &"t").is_err(), "out of order");
-        let mut bad = encode(&[e(1, Some(1))]);
-        bad[12] = 9;
-        assert!(decode(&bad, &"t").is_err(), "unknown algorithm");
+        let bytes = encode(&entries).unwrap();
+        assert_eq!(decode(&bytes, 1, &"t").unwrap(), entries);
+        assert!(decode(&bytes[..bytes.len() - 1], 1, &"t").is_err(), "cut");
+        assert!(decode(&[], 1, &"t").is_err(), "empty chunk");
+        let mut swapped = encode(&[e(5, Some(1))]).unwrap();
+        swapped.extend(encode(&[e(5, None)]).unwrap());
+        assert!(decode(&swapped, 5, &"t").is_err(), "out of order");
+        let mut bad = encode(&[e(1, Some(1))]).unwrap();
+        bad[2] = 9;
+        assert!(decode(&bad, 1, &"t").is_err(), "unknown algorithm");
+        let overflow = encode(&[e(0, None), e(i64::MAX, None)]).unwrap();
+        assert!(decode(&overflow, 1, &"t").is_err(), "instant past i64");
+    }
+
+    /// Guards the varint head: an entry costs its gap's and batch number's
+    /// bytes, not 13 fixed ones (the reason for schema 7's encoding).
+    #[test]
+    fn instants_are_stored_as_gaps() {
+        let day = 86_400_000_000;
+        let t0 = 1_700_000_000_000_000;
+        let entries = vec![e(t0, Some(1)), e(t0 + day, Some(2)), e(t0 + 2 * day, None)];
+        let bytes = encode(&entries).unwrap();
+        // 1 + 6 + 6 bytes of gaps, 3 of batch numbers, 3 algorithm bytes, 2 digests.
+        assert_eq!(bytes.len(), 13 + 3 + 3 + 64);
+        assert_eq!(decode(&bytes, t0, &"t").unwrap(), entries);
+        // The key is the first instant: read under another, the chunk moves with it.
+        assert_eq!(
+            decode(&bytes, t0 + 1, &"t").unwrap()[2].at,
+            t0 + 2 * day + 1
+        );
     }
 
     /// Guards chunk keys: a split must never put one instant's entries in

@@ -27,6 +27,7 @@ mod read;
 mod relations;
 mod rows;
 mod salvage;
+mod tag_keys;
 mod templates;
 mod verify;
 mod write;
@@ -57,8 +58,12 @@ use crate::error::{Error, Result};
 /// registry integrations and the repository creation templates; 6 replaces
 /// `moves` and `refs` by `tag_log` (each tag's entries packed in chunks,
 /// each entry with its batch's number) and the `journal`, and keys the
-/// digest index by the digest's first 8 bytes.
-pub const SCHEMA_VERSION: u32 = 6;
+/// digest index by the digest's first 8 bytes; 7 packs the move log's
+/// instants and batch numbers as varints (instants as gaps), keys
+/// `tag_keys` by (repository number, tag name), drops the tag row's cached
+/// current digest and the digest-index group's entry count: 146 → 115 file
+/// bytes per reference at 10M.
+pub const SCHEMA_VERSION: u32 = 7;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";
@@ -68,9 +73,6 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(crate) const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
 /// repository number → `RepoRow`
 pub(crate) const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
-/// canonical tag ID → tag number; also a repository's tags in name order, as
-/// the keys `<repository>:<tag>` of one repository are one contiguous range
-pub(crate) const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
 /// tag number → `TagRow`
 pub(crate) const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
 /// 8-byte digest prefix → the digests with that prefix, each with its
@@ -78,6 +80,7 @@ pub(crate) const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags"
 pub(crate) const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
 pub(crate) use journal::JOURNAL;
 pub(crate) use log::TAG_LOG;
+pub(crate) use tag_keys::TAG_KEYS;
 
 /// The name of every table of the schema, `meta` first: what opening a
 /// file requires (`handle::check`) and what salvage accounts for. `backup`

@@ -12,7 +12,8 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use super::packed::{self, IndexEntry};
 use super::relations::RelationWriter;
 use super::rows::{self, AuditRow, RepoRow, TagRow, from_micros, micros};
-use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
+use super::tag_keys::{self, TAG_KEYS};
+use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{
@@ -24,26 +25,34 @@ use crate::model::{
 pub(crate) type TagWrite = (Timestamp, Option<Digest>);
 
 /// A tag as a write transaction holds it: its number and its row, written
-/// back by [`Writer::apply`].
+/// back by [`Writer::apply`]. One state per tag per transaction: like the
+/// row, the log it holds is as of its loading, so a second state of the same
+/// tag applied after the first would write back stale copies.
 pub(crate) struct TagState {
     n: u32,
     row: TagRow,
+    /// Where it points: its log's last entry, read with the row and kept
+    /// by [`Writer::apply`].
+    current: Option<Digest>,
+    /// The log as read for `current`, handed to the next `apply` so that
+    /// an ingest reads each tag's log once (`None`: read it there).
+    chunks: Option<Vec<log::Chunk>>,
 }
 
 impl TagState {
     /// Whether the tag exists and is not deleted.
     pub fn is_live(&self) -> bool {
-        self.row.current.is_some()
+        self.current.is_some()
     }
 
     /// Where it points now; `None` once deleted (or not yet pointing).
-    pub fn current(&self) -> Result<Option<Digest>> {
-        self.row.current_digest(self.n)
+    pub fn current(&self) -> Option<Digest> {
+        self.current
     }
 
     /// The tag record; `None` while deleted.
     pub fn to_record(&self, id: &TagId) -> Result<Option<Tag>> {
-        self.row.to_record(id)
+        self.row.to_record(id, self.current)
     }
 }
 
@@ -64,7 +73,7 @@ pub(crate) struct WriteSummary {
 pub(crate) struct Writer<'t> {
     repo_keys: Table<'t, &'static str, u32>,
     repos: Table<'t, u32, &'static [u8]>,
-    tag_keys: Table<'t, &'static str, u32>,
+    tag_keys: Table<'t, (u32, &'static str), u32>,
     tags: Table<'t, u32, &'static [u8]>,
     tag_log: Table<'t, (u32, i64), &'static [u8]>,
     digest_index: Table<'t, u64, &'static [u8]>,
@@ -211,7 +220,7 @@ impl<'t> Writer<'t> {
         setting: crate::model::MutabilitySetting,
     ) -> Result<u64> {
         let mut tags = Vec::new();
-        for (tag, name) in super::templates::tags_in_repo(&self.tag_keys, id)? {
+        for (name, tag) in tag_keys::page(&self.tag_keys, n, None, usize::MAX)? {
             tags.push((tag, name, plain(&log::read_log(&self.tag_log, tag)?)));
         }
         self.templates.append_setting(id, n, setting, &tags)
@@ -301,12 +310,22 @@ impl<'t> Writer<'t> {
         Ok((self.intern_repo(id, &row)?, true))
     }
 
+    /// Tag `id`'s number: its repository's number (`repo_keys`, checked
+    /// against that repository's row: a damaged entry would lead to another
+    /// repository's tag), then `tag_keys`.
     pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
-        // The canonical string is rebuilt here; writes are not the hot path.
-        Ok(self
-            .tag_keys
-            .get(id.to_string().as_str())?
-            .map(|v| v.value()))
+        let Some(repo) = self.repo_number(id.repository())? else {
+            return Ok(None);
+        };
+        let row = self.repo(repo)?;
+        if row.id != id.repository().as_str() {
+            return Err(Error::Corrupt(format!(
+                "table repo_keys: {} → repository number {repo}, whose row is {:?}",
+                id.repository(),
+                row.id
+            )));
+        }
+        tag_keys::get(&self.tag_keys, repo, id.tag())
     }
 
     /// Tag number `n`'s row, checked: it is written back.
@@ -327,30 +346,21 @@ impl<'t> Writer<'t> {
     }
 
     /// Every tag of `repository` ever seen (deleted ones included), in name
-    /// order: the key range `<repository>:` up to `<repository>;` of
-    /// `tag_keys` (`;` is the byte after `:`), as `View::repo_tag_page` reads it.
+    /// order: one key range of `tag_keys`, as `View::repo_tag_page` reads it.
     pub fn repo_tags(&self, repository: &RepositoryId) -> Result<Vec<TagId>> {
-        use std::ops::Bound::{Excluded, Included};
-        let prefix = format!("{repository}:");
-        let end = format!("{repository};");
-        let mut out = Vec::new();
-        for entry in self
-            .tag_keys
-            .range::<&str>((Included(prefix.as_str()), Excluded(end.as_str())))?
-        {
-            let (k, _) = entry?;
-            let key = k.value();
-            let id = key
-                .strip_prefix(&prefix)
-                .and_then(|name| TagId::new(repository.clone(), name).ok())
-                .ok_or_else(|| {
+        let Some(repo) = self.repo_number(repository)? else {
+            return Ok(Vec::new());
+        };
+        tag_keys::page(&self.tag_keys, repo, None, usize::MAX)?
+            .into_iter()
+            .map(|(name, _)| {
+                TagId::new(repository.clone(), &name).map_err(|e| {
                     Error::Corrupt(format!(
-                        "table tag_keys, key {key:?}: not a tag of repository {repository}"
+                        "table tag_keys, key ({repo}, {name:?}): not a tag of repository {repository}: {e}"
                     ))
-                })?;
-            out.push(id);
-        }
-        Ok(out)
+                })
+            })
+            .collect()
     }
 
     /// Tag `id` as it is now, if it was ever seen (deleted tags included).
@@ -359,10 +369,26 @@ impl<'t> Writer<'t> {
             Some(n) => {
                 let row = self.tag(n)?;
                 row.check_name(n, id)?;
-                Ok(Some(TagState { n, row }))
+                Ok(Some(self.loaded(n, row)?))
             }
             None => Ok(None),
         }
+    }
+
+    /// The state of existing tag `n` (row `row`): its log read once, for
+    /// where it points now and for the next `apply`.
+    fn loaded(&self, n: u32, row: TagRow) -> Result<TagState> {
+        let chunks = log::read_chunks(&self.tag_log, n)?;
+        let current = chunks
+            .last()
+            .and_then(|c| c.entries.last())
+            .and_then(|e| e.digest);
+        Ok(TagState {
+            n,
+            row,
+            current,
+            chunks: Some(chunks),
+        })
     }
 
     /// The tag, creating an empty (not yet pointing) one in repository number
@@ -383,7 +409,7 @@ impl<'t> Writer<'t> {
                     row.repo
                 )));
             }
-            return Ok((TagState { n, row }, false));
+            return Ok((self.loaded(n, row)?, false));
         }
         let n = self.next_tag;
         self.next_tag = n
@@ -393,14 +419,21 @@ impl<'t> Writer<'t> {
         let row = TagRow {
             repo,
             name: id.tag().to_owned(),
-            current: None,
             audit: AuditRow::new(actor, now),
         };
-        self.tag_keys.insert(id.to_string().as_str(), n)?;
+        self.tag_keys.insert((repo, id.tag()), n)?;
         // The row itself is written by `apply`, which every caller runs next.
         self.unapplied.insert(n);
         self.new_names.push((n, id.clone()));
-        Ok((TagState { n, row }, true))
+        Ok((
+            TagState {
+                n,
+                row,
+                current: None,
+                chunks: None,
+            },
+            true,
+        ))
     }
 
     /// A deleted tag that is created again starts a new life: new audit.
@@ -430,11 +463,18 @@ impl<'t> Writer<'t> {
         actor: &str,
         now: Timestamp,
     ) -> Result<WriteSummary> {
-        let TagState { n, row } = tag;
+        let TagState {
+            n,
+            row,
+            current,
+            chunks: read,
+        } = tag;
         let n = *n;
         let mut summary = WriteSummary::default();
         let mut chunks = if self.unapplied.remove(&n) {
             Vec::new()
+        } else if let Some(chunks) = read.take() {
+            chunks
         } else {
             log::read_chunks(&self.tag_log, n)?
         };
@@ -507,9 +547,9 @@ impl<'t> Writer<'t> {
                 self.templates
                     .revise((&id, n, &row.name), &settings, &log_before, &log_after)?;
         }
-        let current = log_after.last().and_then(|e| e.1).map(|d| d.to_compact());
-        if current != row.current {
-            row.current = current;
+        let after_current = log_after.last().and_then(|e| e.1);
+        if after_current != *current {
+            *current = after_current;
             row.audit.touch(actor, now);
             summary.tags_moved += 1;
         }

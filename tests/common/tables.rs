@@ -1,4 +1,4 @@
-//! The tables of schema 6, with their exact key and value types, as
+//! The tables of schema 7, with their exact key and value types, as
 //! `src/store/` defines them (`mod.rs`, `log.rs`, `journal.rs`,
 //! `relations.rs`, `templates/mod.rs`, `integrations.rs`): what a test
 //! opens with plain redb to damage or read one row. Each is mirrored once,
@@ -12,14 +12,63 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const REPO_KEYS: TableDefinition<&str, u32> = TableDefinition::new("repo_keys");
 /// repository number → `RepoRow`
 pub const REPOS: TableDefinition<u32, &[u8]> = TableDefinition::new("repos");
-/// canonical tag ID → tag number; also a repository's tags in name order, as
-/// the keys `<repository>:<tag>` of one repository are one contiguous range
-pub const TAG_KEYS: TableDefinition<&str, u32> = TableDefinition::new("tag_keys");
+/// (repository number, tag name) → tag number; also a repository's tags in
+/// name order, one key range
+pub const TAG_KEYS: TableDefinition<(u32, &str), u32> = TableDefinition::new("tag_keys");
 /// tag number → `TagRow`
 pub const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags");
 /// (tag number, instant of the chunk's first entry) → packed entries, each
-/// `instant i64 LE, batch u32 LE, algorithm byte (0: deletion), raw digest`.
+/// `varint gap since the entry before (the first: since the key), varint
+/// batch, algorithm byte (0: deletion), raw digest` (postcard's varints).
 pub const TAG_LOG: TableDefinition<(u32, i64), &[u8]> = TableDefinition::new("tag_log");
+
+/// The instants of an undamaged `tag_log` value stored under `start`.
+pub fn log_instants(start: i64, mut value: &[u8]) -> Vec<i64> {
+    fn varint(value: &mut &[u8]) -> u64 {
+        let end = value.iter().position(|b| b & 0x80 == 0).expect("varint");
+        let v = value[..=end]
+            .iter()
+            .rev()
+            .fold(0u64, |v, b| (v << 7) | u64::from(b & 0x7f));
+        *value = &value[end + 1..];
+        v
+    }
+    let mut out = Vec::new();
+    let mut previous = start;
+    loop {
+        let gap = varint(&mut value);
+        let _batch = varint(&mut value);
+        let digest = match value[0] {
+            0 => 0,
+            1 | 2 => 32,
+            3 => 64,
+            other => panic!("algorithm byte {other}"),
+        };
+        value = &value[1 + digest..];
+        previous += i64::try_from(gap).expect("gap");
+        out.push(previous);
+        if value.is_empty() {
+            return out;
+        }
+    }
+}
+
+/// How many entries an undamaged `tag_log` value holds.
+pub fn log_entries(value: &[u8]) -> usize {
+    log_instants(0, value).len()
+}
+
+/// postcard's varint of `v`.
+pub fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push(u8::try_from(v & 0x7f).expect("7 bits") | 0x80);
+        v >>= 7;
+    }
+    out.push(u8::try_from(v).expect("7 bits"));
+    out
+}
+
 /// batch sequence number → `JournalRow`
 pub const JOURNAL: TableDefinition<u32, &[u8]> = TableDefinition::new("journal");
 /// the digest's first 8 bytes (big-endian) → groups, each `algorithm byte,

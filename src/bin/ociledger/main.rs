@@ -146,7 +146,7 @@ enum Command {
     /// Give the file's free space back (after a large import): file sizes before and after.
     Compact,
     /// Check the file: redb's integrity check, then every cross-table invariant (the digest
-    /// index equals what the move log implies, current digests, names, relations, the journal's
+    /// index equals what the move log implies, names, relations, the journal's
     /// hash chain). Findings as JSON; exit status 1 when any.
     Verify,
     /// The latest journal record and its hash, which covers every batch before it: write it

@@ -19,7 +19,8 @@ use super::names::{NameCache, Names};
 use super::packed;
 use super::relations::RelationReader;
 use super::rows::{self, RepoRow, TagRow, from_micros, micros};
-use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAG_KEYS, TAGS};
+use super::tag_keys::{self, TAG_KEYS};
+use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Reference, Repository, Tag, Timestamp};
@@ -29,7 +30,7 @@ pub(crate) struct View {
     pub(super) txn: ReadTransaction,
     pub(super) repo_keys: ReadOnlyTable<&'static str, u32>,
     pub(super) repos: ReadOnlyTable<u32, &'static [u8]>,
-    pub(super) tag_keys: ReadOnlyTable<&'static str, u32>,
+    pub(super) tag_keys: ReadOnlyTable<(u32, &'static str), u32>,
     pub(super) tags: ReadOnlyTable<u32, &'static [u8]>,
     pub(super) tag_log: ReadOnlyTable<(u32, i64), &'static [u8]>,
     pub(super) digest_index: ReadOnlyTable<u64, &'static [u8]>,
@@ -140,11 +141,34 @@ impl View {
         &self.names
     }
 
+    /// Tag `id`'s number: its repository's number (`repo_keys`), then
+    /// `tag_keys`. A damaged `repo_keys` entry would lead to another
+    /// repository's tag, or to none: a number found is checked against the
+    /// name cache (in memory), and a miss against the repository's row.
     pub(crate) fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
-        Ok(self
-            .tag_keys
-            .get(id.to_string().as_str())?
-            .map(|v| v.value()))
+        let Some(repo) = self.repo_number(id.repository())? else {
+            return Ok(None);
+        };
+        let found = tag_keys::get(&self.tag_keys, repo, id.tag())?;
+        if let Some(n) = found {
+            if let Some(named) = self.names.get(n)
+                && **named != *id
+            {
+                return Err(Error::Corrupt(format!(
+                    "table repo_keys or tag_keys: {id} leads to tag number {n}, which is {named}"
+                )));
+            }
+        } else {
+            let row = self.repo_row(repo)?;
+            if row.id != id.repository().as_str() {
+                return Err(Error::Corrupt(format!(
+                    "table repo_keys: {} → repository number {repo}, whose row is {:?}",
+                    id.repository(),
+                    row.id
+                )));
+            }
+        }
+        Ok(found)
     }
 
     fn tag_row(&self, n: u32) -> Result<TagRow> {
@@ -165,7 +189,8 @@ impl View {
 
     /// Where tag `n` points now; `None` once deleted.
     pub(crate) fn tag_current(&self, n: u32) -> Result<Option<Digest>> {
-        self.tag_row(n)?.current_digest(n)
+        self.require_tag_row(n)?;
+        log::current(&self.tag_log, n)
     }
 
     /// The tag record; `None` for a tag never seen or deleted.
@@ -174,7 +199,7 @@ impl View {
             Some(n) => {
                 let row = self.tag_row(n)?;
                 row.check_name(n, id)?;
-                row.to_record(id)
+                row.to_record(id, log::current(&self.tag_log, n)?)
             }
             None => Ok(None),
         }
@@ -229,50 +254,28 @@ impl View {
     }
 
     /// Tags of `repository` after tag name `after`, in name order, at most
-    /// `limit`: each name with its record (`None` for a deleted tag).
-    ///
-    /// The keys of `tag_keys` are canonical tag IDs `<repository>:<tag>`, so
-    /// one repository's tags are the contiguous key range from `<repository>:`
-    /// up to `<repository>;` (`;` is the byte after `:`).
+    /// `limit`: each name with its record (`None` for a deleted tag). One
+    /// key range of `tag_keys`, then each tag's row and log's end.
     pub(crate) fn repo_tag_page(
         &self,
         repository: &RepositoryId,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Option<Tag>)>> {
-        use std::ops::Bound::{Excluded, Included};
-        let prefix = format!("{repository}:");
-        let first = after.map(|name| format!("{prefix}{name}"));
-        let end = format!("{repository};");
-        let start = match &first {
-            Some(key) => Excluded(key.as_str()),
-            None => Included(prefix.as_str()),
+        let Some(repo) = self.repo_number(repository)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for entry in self
-            .tag_keys
-            .range::<&str>((start, Excluded(end.as_str())))?
-        {
-            let (k, v) = entry?;
-            let name = k.value().strip_prefix(&prefix).ok_or_else(|| {
+        for (name, n) in tag_keys::page(&self.tag_keys, repo, after, limit)? {
+            let id = TagId::new(repository.clone(), &name).map_err(|e| {
                 Error::Corrupt(format!(
-                    "table tag_keys, key {:?}: not in repository {repository}",
-                    k.value()
+                    "table tag_keys, key ({repo}, {name:?}): not a tag ID: {e}"
                 ))
             })?;
-            let id = TagId::new(repository.clone(), name).map_err(|e| {
-                Error::Corrupt(format!(
-                    "table tag_keys, key {:?}: not a tag ID: {e}",
-                    k.value()
-                ))
-            })?;
-            let row = self.tag_row(v.value())?;
-            row.check_name(v.value(), &id)?;
-            let record = row.to_record(&id)?;
-            out.push((name.to_owned(), record));
-            if out.len() == limit {
-                break;
-            }
+            let row = self.tag_row(n)?;
+            row.check_name(n, &id)?;
+            let record = row.to_record(&id, log::current(&self.tag_log, n)?)?;
+            out.push((name, record));
         }
         Ok(out)
     }
@@ -474,6 +477,7 @@ impl View {
             }
             let entries = log::decode(
                 v.value(),
+                start,
                 &format_args!("table tag_log, tag number {n}, chunk at {start}"),
             )?;
             observations = observations.saturating_add(entries.len() as u64);

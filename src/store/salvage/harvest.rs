@@ -29,7 +29,7 @@ pub(super) struct Harvest {
     pub(super) meta: BTreeMap<String, Vec<u8>>,
     pub(super) repo_keys: BTreeMap<String, u32>,
     pub(super) repos: BTreeMap<u32, RepoRow>,
-    pub(super) tag_keys: BTreeMap<String, u32>,
+    pub(super) tag_keys: BTreeMap<(u32, String), u32>,
     pub(super) tags: BTreeMap<u32, TagRow>,
     /// Decoded chunks by tag number: (key instant, entries).
     pub(super) chunks: BTreeMap<u32, Vec<(i64, Vec<LogEntry>)>>,
@@ -106,7 +106,8 @@ impl Harvest {
         self.note(REPO_KEYS.name(), ok, r);
         let (mut r, keys) = (TableSalvage::derived(), &mut self.tag_keys);
         let ok = scan(txn, TAG_KEYS, &mut r, |_, k, v| {
-            keys.insert(k.value().to_owned(), v.value());
+            let (repo, name) = k.value();
+            keys.insert((repo, name.to_owned()), v.value());
         });
         self.note(TAG_KEYS.name(), ok, r);
     }
@@ -174,7 +175,7 @@ impl Harvest {
             let (n, start) = k.value();
             let bytes = v.value();
             let place = format!("table tag_log, tag number {n}, chunk at {start}");
-            match log::decode(bytes, &place).and_then(|e| checked_chunk(start, e, &place)) {
+            match log::decode(bytes, start, &place).and_then(|e| checked_chunk(start, e, &place)) {
                 Ok(entries) => chunks.entry(n).or_default().push((start, entries)),
                 Err(e) => {
                     r.lose(e.to_string());

@@ -25,8 +25,7 @@
 //!
 //! **Write.** One write transaction of a new ledger file: repositories and
 //! tags renumbered densely in their old order (so an undamaged file keeps
-//! every number), the tag rows' `current` recomputed from the surviving log,
-//! the logs, the digest index and the violations rebuilt with the
+//! every number), the logs, the digest index and the violations rebuilt with the
 //! [`Writer`]'s own machinery, relations recorded with
 //! [`Writer::record_relation`] (which sets the index flags). The journal is
 //! rebuilt too: its batch hashes cover tag numbers and batch numbers, which

@@ -40,7 +40,7 @@ fn write_rows(txn: &WriteTransaction, plan: &Plan) -> Result<()> {
         let mut log = txn.open_table(TAG_LOG)?;
         for (n, tag) in plan.tags.iter().enumerate() {
             let n = number(n)?;
-            keys.insert(tag.id.to_string().as_str(), n)?;
+            keys.insert((tag.row.repo, tag.row.name.as_str()), n)?;
             tags.insert(n, rows::encode(&tag.row)?.as_slice())?;
             let chunks: Vec<Chunk> = tag
                 .chunks

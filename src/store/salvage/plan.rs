@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{ConfigRelation, IndexRelation, ManifestRelation, PlatformManifest};
 
-/// A kept tag: its ID, its row (repository renumbered, `current`
-/// recomputed) and its log's chunks (batches renumbered).
+/// A kept tag: its ID, its row (repository renumbered) and its log's
+/// chunks (batches renumbered).
 pub(super) struct NewTag {
     old: u32,
     pub(super) id: TagId,
@@ -173,8 +173,8 @@ impl Harvest {
         }
         let mut chunks = std::mem::take(&mut self.chunks);
         let mut kept: Vec<NewTag> = Vec::new();
-        let mut ids: BTreeSet<String> = BTreeSet::new();
-        let mut ids_in_order: Vec<String> = Vec::new();
+        let mut ids: BTreeSet<(u32, String)> = BTreeSet::new();
+        let mut ids_in_order: Vec<(u32, String)> = Vec::new();
         let report = self.tables.entry(TAGS.name()).or_default();
         for (n, mut row) in std::mem::take(&mut self.tags) {
             let (Some(repo), Some(&new_repo)) =
@@ -193,7 +193,7 @@ impl Harvest {
                     continue;
                 }
             };
-            let key = id.to_string();
+            let key = (row.repo, row.name.clone());
             let agrees = match self.tag_keys.get(&key) {
                 Some(&m) => m == n,
                 None => !named.contains_key(&n),
@@ -211,13 +211,12 @@ impl Harvest {
                 continue;
             }
             let log = merge(chunks.remove(&n).unwrap_or_default());
-            let Some(last) = log.last().and_then(|c| c.last()) else {
+            if log.last().and_then(|c| c.last()).is_none() {
                 report.lose(format!(
                     "table tags, tag number {n} ({id}): no entry of its log survived"
                 ));
                 continue;
-            };
-            row.current = last.digest.map(|d| d.to_compact());
+            }
             row.repo = new_repo;
             ids.insert(key.clone());
             ids_in_order.push(key);
@@ -229,17 +228,20 @@ impl Harvest {
             });
         }
         report.kept = kept.len() as u64;
-        let by_number: HashMap<u32, &str> = kept
+        let by_number: HashMap<u32, &(u32, String)> = kept
             .iter()
             .zip(&ids_in_order)
-            .map(|(t, id)| (t.old, id.as_str()))
+            .map(|(t, key)| (t.old, key))
             .collect();
         let keys = self.tables.entry(TAG_KEYS.name()).or_default();
         for (key, n) in &self.tag_keys {
-            if by_number.get(n) == Some(&key.as_str()) {
+            if by_number.get(n) == Some(&key) {
                 keys.kept += 1;
             } else {
-                keys.lose(format!("{key} → {n}: no such tag was kept"));
+                let (repo, name) = key;
+                keys.lose(format!(
+                    "(repository number {repo}, {name:?}) → {n}: no such tag was kept"
+                ));
             }
         }
         let log = self.tables.entry(TAG_LOG.name()).or_default();

@@ -108,18 +108,3 @@ pub(in crate::store) fn repos_in_domain(
     }
     Ok(out)
 }
-
-/// Every tag of `repo` (keys `<repo>:…`, deleted ones included): number and name.
-pub(in crate::store) fn tags_in_repo(
-    tag_keys: &impl ReadableTable<&'static str, u32>,
-    repo: &RepositoryId,
-) -> Result<Vec<(u32, String)>> {
-    let (start, end) = (format!("{repo}:"), format!("{repo};"));
-    let mut out = Vec::new();
-    for entry in tag_keys.range::<&str>(start.as_str()..end.as_str())? {
-        let (k, v) = entry?;
-        let name = k.value().get(start.len()..).unwrap_or_default().to_owned();
-        out.push((v.value(), name));
-    }
-    Ok(out)
-}

@@ -29,7 +29,7 @@ mod writer;
 
 use redb::TableDefinition;
 
-pub(super) use lookup::{repos_in_domain, tags_in_repo};
+pub(super) use lookup::repos_in_domain;
 pub(crate) use reader::TemplateReader;
 pub(crate) use writer::TemplateWriter;
 
