@@ -134,6 +134,20 @@ impl RepoRow {
             .map_err(at(format_args!("table repos, repository number {n}")))
     }
 
+    /// Checks that this row, found through `repo_keys` entry `id` → `n`,
+    /// is that repository's (a damaged entry would otherwise lead to
+    /// another repository's tags).
+    pub fn check_key(&self, n: u32, id: &RepositoryId) -> Result<()> {
+        if self.id == id.as_str() {
+            Ok(())
+        } else {
+            Err(Error::Corrupt(format!(
+                "table repo_keys: {id} → repository number {n}, whose row is {:?}",
+                self.id
+            )))
+        }
+    }
+
     pub fn to_record(&self, id: &RepositoryId) -> Result<Repository> {
         self.record(id)
             .map_err(at(format_args!("table repos, repository {id}")))

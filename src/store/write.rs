@@ -317,14 +317,7 @@ impl<'t> Writer<'t> {
         let Some(repo) = self.repo_number(id.repository())? else {
             return Ok(None);
         };
-        let row = self.repo(repo)?;
-        if row.id != id.repository().as_str() {
-            return Err(Error::Corrupt(format!(
-                "table repo_keys: {} → repository number {repo}, whose row is {:?}",
-                id.repository(),
-                row.id
-            )));
-        }
+        self.repo(repo)?.check_key(repo, id.repository())?;
         tag_keys::get(&self.tag_keys, repo, id.tag())
     }
 

@@ -159,14 +159,7 @@ impl View {
                 )));
             }
         } else {
-            let row = self.repo_row(repo)?;
-            if row.id != id.repository().as_str() {
-                return Err(Error::Corrupt(format!(
-                    "table repo_keys: {} → repository number {repo}, whose row is {:?}",
-                    id.repository(),
-                    row.id
-                )));
-            }
+            self.repo_row(repo)?.check_key(repo, id.repository())?;
         }
         Ok(found)
     }
