@@ -386,6 +386,31 @@ proptest! {
         prop_assert_eq!(a == b, a.to_string() == b.to_string());
     }
 
+    /// Digest equality compares the first 8 bytes before the rest: guards
+    /// against that shortcut deciding alone (two digests sharing a prefix,
+    /// or the same bytes under another algorithm, must still differ) and
+    /// against a hash that disagrees with it.
+    #[test]
+    fn digest_equality_sees_every_byte_and_the_algorithm(
+        d in digest(),
+        at in any::<Index>(),
+        flip in 1..=255u8,
+        other in algorithm(),
+    ) {
+        use std::hash::BuildHasher;
+        let mut raw = d.as_bytes().to_vec();
+        let i = at.index(raw.len());
+        raw[i] ^= flip;
+        prop_assert_ne!(Digest::from_raw(d.algorithm(), &raw).unwrap(), d);
+        let copy = Digest::from_raw(d.algorithm(), d.as_bytes()).unwrap();
+        prop_assert_eq!(copy, d);
+        let state = std::collections::hash_map::RandomState::new();
+        prop_assert_eq!(state.hash_one(copy), state.hash_one(d));
+        if other.digest_len() == d.as_bytes().len() && other != d.algorithm() {
+            prop_assert_ne!(Digest::from_raw(other, d.as_bytes()).unwrap(), d);
+        }
+    }
+
     #[test]
     fn digest_compact_form_round_trips(d in digest()) {
         let compact = d.to_compact();

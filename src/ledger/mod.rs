@@ -14,7 +14,7 @@ mod snapshot;
 mod templates;
 mod verify;
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -378,35 +378,50 @@ impl Ledger {
             not_after(o.observed_at, now, "observed_at")
                 .map_err(|e| at_item("observation", i, e))?;
         }
-        let mut by_tag: BTreeMap<&TagId, Vec<TagWrite>> = BTreeMap::new();
-        let mut scanned: BTreeMap<&RepositoryId, Timestamp> = BTreeMap::new();
+        // Grouped by hashing (an ordered map compared long repository names
+        // several times per observation), repositories per tag.
+        let mut by_tag: HashMap<&TagId, Vec<TagWrite>> = HashMap::new();
         for o in batch {
             by_tag
                 .entry(&o.tag)
                 .or_default()
                 .push((o.observed_at, Some(o.digest)));
-            let latest = scanned.entry(o.tag.repository()).or_insert(o.observed_at);
-            *latest = (*latest).max(o.observed_at);
         }
+        let mut scanned: HashMap<&RepositoryId, Timestamp> = HashMap::new();
+        for (tag, writes) in &by_tag {
+            if let Some(t) = writes.iter().map(|w| w.0).max() {
+                let latest = scanned.entry(tag.repository()).or_insert(t);
+                *latest = (*latest).max(t);
+            }
+        }
+        // New repositories are numbered in name order, whatever the batch's.
+        let mut scanned: Vec<_> = scanned.into_iter().collect();
+        scanned.sort_unstable_by_key(|&(repo, _)| repo);
         self.write("ingest", |w| {
             let mut summary = IngestSummary {
                 observations: batch.len() as u64,
                 ..IngestSummary::default()
             };
-            let mut repo_numbers = BTreeMap::new();
+            let mut repo_numbers = HashMap::with_capacity(scanned.len());
             for (repo, t) in scanned {
                 let (n, created) = w.upsert_scanned_repo(repo, store::truncate(t), actor, now)?;
                 summary.repositories_created += u64::from(created);
                 repo_numbers.insert(repo, n);
             }
-            // Numbers first (in name order, the order of `tag_keys`), then the
-            // logs in number order: the move log, references and tag rows are
-            // keyed by number, so their inserts go in key order.
-            let mut tags = Vec::with_capacity(by_tag.len());
+            // Numbers first, in the order of `tag_keys` (repository number,
+            // tag name), then the logs in number order: the move log,
+            // references and tag rows are keyed by number, so their inserts
+            // go in key order.
+            let mut by_key = Vec::with_capacity(by_tag.len());
             for (tag, writes) in by_tag {
                 let repo = repo_numbers.get(tag.repository()).copied().ok_or_else(|| {
                     Error::Corrupt(format!("repository of {tag} was not interned"))
                 })?;
+                by_key.push((repo, tag, writes));
+            }
+            by_key.sort_unstable_by(|a, b| (a.0, a.1.tag()).cmp(&(b.0, b.1.tag())));
+            let mut tags = Vec::with_capacity(by_key.len());
+            for (repo, tag, writes) in by_key {
                 let (state, created) = w.ensure_tag(tag, repo, actor, now)?;
                 summary.tags_created += u64::from(created);
                 tags.push((state, writes));

@@ -219,7 +219,7 @@ impl Ledger {
         let now = self.now();
         self.write("create tag", |w| {
             let repo = w
-                .repo_number(id.repository())?
+                .checked_repo_number(id.repository())?
                 .ok_or_else(|| not_found("repository", id.repository()))?;
             let (mut tag, _) = w.ensure_tag(&id, repo, actor, now)?;
             if tag.is_live() {

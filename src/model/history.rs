@@ -205,7 +205,21 @@ fn to_timestamp(micros: i64) -> Timestamp {
 pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
     entries: I,
 ) -> Vec<(Digest, Interval)> {
-    let mut out: Vec<(Digest, Interval)> = Vec::new();
+    runs(entries)
+        .into_iter()
+        .map(|(d, since, until)| (d, Interval { since, until }))
+        .collect()
+}
+
+/// [`coalesce`] over any kind of instant, as `(digest, since, until)`: the
+/// store runs it on the log's raw microseconds, so a write derives a tag's
+/// index entries without converting each instant to a [`Timestamp`] and back.
+pub(crate) fn runs<T, I>(entries: I) -> Vec<(Digest, T, Option<T>)>
+where
+    T: Copy + PartialEq,
+    I: IntoIterator<Item = (T, Option<Digest>)>,
+{
+    let mut out: Vec<(Digest, T, Option<T>)> = Vec::new();
     // Index in `out` of the interval in force, if any.
     let mut running: Option<usize> = None;
     let mut entries = entries.into_iter().peekable();
@@ -222,27 +236,15 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
         let in_force = running.map(|i| out[i].0);
         for &loser in losers.iter().flatten() {
             if Some(loser) != in_force {
-                out.push((
-                    loser,
-                    Interval {
-                        since: t,
-                        until: Some(t),
-                    },
-                ));
+                out.push((loser, t, Some(t)));
             }
         }
         if winner != in_force {
             if let Some(i) = running.take() {
-                out[i].1.until = Some(t);
+                out[i].2 = Some(t);
             }
             if let Some(w) = winner {
-                out.push((
-                    w,
-                    Interval {
-                        since: t,
-                        until: None,
-                    },
-                ));
+                out.push((w, t, None));
                 running = Some(out.len() - 1);
             }
         }

@@ -17,6 +17,7 @@ mod template;
 mod violation;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
+pub(crate) use history::runs;
 pub use history::{Interval, TagMatch, TagMatchRef, coalesce};
 pub use integration::{ImageIntegration, UpdateImageIntegrationRequest};
 pub use lifecycle::{MAX_PATTERN_WILDCARDS, check_lifecycle_policy};

@@ -2,8 +2,6 @@
 //! inside one redb write transaction that the ledger commits only when the
 //! whole operation succeeded.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
-
 use super::journal::JournalWriter;
 use super::log::{self, LogEntry, TAG_LOG};
 
@@ -17,7 +15,7 @@ use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{
-    Interval, ManifestRelation, Repository, RepositoryBody, Tag, Timestamp, coalesce,
+    ManifestRelation, Repository, RepositoryBody, Tag, TagMatchRef, Timestamp, runs,
 };
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
@@ -37,6 +35,9 @@ pub(crate) struct TagState {
     /// The log as read for `current`, handed to the next `apply` so that
     /// an ingest reads each tag's log once (`None`: read it there).
     chunks: Option<Vec<log::Chunk>>,
+    /// Whether `row` differs from the stored one (a new tag, or its audit
+    /// touched): `apply` writes it back only then.
+    row_changed: bool,
 }
 
 impl TagState {
@@ -85,18 +86,31 @@ pub(crate) struct Writer<'t> {
     pub new_names: Vec<(u32, TagId)>,
     /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
     /// is known to be empty, so it is not read.
-    unapplied: HashSet<u32>,
+    /// Indexed by number from `first_new_tag` (new tags are numbered in turn).
+    unapplied: Vec<bool>,
+    /// The first number a tag created in this transaction gets.
+    first_new_tag: u32,
     /// Digest-index changes of this transaction, applied by
     /// `Writer::flush_index` in key order: a batch's digests are random, and
     /// redb rewrites a page once per transaction however many of its keys
     /// change, so sorted writes touch each page once while it is hot.
-    /// Keyed like the index (prefix first), so the pass goes in key order.
-    index_changes: BTreeMap<(u64, Digest), IndexDelta>,
+    /// Recorded in the order made (a push each: cheaper than an ordered map
+    /// per change) with the index's key, sorted once by `flush_index`.
+    index_changes: Vec<(u64, Digest, IndexChange)>,
     relations: RelationWriter<'t>,
     /// Templates, repository settings and violations (issue 11).
     templates: super::TemplateWriter<'t>,
     /// The registry integration tables.
     pub integrations: super::IntegrationWriter<'t>,
+}
+
+/// One change to a digest's index entries.
+#[derive(Debug, Clone, Copy)]
+enum IndexChange {
+    Remove(IndexEntry),
+    Add(IndexEntry),
+    /// Relation flags to set.
+    Flags(u8),
 }
 
 /// The net change to one digest's index entries within a transaction: an
@@ -111,6 +125,19 @@ struct IndexDelta {
 }
 
 impl IndexDelta {
+    /// The net effect of `changes`, in the order they were made.
+    fn of<'c>(changes: impl IntoIterator<Item = &'c IndexChange>) -> Self {
+        let mut delta = Self::default();
+        for change in changes {
+            match *change {
+                IndexChange::Remove(e) => delta.remove(e),
+                IndexChange::Add(e) => delta.add(e),
+                IndexChange::Flags(f) => delta.flags |= f,
+            }
+        }
+        delta
+    }
+
     fn remove(&mut self, e: IndexEntry) {
         if let Some(i) = self.added.iter().position(|a| *a == e) {
             self.added.swap_remove(i);
@@ -157,8 +184,9 @@ impl<'t> Writer<'t> {
             next_repo,
             next_tag,
             new_names: Vec::new(),
-            unapplied: HashSet::new(),
-            index_changes: BTreeMap::new(),
+            unapplied: Vec::new(),
+            first_new_tag: next_tag,
+            index_changes: Vec::new(),
             relations: RelationWriter::open(txn)?,
             templates: super::TemplateWriter::open(txn)?,
             integrations: super::IntegrationWriter::open(txn)?,
@@ -167,6 +195,17 @@ impl<'t> Writer<'t> {
 
     pub fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
         Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
+    }
+
+    /// Repository `id`'s number, checked against that repository's row (a
+    /// damaged `repo_keys` entry would lead to another repository's tags):
+    /// the number [`Writer::ensure_tag`] takes.
+    pub fn checked_repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
+        let Some(n) = self.repo_number(id)? else {
+            return Ok(None);
+        };
+        self.repo(n)?.check_key(n, id)?;
+        Ok(Some(n))
     }
 
     /// Repository number `n`'s row, checked: it is written back.
@@ -280,9 +319,9 @@ impl<'t> Writer<'t> {
         row.to_record(id)
     }
 
-    /// The repository's number and whether it was created (by `actor`,
-    /// scanned at `scanned`); an existing one gets
-    /// `last_scanned_on = max(old, scanned)`.
+    /// The repository's checked number (as [`Writer::checked_repo_number`])
+    /// and whether it was created (by `actor`, scanned at `scanned`); an
+    /// existing one gets `last_scanned_on = max(old, scanned)`.
     pub fn upsert_scanned_repo(
         &mut self,
         id: &RepositoryId,
@@ -292,6 +331,7 @@ impl<'t> Writer<'t> {
     ) -> Result<(u32, bool)> {
         if let Some(n) = self.repo_number(id)? {
             let mut row = self.repo(n)?;
+            row.check_key(n, id)?;
             if micros(scanned) > row.last_scanned_on {
                 row.last_scanned_on = micros(scanned);
                 row.audit.touch(actor, now);
@@ -314,10 +354,9 @@ impl<'t> Writer<'t> {
     /// against that repository's row: a damaged entry would lead to another
     /// repository's tag), then `tag_keys`.
     pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
-        let Some(repo) = self.repo_number(id.repository())? else {
+        let Some(repo) = self.checked_repo_number(id.repository())? else {
             return Ok(None);
         };
-        self.repo(repo)?.check_key(repo, id.repository())?;
         tag_keys::get(&self.tag_keys, repo, id.tag())
     }
 
@@ -381,11 +420,15 @@ impl<'t> Writer<'t> {
             row,
             current,
             chunks: Some(chunks),
+            row_changed: false,
         })
     }
 
     /// The tag, creating an empty (not yet pointing) one in repository number
-    /// `repo` if needed, and whether it did.
+    /// `repo` if needed, and whether it did. `repo` is its repository's
+    /// checked number ([`Writer::checked_repo_number`],
+    /// [`Writer::upsert_scanned_repo`]): an ingest resolves each repository
+    /// once, not once per tag.
     pub fn ensure_tag(
         &mut self,
         id: &TagId,
@@ -393,7 +436,7 @@ impl<'t> Writer<'t> {
         actor: &str,
         now: Timestamp,
     ) -> Result<(TagState, bool)> {
-        if let Some(n) = self.tag_number(id)? {
+        if let Some(n) = tag_keys::get(&self.tag_keys, repo, id.tag())? {
             let row = self.tag(n)?;
             row.check_name(n, id)?;
             if row.repo != repo {
@@ -416,7 +459,7 @@ impl<'t> Writer<'t> {
         };
         self.tag_keys.insert((repo, id.tag()), n)?;
         // The row itself is written by `apply`, which every caller runs next.
-        self.unapplied.insert(n);
+        self.unapplied.push(true);
         self.new_names.push((n, id.clone()));
         Ok((
             TagState {
@@ -424,6 +467,7 @@ impl<'t> Writer<'t> {
                 row,
                 current: None,
                 chunks: None,
+                row_changed: true,
             },
             true,
         ))
@@ -432,11 +476,13 @@ impl<'t> Writer<'t> {
     /// A deleted tag that is created again starts a new life: new audit.
     pub fn restart_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
         tag.row.audit = AuditRow::new(actor, now);
+        tag.row_changed = true;
     }
 
     /// Marks a modification of the tag (written by the next `apply`).
     pub fn touch_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
         tag.row.audit.touch(actor, now);
+        tag.row_changed = true;
     }
 
     /// The tag number, for ordering a batch's writes.
@@ -461,10 +507,15 @@ impl<'t> Writer<'t> {
             row,
             current,
             chunks: read,
+            row_changed,
         } = tag;
         let n = *n;
         let mut summary = WriteSummary::default();
-        let mut chunks = if self.unapplied.remove(&n) {
+        let unapplied = n
+            .checked_sub(self.first_new_tag)
+            .and_then(|i| self.unapplied.get_mut(usize::try_from(i).ok()?))
+            .is_some_and(std::mem::take);
+        let mut chunks = if unapplied {
             Vec::new()
         } else if let Some(chunks) = read.take() {
             chunks
@@ -488,7 +539,7 @@ impl<'t> Writer<'t> {
             .iter()
             .flat_map(|c| c.entries.iter().map(LogEntry::key))
             .collect();
-        let before = interval_set(n, &log_before)?;
+        let before = index_entries(n, &log_before)?;
         // Moves of tags the repository's settings make immutable are
         // violations: a function of the log, so they are recomputed from the
         // log before and after (only where a setting can make a tag immutable).
@@ -532,8 +583,8 @@ impl<'t> Writer<'t> {
             .iter()
             .flat_map(|c| c.entries.iter().map(LogEntry::key))
             .collect();
-        let after = interval_set(n, &log_after)?;
-        self.reindex(n, &before, &after);
+        let after = index_entries(n, &log_after)?;
+        self.reindex(&before, &after);
         if restricts {
             let id = format!("{}:{}", self.repo(row.repo)?.id, row.name);
             summary.violations +=
@@ -544,36 +595,41 @@ impl<'t> Writer<'t> {
         if after_current != *current {
             *current = after_current;
             row.audit.touch(actor, now);
+            *row_changed = true;
             summary.tags_moved += 1;
         }
-        self.put_tag(n, row)?;
+        if std::mem::take(row_changed) {
+            self.put_tag(n, row)?;
+        }
         Ok(summary)
     }
 
     /// Records that tag `n`'s entries in the digest index go from `before`
-    /// to `after`; `Writer::flush_index` writes them.
+    /// to `after` (each as [`index_entries`] makes them);
+    /// `Writer::flush_index` writes them.
     pub(super) fn reindex(
         &mut self,
-        n: u32,
-        before: &BTreeSet<(Digest, Interval)>,
-        after: &BTreeSet<(Digest, Interval)>,
+        before: &[(Digest, IndexEntry)],
+        after: &[(Digest, IndexEntry)],
     ) {
-        let entry = |iv: &Interval| IndexEntry {
-            tag: n,
-            since: micros(iv.since),
-            until: iv.until.map_or(OPEN, micros),
-        };
-        for (d, iv) in before.difference(after) {
-            self.index_changes
-                .entry((packed::key(d), *d))
-                .or_default()
-                .remove(entry(iv));
+        // Both are in log order, and a write almost always adds at the log's
+        // end: only the last interval or two differ, so skip the common
+        // prefix before sorting what is left.
+        let same = before.iter().zip(after).take_while(|(b, a)| b == a).count();
+        let (mut removed, mut added) = (before[same..].to_vec(), after[same..].to_vec());
+        removed.sort_unstable();
+        added.sort_unstable();
+        for &(d, e) in &removed {
+            if added.binary_search(&(d, e)).is_err() {
+                self.index_changes
+                    .push((packed::key(&d), d, IndexChange::Remove(e)));
+            }
         }
-        for (d, iv) in after.difference(before) {
-            self.index_changes
-                .entry((packed::key(d), *d))
-                .or_default()
-                .add(entry(iv));
+        for &(d, e) in &added {
+            if removed.binary_search(&(d, e)).is_err() {
+                self.index_changes
+                    .push((packed::key(&d), d, IndexChange::Add(e)));
+            }
         }
     }
 
@@ -588,19 +644,22 @@ impl<'t> Writer<'t> {
     /// Writes the digest-index changes, in key order: one read-modify-write
     /// per row (digest prefix) whose groups changed.
     pub(super) fn flush_index(&mut self) -> Result<()> {
-        let changes = std::mem::take(&mut self.index_changes);
-        let mut changes = changes.into_iter().peekable();
-        while let Some(((key, d), delta)) = changes.next() {
-            // Every change to this row (almost always just this one).
-            let mut row_changes = vec![(d, delta)];
-            while let Some(((k, _), _)) = changes.peek() {
-                if *k != key {
-                    break;
-                }
-                if let Some(((_, d), delta)) = changes.next() {
-                    row_changes.push((d, delta));
-                }
-            }
+        let mut changes = std::mem::take(&mut self.index_changes);
+        // Stable: one digest's changes stay in the order made, so an entry
+        // added and then removed cancels out.
+        changes.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        for row in changes.chunk_by(|a, b| a.0 == b.0) {
+            let Some(&(key, ..)) = row.first() else {
+                continue;
+            };
+            // Every change to this row (almost always one digest's).
+            let row_changes = row
+                .chunk_by(|a, b| a.1 == b.1)
+                .filter_map(|of_digest| {
+                    let d = of_digest.first()?.1;
+                    Some((d, IndexDelta::of(of_digest.iter().map(|c| &c.2))))
+                })
+                .collect();
             self.rewrite_row(key, row_changes)?;
         }
         Ok(())
@@ -672,7 +731,7 @@ impl<'t> Writer<'t> {
     pub fn record_relation(&mut self, relation: &ManifestRelation) -> Result<u64> {
         let changes = &mut self.index_changes;
         self.relations.record(relation, &mut |d, flag| {
-            changes.entry((packed::key(&d), d)).or_default().flags |= flag;
+            changes.push((packed::key(&d), d, IndexChange::Flags(flag)));
         })
     }
 
@@ -702,24 +761,38 @@ fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
     log.iter().map(LogEntry::key).collect()
 }
 
-pub(super) fn interval_set(
+/// Tag `n`'s digest-index entries as its log makes them:
+/// [`coalesce`](crate::model::coalesce)'s
+/// intervals, in log order, kept in the log's microseconds. Each instant is
+/// checked to be one a [`Timestamp`] can hold, as a lookup checks it.
+pub(super) fn index_entries(
     n: u32,
     log: &[(i64, Option<Digest>)],
-) -> Result<BTreeSet<(Digest, Interval)>> {
-    let log = log
-        .iter()
-        .map(|&(t, d)| {
-            let t =
-                from_micros(t).map_err(rows::at(format_args!("table tag_log, tag number {n}")))?;
-            Ok((t, d))
+) -> Result<Vec<(Digest, IndexEntry)>> {
+    if let Some(&(t, _)) = log.iter().find(|(t, _)| !TagMatchRef::in_range(*t)) {
+        return Err(Error::Corrupt(format!(
+            "table tag_log, tag number {n}: timestamp {t} out of range"
+        )));
+    }
+    Ok(runs(log.iter().copied())
+        .into_iter()
+        .map(|(d, since, until)| {
+            let until = until.unwrap_or(OPEN);
+            (
+                d,
+                IndexEntry {
+                    tag: n,
+                    since,
+                    until,
+                },
+            )
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(coalesce(log).into_iter().collect())
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{IndexDelta, IndexEntry};
+    use super::{IndexChange, IndexDelta, IndexEntry};
 
     fn e(tag: u32, since: i64) -> IndexEntry {
         IndexEntry {
@@ -734,14 +807,18 @@ mod tests {
     /// then added back) leaves no trace in the delta.
     #[test]
     fn an_entry_added_and_removed_in_one_transaction_cancels_out() {
-        let mut d = IndexDelta::default();
-        d.add(e(1, 10));
-        d.remove(e(1, 10));
-        d.remove(e(2, 20));
-        d.add(e(2, 20));
+        use IndexChange::{Add, Flags, Remove};
+        let d = IndexDelta::of(&[
+            Add(e(1, 10)),
+            Remove(e(1, 10)),
+            Remove(e(2, 20)),
+            Add(e(2, 20)),
+        ]);
         assert!(d.added.is_empty() && d.removed.is_empty(), "{d:?}");
-        d.remove(e(3, 30));
-        d.add(e(3, 31));
-        assert_eq!((d.removed, d.added), (vec![e(3, 30)], vec![e(3, 31)]));
+        let d = IndexDelta::of(&[Remove(e(3, 30)), Flags(1), Add(e(3, 31)), Flags(2)]);
+        assert_eq!(
+            (d.removed, d.added, d.flags),
+            (vec![e(3, 30)], vec![e(3, 31)], 3)
+        );
     }
 }

@@ -1,7 +1,6 @@
 //! The write phase: the [`Plan`] written into the new ledger file, in one
 //! write transaction.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use redb::{Builder, ReadableDatabase, ReadableTableMetadata, TableHandle, WriteTransaction};
@@ -9,7 +8,7 @@ use redb::{Builder, ReadableDatabase, ReadableTableMetadata, TableHandle, WriteT
 use super::super::handle::{initialize, open_error};
 use super::super::log::{self, Chunk};
 use super::super::rows;
-use super::super::write::{Writer, interval_set};
+use super::super::write::{Writer, index_entries};
 use super::super::{
     CONFIGS, INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS, JOURNAL, PARENTS, REPO_KEYS,
     REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG, TAGS, TEMPLATES,
@@ -79,11 +78,10 @@ fn write_rows(txn: &WriteTransaction, plan: &Plan) -> Result<()> {
 /// flags) and the violations, through the writer's own machinery.
 fn rebuild(txn: &WriteTransaction, plan: &Plan, report: &mut Salvaged) -> Result<()> {
     let mut w = Writer::open(txn)?;
-    let none = BTreeSet::new();
     for (n, tag) in plan.tags.iter().enumerate() {
         let n = number(n)?;
         let log = tag.log();
-        w.reindex(n, &none, &interval_set(n, &log)?);
+        w.reindex(&[], &index_entries(n, &log)?);
         let settings = w.templates().settings(tag.row.repo)?;
         if settings.iter().any(MutabilitySetting::restricts) {
             let id = tag.id.to_string();
