@@ -132,3 +132,30 @@ fn chunks_longer_than_the_limit_read_and_are_split_when_written() {
         61
     );
 }
+
+/// `classify` counts how many times a tag moved since a stale container's
+/// digest was replaced by reading the log only from the chunk that holds
+/// the entry before that instant. Guards against that partial read
+/// starting at the wrong chunk (too late: moves missed or the digest in
+/// force before them unknown) in a history of many chunks, with the instant
+/// falling on chunk boundaries and inside chunks alike.
+#[test]
+fn moves_behind_counts_from_the_right_chunk_of_a_long_log() {
+    const MOVES: i64 = 200;
+    let ledger = Ledger::in_memory().expect("ledger");
+    let tag: TagId = "registry.example/app:latest".parse().expect("tag");
+    // A new digest each second: every entry is a move, and the container
+    // running d(k) is behind by every entry after k.
+    let observations: Vec<Observation> = (0..MOVES)
+        .map(|i| Observation::new(tag.clone(), d(i), at(i)))
+        .collect();
+    ledger.ingest("scanner", &observations).expect("ingest");
+    for k in 0..MOVES {
+        let c = ledger
+            .classify("registry.example/app:latest", Some(&d(k)))
+            .expect("classify");
+        // The digest in force is current: nothing behind.
+        let behind = (k < MOVES - 1).then(|| u64::try_from(MOVES - 1 - k).expect("positive"));
+        assert_eq!(c.moves_behind, behind, "d({k})");
+    }
+}

@@ -580,7 +580,7 @@ pub(super) fn tag_state(
             .filter_map(|m| m.until)
             .max();
         if let (Some(since), Some(n)) = (last_until, number) {
-            behind = Some(changes_since(&view.log(n)?, since));
+            behind = Some(changes_since(&view.log_from(n, since)?, since));
         }
     }
     Ok((Some(rule), behind))

@@ -99,13 +99,40 @@ pub(crate) fn decode(
     place: &dyn std::fmt::Display,
 ) -> Result<Vec<LogEntry>> {
     let mut out = Vec::with_capacity(bytes.len() / 40);
+    walk(bytes, start, place, |e| out.push(e))?;
+    Ok(out)
+}
+
+/// The last entry of the chunk stored under instant `start`, checked as
+/// [`decode`] checks every entry, without collecting them: where a tag
+/// points is a question asked per image reference a classifier resolves.
+pub(crate) fn last_entry(
+    bytes: &[u8],
+    start: i64,
+    place: &dyn std::fmt::Display,
+) -> Result<LogEntry> {
+    let mut last = None;
+    walk(bytes, start, place, |e| last = Some(e))?;
+    last.ok_or_else(|| Error::Corrupt(format!("{place}: an empty chunk")))
+}
+
+/// Hands each entry of a chunk to `each`, in order, checking that the
+/// varints, algorithm bytes and digests decode, that instants and entries
+/// increase, and that the chunk is not empty.
+fn walk(
+    bytes: &[u8],
+    start: i64,
+    place: &dyn std::fmt::Display,
+    mut each: impl FnMut(LogEntry),
+) -> Result<()> {
     let mut rest = bytes;
     let mut previous = start;
+    let mut last: Option<(i64, Option<Digest>)> = None;
+    let mut count = 0usize;
     while !rest.is_empty() {
         let damaged = |what: &str| {
             Error::Corrupt(format!(
-                "{place}: entry {} (byte {}): {what}",
-                out.len(),
+                "{place}: entry {count} (byte {}): {what}",
                 bytes.len() - rest.len()
             ))
         };
@@ -129,19 +156,19 @@ pub(crate) fn decode(
             (Some(digest), tail)
         };
         let entry = LogEntry { at, digest, seq };
-        previous = at;
-        if let Some(last) = out.last()
-            && LogEntry::key(last) >= entry.key()
-        {
+        if last.is_some_and(|key| key >= entry.key()) {
             return Err(damaged("out of order"));
         }
-        out.push(entry);
+        previous = at;
+        last = Some(entry.key());
+        count += 1;
+        each(entry);
         rest = tail;
     }
-    if out.is_empty() {
+    if count == 0 {
         return Err(Error::Corrupt(format!("{place}: an empty chunk")));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Encodes a chunk's entries (in log order), to be stored under the first
@@ -175,8 +202,22 @@ pub(crate) fn read_chunks(
     table: &impl ReadableTable<(u32, i64), &'static [u8]>,
     tag: u32,
 ) -> Result<Vec<Chunk>> {
+    chunks_from(table, tag, i64::MIN)
+}
+
+/// Tag `tag`'s chunks stored at or after key `from`, checked as
+/// [`read_chunks`] checks them.
+fn chunks_from(
+    table: &impl ReadableTable<(u32, i64), &'static [u8]>,
+    tag: u32,
+    from: i64,
+) -> Result<Vec<Chunk>> {
     let mut chunks: Vec<Chunk> = Vec::new();
-    for row in table.range::<(u32, i64)>(range_of(tag))? {
+    let range = (
+        Bound::Included((tag, from)),
+        Bound::Included((tag, i64::MAX)),
+    );
+    for row in table.range::<(u32, i64)>(range)? {
         let (k, v) = row?;
         let (_, start) = k.value();
         let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
@@ -202,6 +243,28 @@ pub(crate) fn read_chunks(
         });
     }
     Ok(chunks)
+}
+
+/// Tag `tag`'s log from its last entry before instant `t` on (all of it
+/// when none is before `t`): what decides the changes at or after `t`,
+/// read from the one chunk that holds that entry instead of from the
+/// start of a long history.
+pub(crate) fn read_log_from(
+    table: &impl ReadableTable<(u32, i64), &'static [u8]>,
+    tag: u32,
+    t: i64,
+) -> Result<Vec<LogEntry>> {
+    // The chunk with the greatest key before `t` holds the last entry
+    // before `t` (the next chunk starts at or after `t`).
+    let before = (Bound::Included((tag, i64::MIN)), Bound::Excluded((tag, t)));
+    let from = match table.range::<(u32, i64)>(before)?.next_back() {
+        Some(row) => row?.0.value().1,
+        None => i64::MIN,
+    };
+    Ok(chunks_from(table, tag, from)?
+        .into_iter()
+        .flat_map(|c| c.entries)
+        .collect())
 }
 
 /// Tag `tag`'s whole log, in order.
@@ -269,24 +332,21 @@ pub(crate) fn current(
     let (k, v) = row?;
     let start = k.value().1;
     let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
-    let entries = decode(v.value(), start, &place)?;
+    let last = last_entry(v.value(), start, &place)?;
     if let Some(row) = rows.next() {
         let (k, v) = row?;
         let before = k.value().1;
-        let previous = decode(
+        let previous = last_entry(
             v.value(),
             before,
             &format_args!("table tag_log, tag number {tag}, chunk at {before}"),
         )?;
-        if previous.last().is_some_and(|e| e.at >= start) {
+        if previous.at >= start {
             return Err(Error::Corrupt(format!(
                 "{place}: overlaps the chunk before it"
             )));
         }
     }
-    let Some(last) = entries.last() else {
-        return Ok(None);
-    };
     super::rows::from_micros(last.at).map_err(super::rows::at(&place))?;
     Ok(last.digest)
 }

@@ -97,6 +97,18 @@ pub(super) fn decode<'a, T: Deserialize<'a>>(table: &str, bytes: &'a [u8]) -> Re
 /// [`decode`] of the row of `table` at `key`, naming both on failure.
 /// (postcard checks every length prefix against the bytes left, so a huge
 /// one fails here instead of sizing an allocation.)
+/// Whether repository row `n`, whose ID is `stored`, is the one
+/// `repo_keys` entry `id` → `n` names.
+fn key_matches(stored: &str, n: u32, id: &RepositoryId) -> Result<()> {
+    if stored == id.as_str() {
+        Ok(())
+    } else {
+        Err(Error::Corrupt(format!(
+            "table repo_keys: {id} → repository number {n}, whose row is {stored:?}"
+        )))
+    }
+}
+
 pub(super) fn decode_row<'a, T: Deserialize<'a>>(
     table: &str,
     key: impl std::fmt::Display,
@@ -138,14 +150,16 @@ impl RepoRow {
     /// is that repository's (a damaged entry would otherwise lead to
     /// another repository's tags).
     pub fn check_key(&self, n: u32, id: &RepositoryId) -> Result<()> {
-        if self.id == id.as_str() {
-            Ok(())
-        } else {
-            Err(Error::Corrupt(format!(
-                "table repo_keys: {id} → repository number {n}, whose row is {:?}",
-                self.id
-            )))
-        }
+        key_matches(&self.id, n, id)
+    }
+
+    /// [`RepoRow::check_key`] on a stored row, decoding only its first
+    /// field (the ID): a reader asks it for every tag it does not find, and
+    /// a classifier resolves many such image references.
+    pub fn check_stored_key(bytes: &[u8], n: u32, id: &RepositoryId) -> Result<()> {
+        let (stored, _) = postcard::take_from_bytes::<&str>(bytes)
+            .map_err(|e| Error::Corrupt(format!("table repos, row {n}: undecodable: {e}")))?;
+        key_matches(stored, n, id)
     }
 
     pub fn to_record(&self, id: &RepositoryId) -> Result<Repository> {

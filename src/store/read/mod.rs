@@ -159,7 +159,8 @@ impl View {
                 )));
             }
         } else {
-            self.repo_row(repo)?.check_key(repo, id.repository())?;
+            let row = self.repos.get(repo)?.ok_or_else(|| no_repo_row(repo))?;
+            RepoRow::check_stored_key(row.value(), repo, id.repository())?;
         }
         Ok(found)
     }
@@ -203,11 +204,7 @@ impl View {
     }
 
     fn repo_row(&self, n: u32) -> Result<RepoRow> {
-        let row = self.repos.get(n)?.ok_or_else(|| {
-            Error::Corrupt(format!(
-                "table repo_keys: repository number {n} has no row in table repos"
-            ))
-        })?;
+        let row = self.repos.get(n)?.ok_or_else(|| no_repo_row(n))?;
         rows::decode_row("repos", n, row.value())
     }
 
@@ -275,14 +272,21 @@ impl View {
 
     /// Tag `n`'s move log, in order.
     pub(crate) fn log(&self, n: u32) -> Result<Vec<(Timestamp, Option<Digest>)>> {
-        self.raw_log(n)?
-            .into_iter()
-            .map(|e| {
-                let t = from_micros(e.at)
-                    .map_err(rows::at(format_args!("table tag_log, tag number {n}")))?;
-                Ok((t, e.digest))
-            })
-            .collect()
+        with_timestamps(n, self.raw_log(n)?)
+    }
+
+    /// Tag `n`'s log from its last entry before `t` on (see
+    /// [`log::read_log_from`]), as [`View::log`] gives it.
+    pub(crate) fn log_from(
+        &self,
+        n: u32,
+        t: Timestamp,
+    ) -> Result<Vec<(Timestamp, Option<Digest>)>> {
+        let log = log::read_log_from(&self.tag_log, n, micros(t))?;
+        if log.is_empty() {
+            self.require_tag_row(n)?;
+        }
+        with_timestamps(n, log)
     }
 
     /// Tag `n`'s log as stored; a tag with none must have a row.
@@ -500,6 +504,23 @@ impl View {
         }
         Ok(n)
     }
+}
+
+/// Tag `n`'s log entries with their instants converted.
+fn with_timestamps(n: u32, log: Vec<LogEntry>) -> Result<Vec<(Timestamp, Option<Digest>)>> {
+    log.into_iter()
+        .map(|e| {
+            let t = from_micros(e.at)
+                .map_err(rows::at(format_args!("table tag_log, tag number {n}")))?;
+            Ok((t, e.digest))
+        })
+        .collect()
+}
+
+fn no_repo_row(n: u32) -> Error {
+    Error::Corrupt(format!(
+        "table repo_keys: repository number {n} has no row in table repos"
+    ))
 }
 
 fn no_tag_row(n: u32) -> Error {
