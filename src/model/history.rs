@@ -219,10 +219,11 @@ where
     T: Copy + PartialEq,
     I: IntoIterator<Item = (T, Option<Digest>)>,
 {
-    let mut out: Vec<(Digest, T, Option<T>)> = Vec::new();
+    let mut entries = entries.into_iter().peekable();
+    // At most one interval per entry.
+    let mut out: Vec<(Digest, T, Option<T>)> = Vec::with_capacity(entries.size_hint().0);
     // Index in `out` of the interval in force, if any.
     let mut running: Option<usize> = None;
-    let mut entries = entries.into_iter().peekable();
     let mut at_instant: Vec<Option<Digest>> = Vec::new();
     while let Some((t, first)) = entries.next() {
         at_instant.clear();
