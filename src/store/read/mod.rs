@@ -282,16 +282,20 @@ impl View {
         n: u32,
         t: Timestamp,
     ) -> Result<Vec<(Timestamp, Option<Digest>)>> {
-        let log = log::read_log_from(&self.tag_log, n, micros(t))?;
-        if log.is_empty() {
-            self.require_tag_row(n)?;
-        }
-        with_timestamps(n, log)
+        with_timestamps(
+            n,
+            self.kept(n, log::read_log_from(&self.tag_log, n, micros(t))?)?,
+        )
     }
 
     /// Tag `n`'s log as stored; a tag with none must have a row.
     fn raw_log(&self, n: u32) -> Result<Vec<LogEntry>> {
-        let log = log::read_log(&self.tag_log, n)?;
+        self.kept(n, log::read_log(&self.tag_log, n)?)
+    }
+
+    /// `log`, read for tag `n`, once an empty one is checked against the
+    /// tag's row (a number with neither is damage, not an empty history).
+    fn kept(&self, n: u32, log: Vec<LogEntry>) -> Result<Vec<LogEntry>> {
         if log.is_empty() {
             self.require_tag_row(n)?;
         }
