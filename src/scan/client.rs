@@ -117,6 +117,9 @@ impl<'a> Registry<'a> {
         let base = Url::parse(&format!("{scheme}://{host}/v2/{}/", repository.path()))
             .map_err(|e| ScanError::Setup(format!("registry URL for {repository}: {e}")))?;
         let timeout = options.timeout;
+        // Both clients take the process's rustls provider. An embedder that
+        // installed one keeps it (then this returns an error, ignored).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let oci = oci_client::Client::try_from(ClientConfig {
             protocol: if options.plain_http {
                 ClientProtocol::Http
@@ -611,9 +614,21 @@ fn next_link(headers: &HeaderMap, page: &Url) -> Result<Option<Url>, ScanError> 
 
 #[cfg(test)]
 mod tests {
-    use super::{error_message, next_link};
+    use super::{Options, Registry, RepositoryId, error_message, next_link};
     use reqwest::Url;
     use reqwest::header::{HeaderMap, HeaderValue, LINK};
+
+    /// Guards against a scanner that cannot reach any HTTPS registry: rustls
+    /// is built without a default crypto provider (no aws-lc-rs), so building
+    /// the clients panics unless the scanner installs ring first.
+    #[test]
+    fn https_clients_build_with_the_ring_provider() {
+        let repository: RepositoryId = "registry.example/team/app".parse().unwrap();
+        let options = Options::default();
+        assert!(!options.plain_http);
+        assert!(Registry::new(&options, &repository, None).is_ok());
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
 
     fn headers(link: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
