@@ -398,6 +398,7 @@ impl Ledger {
         let mut scanned: Vec<_> = scanned.into_iter().collect();
         scanned.sort_unstable_by_key(|&(repo, _)| repo);
         self.write("ingest", |w| {
+            w.reserve(batch.len());
             let mut summary = IngestSummary {
                 observations: batch.len() as u64,
                 ..IngestSummary::default()

@@ -137,6 +137,11 @@ impl<'t> JournalWriter<'t> {
 
     /// Notes an entry tag `tag`'s log gained in this batch, written by
     /// `actor` at `now` (µs). A transaction has one author.
+    /// Room for `entries` more notes.
+    pub fn reserve(&mut self, entries: usize) {
+        self.added.reserve(entries);
+    }
+
     pub fn note(&mut self, tag: u32, entry: LogEntry, actor: &str, now: i64) -> Result<()> {
         match &self.author {
             None => self.author = Some((actor.to_owned(), now)),

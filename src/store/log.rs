@@ -98,7 +98,9 @@ pub(crate) fn decode(
     start: i64,
     place: &dyn std::fmt::Display,
 ) -> Result<Vec<LogEntry>> {
-    let mut out = Vec::with_capacity(bytes.len() / 40);
+    // A sha256 entry takes at least 35 bytes (gap, batch, algorithm, digest):
+    // room for every entry of a chunk of them, never a regrowth.
+    let mut out = Vec::with_capacity(bytes.len() / 35 + 1);
     walk(bytes, start, place, |e| out.push(e))?;
     Ok(out)
 }

@@ -540,10 +540,7 @@ impl<'t> Writer<'t> {
                 e.seq, self.journal.seq
             )));
         }
-        let log_before: Vec<(i64, Option<Digest>)> = chunks
-            .iter()
-            .flat_map(|c| c.entries.iter().map(LogEntry::key))
-            .collect();
+        let log_before = log_keys(&chunks);
         let before = index_entries(n, &log_before)?;
         // Moves of tags the repository's settings make immutable are
         // violations: a function of the log, so they are recomputed from the
@@ -584,10 +581,7 @@ impl<'t> Writer<'t> {
             }
         }
         log::write_chunks(&mut self.tag_log, n, &chunks)?;
-        let log_after: Vec<(i64, Option<Digest>)> = chunks
-            .iter()
-            .flat_map(|c| c.entries.iter().map(LogEntry::key))
-            .collect();
+        let log_after = log_keys(&chunks);
         let after = index_entries(n, &log_after)?;
         self.reindex(&before, &after);
         if restricts {
@@ -621,21 +615,51 @@ impl<'t> Writer<'t> {
         // end: only the last interval or two differ, so skip the common
         // prefix before sorting what is left.
         let same = before.iter().zip(after).take_while(|(b, a)| b == a).count();
-        let (mut removed, mut added) = (before[same..].to_vec(), after[same..].to_vec());
-        removed.sort_unstable();
-        added.sort_unstable();
-        for &(d, e) in &removed {
-            if added.binary_search(&(d, e)).is_err() {
-                self.index_changes
-                    .push((packed::key(&d), d, IndexChange::Remove(e)));
-            }
+        let (removed, added) = (&before[same..], &after[same..]);
+        // An entry is in neither list twice (a tag's entries are distinct
+        // intervals), so each side is checked against the other as a set.
+        if removed.len() * added.len() <= 64 {
+            // The usual write, one or two entries a side: compared in place,
+            // no copies (two allocations per tag written, 1 % of an ingest).
+            self.push_index_diff(removed, |x| added.contains(x), IndexChange::Remove);
+            self.push_index_diff(added, |x| removed.contains(x), IndexChange::Add);
+        } else {
+            let (mut removed, mut added) = (removed.to_vec(), added.to_vec());
+            removed.sort_unstable();
+            added.sort_unstable();
+            self.push_index_diff(
+                &removed,
+                |x| added.binary_search(x).is_ok(),
+                IndexChange::Remove,
+            );
+            self.push_index_diff(
+                &added,
+                |x| removed.binary_search(x).is_ok(),
+                IndexChange::Add,
+            );
         }
-        for &(d, e) in &added {
-            if removed.binary_search(&(d, e)).is_err() {
-                self.index_changes
-                    .push((packed::key(&d), d, IndexChange::Add(e)));
-            }
+    }
+
+    /// Records `change` for each entry of `entries` the other side does not have.
+    fn push_index_diff(
+        &mut self,
+        entries: &[(Digest, IndexEntry)],
+        other_has: impl Fn(&(Digest, IndexEntry)) -> bool,
+        change: fn(IndexEntry) -> IndexChange,
+    ) {
+        for x in entries.iter().filter(|x| !other_has(x)) {
+            self.index_changes
+                .push((packed::key(&x.0), x.0, change(x.1)));
         }
+    }
+
+    /// Sizes the transaction's change lists for `observations` more log
+    /// entries (a batch's size is known before its first write), so they
+    /// are not regrown and copied as they fill.
+    pub fn reserve(&mut self, observations: usize) {
+        // An entry usually closes one index interval and opens another.
+        self.index_changes.reserve(observations.saturating_mul(2));
+        self.journal.reserve(observations);
     }
 
     /// Finishes the transaction's writes: the digest-index changes recorded
@@ -688,9 +712,11 @@ impl<'t> Writer<'t> {
         let mut groups: Vec<(Digest, u8, Vec<IndexEntry>)> = Vec::new();
         if let Some(v) = self.digest_index.get(key)? {
             for g in packed::groups(v.value()) {
-                let place = format!("table digest_index, key {key:016x}");
-                let g = g.map_err(rows::at(&place))?;
-                let d = g.digest(key).map_err(rows::at(&place))?;
+                // Named only when a group is damaged: formatting the place of
+                // every group read cost 1 % of an ingest.
+                let place = format_args!("table digest_index, key {key:016x}");
+                let g = g.map_err(rows::at(place))?;
+                let d = g.digest(key).map_err(rows::at(place))?;
                 let entries = g
                     .decode()
                     .map(|e| self.check_entry(&d, e))
@@ -776,6 +802,18 @@ fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
 /// [`coalesce`](crate::model::coalesce)'s
 /// intervals, in log order, kept in the log's microseconds. Each instant is
 /// checked to be one a [`Timestamp`] can hold, as a lookup checks it.
+/// The (instant, digest) of every entry of `chunks`, in log order, in a
+/// vector sized once (a flattening `collect` cannot size it and regrows it).
+fn log_keys(chunks: &[log::Chunk]) -> Vec<(i64, Option<Digest>)> {
+    let mut keys = Vec::with_capacity(chunks.iter().map(|c| c.entries.len()).sum());
+    keys.extend(
+        chunks
+            .iter()
+            .flat_map(|c| c.entries.iter().map(LogEntry::key)),
+    );
+    keys
+}
+
 pub(super) fn index_entries(
     n: u32,
     log: &[(i64, Option<Digest>)],
