@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+mod pages;
 mod relations;
 mod rows;
 mod table;

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, Value};
 
+use super::pages::PageBytes;
 use super::rows::{GroupId, IndexRows, cancelled, digest_of, group_in};
 use super::table::RowTable;
 use crate::error::{Error, Result};
@@ -43,8 +44,9 @@ pub(super) struct RelationCopy {
     parents: RowTable,
     /// A config's group id → offset in `records` of its record.
     manifests: RowTable,
-    /// Records: a link count (`u32` LE), then that many links.
-    records: Vec<u8>,
+    /// Records: a link count (`u32` LE), then that many links; in
+    /// huge-page memory, as the rows are.
+    records: PageBytes,
     /// Each distinct platform once.
     platforms: Vec<Platform>,
     links: u64,
@@ -75,11 +77,14 @@ impl RelationCopy {
             "config_manifests",
             |_, _, _| Ok(Some(NO_PLATFORM)),
         )?;
-        b.records.shrink_to_fit();
+        // Built in a `Vec` (records are cut back when they end empty), then
+        // moved: a copy of a tenth of the rows' bytes.
+        let mut records = PageBytes::with_capacity(b.records.len())?;
+        records.extend_from_slice(&b.records)?;
         Ok(Self {
             parents: RowTable::new(&parents)?,
             manifests: RowTable::new(&manifests)?,
-            records: b.records,
+            records,
             platforms: b.platforms,
             links: b.links,
         })
@@ -93,7 +98,7 @@ impl RelationCopy {
     /// Heap the relations take (platforms' strings not counted: a few
     /// hundred distinct platforms).
     pub fn heap_bytes(&self) -> usize {
-        self.records.capacity()
+        self.records.resident_bytes()
             + self.parents.heap_bytes()
             + self.manifests.heap_bytes()
             + self.platforms.capacity() * std::mem::size_of::<Platform>()
@@ -127,7 +132,11 @@ impl RelationCopy {
         let links = record
             .and_then(|at| usize::try_from(at).ok())
             .and_then(|at| {
-                let (count, rest) = self.records.get(at..)?.split_first_chunk::<4>()?;
+                let (count, rest) = self
+                    .records
+                    .as_slice()
+                    .get(at..)?
+                    .split_first_chunk::<4>()?;
                 rest.get(..(u32::from_le_bytes(*count) as usize).checked_mul(LINK)?)
             })
             .unwrap_or_default();

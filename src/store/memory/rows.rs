@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 
+use super::pages::PageBytes;
 use super::table::RowTable;
 use crate::error::{Error, Result};
 use crate::id::Digest;
@@ -25,7 +26,7 @@ pub(super) struct IndexRows {
     /// Row key → offset in `bytes` of the row: its length (`u32` LE), then
     /// its bytes.
     offsets: RowTable,
-    bytes: Vec<u8>,
+    bytes: PageBytes,
 }
 
 /// The error a cancelled build gives.
@@ -44,11 +45,11 @@ impl IndexRows {
         let rows = usize::try_from(table.len()?).unwrap_or(usize::MAX);
         let stored = usize::try_from(table.stats()?.stored_bytes()).unwrap_or(usize::MAX);
         let mut keys: Vec<(u64, u64)> = Vec::new();
-        let mut bytes = Vec::new();
         // Sized up front when the engine's counts allow it (a damaged file
         // can claim anything: then the copy grows as it reads).
         let _ = keys.try_reserve_exact(rows);
-        let _ = bytes.try_reserve(stored.saturating_add(rows.saturating_mul(4)));
+        let mut bytes = PageBytes::with_capacity(stored.saturating_add(rows.saturating_mul(4)))
+            .or_else(|_| PageBytes::with_capacity(0))?;
         for (i, row) in table.iter()?.enumerate() {
             if i % 4096 == 0 && cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
@@ -63,10 +64,9 @@ impl IndexRows {
                 ))
             })?;
             keys.push((k.value(), bytes.len() as u64));
-            bytes.extend_from_slice(&len.to_le_bytes());
-            bytes.extend_from_slice(v);
+            bytes.extend_from_slice(&len.to_le_bytes())?;
+            bytes.extend_from_slice(v)?;
         }
-        bytes.shrink_to_fit();
         Ok(Self {
             offsets: RowTable::new(&keys)?,
             bytes,
@@ -80,13 +80,13 @@ impl IndexRows {
 
     /// Heap the rows and their table take.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + self.offsets.heap_bytes()
+        self.bytes.resident_bytes() + self.offsets.heap_bytes()
     }
 
     #[inline]
     fn row_at(&self, at: u64) -> Option<&[u8]> {
         let at = usize::try_from(at).ok()?;
-        let (len, rest) = self.bytes.get(at..)?.split_first_chunk::<4>()?;
+        let (len, rest) = self.bytes.as_slice().get(at..)?.split_first_chunk::<4>()?;
         rest.get(..u32::from_le_bytes(*len) as usize)
     }
 
