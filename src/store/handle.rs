@@ -393,7 +393,7 @@ impl Store {
                 let id = TagId::new(repo, &row.name).map_err(|e| {
                     Error::Corrupt(format!("table tags, tag number {n}: invalid name: {e}"))
                 })?;
-                new.push((n, id));
+                new.push((n, row.repo, id));
             }
             self.names.extend_from(known, new);
         }

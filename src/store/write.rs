@@ -82,8 +82,9 @@ pub(crate) struct Writer<'t> {
     journal: JournalWriter<'t>,
     next_repo: u32,
     next_tag: u32,
-    /// Tags created in this transaction, for the name cache.
-    pub new_names: Vec<(u32, TagId)>,
+    /// Tags created in this transaction, for the name cache: tag number,
+    /// repository number, ID.
+    pub new_names: Vec<(u32, u32, TagId)>,
     /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
     /// is known to be empty, so it is not read.
     /// Indexed by number from `first_new_tag` (new tags are numbered in turn).
@@ -465,7 +466,7 @@ impl<'t> Writer<'t> {
         self.tag_keys.insert((repo, id.tag()), n)?;
         // The row itself is written by `apply`, which every caller runs next.
         self.unapplied.push(true);
-        self.new_names.push((n, id.clone()));
+        self.new_names.push((n, repo, id.clone()));
         Ok((
             TagState {
                 n,

@@ -224,8 +224,8 @@ impl Sink for RawAnswer {
             (b.until == OPEN)
                 .cmp(&(a.until == OPEN))
                 .then(b.since.cmp(&a.since))
-                .then_with(|| match (names.get(a.tag), names.get(b.tag)) {
-                    (Some(x), Some(y)) => x.cmp(y),
+                .then_with(|| match (names.name(a.tag), names.name(b.tag)) {
+                    (Some(x), Some(y)) => x.cmp_id(y),
                     _ => Ordering::Equal,
                 })
                 .then_with(|| via(a).cmp(&via(b)))
