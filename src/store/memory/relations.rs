@@ -95,7 +95,7 @@ impl RelationCopy {
         self.links
     }
 
-    /// Heap the relations take (platforms' strings not counted: a few
+    /// Memory the relations take (platforms' strings not counted: a few
     /// hundred distinct platforms).
     pub fn heap_bytes(&self) -> usize {
         self.records.resident_bytes()

@@ -78,7 +78,7 @@ impl IndexRows {
         self.offsets.rows
     }
 
-    /// Heap the rows and their table take.
+    /// Memory the rows and their table take.
     pub fn heap_bytes(&self) -> usize {
         self.bytes.resident_bytes() + self.offsets.heap_bytes()
     }
