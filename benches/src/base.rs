@@ -3,7 +3,7 @@
 //! The base is the real tag → digest history in `../shared/data/`
 //! (`tag-events.jsonl.gz` + `pinned-tag-history.jsonl.gz`, ~208k observations);
 //! without it the bundled `data/sample-events.jsonl.gz`; without that, the
-//! [`synthetic`](crate::synthetic) generator.
+//! [`synthetic`] generator.
 //!
 //! Larger sets replay those same tag histories under new repository names
 //! (`r<k>.bench.example/<domain>/<path>`) with fresh digests

@@ -7,9 +7,9 @@
 //! `Ledger::record_relations`, then compacted), `ociledger-no-relations.redb`
 //! (the same file before the relations were recorded, compacted: the lookup
 //! bench's in-run baseline for direct hits), `raw.redb` (see
-//! [`raw_redb`](crate::raw_redb)), `sqlite.db` (see [`sqlite`](crate::sqlite)),
-//! `queries.tsv` (see [`queries`](crate::queries)), `relation-queries.tsv`
-//! (see [`relations`](crate::relations)) and `stats.json` (see
+//! [`raw_redb`]), `sqlite.db` (see [`sqlite`]),
+//! `queries.tsv` (see [`queries`]), `relation-queries.tsv`
+//! (see [`relations`]) and `stats.json` (see
 //! [`stats`](crate::stats)). A `complete` marker is written last; a set
 //! without it, or whose ledgers no longer open, is rebuilt.
 

@@ -66,7 +66,7 @@ pub fn write(index: &DigestIndex, path: &Path) {
     f.flush().expect("flush");
 }
 
-/// Reads the mix written by [`write`].
+/// Reads the mix written by [`write()`].
 #[must_use]
 pub fn load(path: &Path) -> Vec<Query> {
     let text = fs::read_to_string(path).expect("read queries.tsv");
