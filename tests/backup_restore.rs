@@ -21,7 +21,7 @@ use ociledger::secrets::SecretKey;
 use ociledger::{Counts, Error, Ledger, MAX_PAGE, Snapshot};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::sample::{
     parse_all, relation_digests, sample_lines, sample_observations, sample_relations,
 };

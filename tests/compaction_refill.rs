@@ -1,7 +1,7 @@
 //! `compact` gives back the space that random-order inserts leave inside
 //! pages, not only the free pages, and changes no answer.
 
-mod common;
+use crate::common;
 
 use common::rng::Rng;
 use ociledger::Ledger;

@@ -19,7 +19,7 @@ use ociledger::model::{Observation, Timestamp};
 use ociledger::{Error, Ledger};
 use redb::{Database, ReadableTable};
 
-mod common;
+use crate::common;
 use common::tables::DIGEST_INDEX;
 
 fn d(n: u8) -> Digest {

@@ -17,7 +17,7 @@ use std::path::Path;
 use ociledger::id::Digest;
 use ociledger::{Error, Ledger};
 
-mod common;
+use crate::common;
 use common::rng::Rng;
 use common::sample::sample_observations;
 

@@ -20,7 +20,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-mod common;
+use crate::common;
 use common::rng::Rng;
 
 /// The repositories taken from the sample, as the sample spells them.

@@ -4,7 +4,7 @@
 //! ociledger wrote with longer chunks still reads, verifies and answers as
 //! before, and a write to such a tag splits its long chunk.
 
-mod common;
+use crate::common;
 
 use common::tables::TAG_LOG;
 use ociledger::id::{Algorithm, Digest, TagId};

@@ -54,6 +54,7 @@
     windows
 ))]
 
+use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -295,7 +296,8 @@ impl Reader {
     fn spawn(name: &str, config: &ReaderConfig, dir: &Path, first: mpsc::Sender<()>) -> Self {
         let stderr = dir.join(format!("{name}.stderr"));
         let mut child = Command::new(this_test_binary())
-            .args([READER_TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .arg(common::test_name(module_path!(), READER_TEST))
+            .args(["--exact", "--nocapture", "--test-threads=1"])
             .env(READER_ENV, serde_json::to_string(config).expect("config"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

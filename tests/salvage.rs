@@ -32,7 +32,7 @@ use ociledger::{Error, Ledger, MAX_PAGE, Salvage, Snapshot};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::rng::Rng;
 use common::sample::{relation_digests, sample_observations, sample_relations};
 use common::tables::{

@@ -10,7 +10,7 @@
 //! except under `CI=true`.
 #![cfg(feature = "scan")]
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};

@@ -7,8 +7,10 @@ use std::time::Instant;
 
 use ociledger::{Error, Ledger};
 
-use crate::disk::ENOSPC;
-use crate::workload::{Workload, answers, finish, load, snapshot_answers, with_clock};
+use crate::common;
+
+use super::disk::ENOSPC;
+use super::workload::{Workload, answers, finish, load, snapshot_answers, with_clock};
 
 /// Set in the child process that runs the file-system test inside its own
 /// mount namespace: the small tmpfs mounted there.
@@ -17,9 +19,10 @@ const TMPFS_ENV: &str = "OCILEDGER_TEST_TMPFS";
 const TMPFS_SIZE: &str = "16m";
 /// What the child prints once the tmpfs is mounted.
 const MOUNTED: &str = "ociledger-test: tmpfs mounted";
-/// The test's name as the child's `--exact` filter matches it: with its module.
-const FILE_SYSTEM_TEST: &str = "full_file_system::\
-    full_file_system_fails_one_write_and_the_same_ledger_writes_again_once_there_is_room";
+/// The test the child runs: this file's one test (its name for `--exact` is
+/// [`common::test_name`] of it).
+const FILE_SYSTEM_TEST: &str =
+    "full_file_system_fails_one_write_and_the_same_ledger_writes_again_once_there_is_room";
 
 /// Fills the file system of `path` (a new file) until it has no room left.
 fn fill(path: &std::path::Path) {
@@ -425,7 +428,7 @@ fn full_file_system_fails_one_write_and_the_same_ledger_writes_again_once_there_
             .arg(mount_point.path())
             .arg(&exe)
             .args([
-                FILE_SYSTEM_TEST,
+                &common::test_name(module_path!(), FILE_SYSTEM_TEST),
                 "--exact",
                 "--nocapture",
                 "--test-threads=1",

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use ociledger::Error;
 
-use crate::disk::{EIO, ENOSPC, FaultyDisk};
-use crate::workload::{Workload, answers, finish, load, open, state_of};
+use super::disk::{EIO, ENOSPC, FaultyDisk};
+use super::workload::{Workload, answers, finish, load, open, state_of};
 
 #[derive(Default)]
 struct ErrorTally {

@@ -36,6 +36,3 @@ mod full_file_system;
 mod io_errors;
 mod power_loss;
 mod workload;
-
-#[path = "../common/mod.rs"]
-mod common;

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use ociledger::Error;
 
+use super::disk::{FaultyDisk, to_usize};
+use super::workload::{COMPACTING_WORKLOAD, Step, Workload, answers, finish, load, open, state_of};
 use crate::common::rng::Rng;
-use crate::disk::{FaultyDisk, to_usize};
-use crate::workload::{COMPACTING_WORKLOAD, Step, Workload, answers, finish, load, open, state_of};
 
 /// The floor on the number of simulated power losses.
 const MIN_POWER_LOSSES: usize = 1_000;

@@ -7,9 +7,9 @@ use ociledger::id::{Digest, RepositoryId, TagId};
 use ociledger::model::{FixedClock, ManifestRelation, Observation, RepositoryBody, TagBody};
 use ociledger::{Error, Ledger};
 
+use super::disk::FaultyDisk;
 use crate::common::rng::Rng;
 use crate::common::sample::{sample_observations, sample_relations};
-use crate::disk::FaultyDisk;
 
 /// Power-loss workloads: each is a different slice of the sample, so their
 /// fault points together pass the 1,000 cases.

@@ -9,7 +9,7 @@ use ociledger::id::{Algorithm, Digest, TagId};
 use ociledger::model::{Observation, TagMatch};
 use ociledger::{Ledger, Snapshot};
 
-use crate::programs::at;
+use super::programs::at;
 
 /// How long a background rebuild may take to arrive before a test fails.
 const PATIENCE: Duration = Duration::from_secs(20);

@@ -15,7 +15,7 @@ use ociledger::model::{
 use ociledger::{Ledger, Snapshot};
 use proptest::prelude::*;
 
-use crate::helpers::until_from_memory;
+use super::helpers::until_from_memory;
 
 /// Random programs when `OCILEDGER_PROPTEST_CASES` is unset: `256 / 4`.
 const DEFAULT_CASES: u32 = 256;
