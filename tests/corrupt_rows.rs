@@ -37,7 +37,9 @@ use serde::{Deserialize, Serialize};
 
 mod common;
 use common::rng::noise;
-use common::tables::{DIGEST_INDEX, JOURNAL, META, REPO_KEYS, REPOS, TAG_KEYS, TAG_LOG, TAGS};
+use common::tables::{
+    DIGEST_INDEX, INDEX_CHANGES, JOURNAL, META, REPO_KEYS, REPOS, TAG_KEYS, TAG_LOG, TAGS,
+};
 
 // The stored rows, as `src/store/rows.rs` defines them (postcard). The test
 // `the_mirrored_rows_match_the_stored_format` keeps them in step.
@@ -1578,6 +1580,51 @@ fn batch_1_and(op: &'static str) -> Vec<&'static str> {
     let mut must = BATCH_1.to_vec();
     must.push(op);
     must
+}
+
+/// The change list only steers in-memory copies of the digest index: a
+/// row of it that does not read must not stop a write (the writer drops it,
+/// or starts the list over) nor change an answer, and `verify` must report
+/// it until a write has dropped it.
+#[test]
+fn index_changes_rows_of_garbage_bytes() {
+    for (first, last) in [(true, false), (false, true), (true, true)] {
+        let damage = move |_: &Fx, txn: &WriteTransaction| {
+            let mut table = txn.open_table(INDEX_CHANGES).unwrap();
+            let lo = table.first().unwrap().expect("a change row").0.value();
+            let hi = table.last().unwrap().expect("a change row").0.value();
+            for (damage, key) in [(first, lo), (last, hi)] {
+                if damage {
+                    // 2: no `Option` tag, so the header cannot read.
+                    let garbage = [&[2][..], &noise(24, key)].concat();
+                    table.insert(key, garbage.as_slice()).unwrap();
+                }
+            }
+        };
+        let report = check(Open::Ok, &[], damage).expect("verify ran");
+        assert!(
+            report.tables.findings.contains_key("index_changes"),
+            "{:?}",
+            report.tables.findings.keys().collect::<Vec<_>>()
+        );
+
+        let (_dir, path) = damaged_file(damage);
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.keep_index_in_memory().unwrap();
+        ledger
+            .ingest("scanner", &[obs(GHOST, d(4242), day(40))])
+            .unwrap_or_else(|e| panic!("first {first}, last {last}: a write over the damage: {e}"));
+        let snap = ledger.snapshot().unwrap();
+        assert!(snap.reads_index_from_memory() && snap.index_copy_lag() > 0);
+        assert_eq!(
+            *snap.tags_for_digest(&d(4242)).unwrap()[0].tag,
+            tag_id(GHOST)
+        );
+        drop(snap);
+        ledger.release_index_memory();
+        let after = ledger.verify().unwrap();
+        assert!(after.is_clean(), "first {first}, last {last}: {after:?}");
+    }
 }
 
 /// The write reads the last record too: it chains its own to it.

@@ -406,6 +406,59 @@ fn a_ledger_of_another_schema_version_is_refused_with_both_versions() {
     assert_eq!(l.get_tag(&tag_id("nginx:1")).unwrap().artifact, d(1));
 }
 
+/// Schema 8 only added the change list `index_changes`: a writable open
+/// upgrades a file of schema 7 in place (one transaction), and the data is
+/// all there; a read-only open, which may write nothing, refuses it with
+/// both versions. Guards against an upgrade that loses or alters a row, or
+/// a read-only handle that writes.
+#[test]
+fn a_ledger_of_schema_7_is_upgraded_by_a_writable_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seven.redb");
+    {
+        let l = Ledger::create(&path).unwrap();
+        l.ingest("s", &[obs("nginx:1", d(1), day(1))]).unwrap();
+    }
+    // What schema 7 wrote: no change list.
+    {
+        let db = Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        let changes: TableDefinition<u64, &[u8]> = TableDefinition::new("index_changes");
+        assert!(w.delete_table(changes).unwrap());
+        w.open_table(META)
+            .unwrap()
+            .insert("schema_version", 7u32.to_le_bytes().as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    match Ledger::open_read_only(&path) {
+        Err(Error::Version {
+            found, supported, ..
+        }) => assert_eq!((found, supported), (7, SCHEMA_VERSION)),
+        other => panic!("expected Version, got {other:?}"),
+    }
+    assert_eq!(
+        meta(&path, "schema_version"),
+        Some(7u32.to_le_bytes().to_vec())
+    );
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.get_tag(&tag_id("nginx:1")).unwrap().artifact, d(1));
+    l.keep_index_in_memory().unwrap();
+    l.ingest("s", &[obs("nginx:1", d(2), day(2))]).unwrap();
+    let snap = l.snapshot().unwrap();
+    assert!(snap.index_copy_lag() > 0, "the new table lists the write");
+    assert!(snap.tags_for_digest(&d(2)).unwrap()[0].current);
+    drop(snap);
+    l.release_index_memory();
+    assert!(l.verify().unwrap().is_clean());
+    drop(l);
+    assert_eq!(
+        meta(&path, "schema_version"),
+        Some(SCHEMA_VERSION.to_le_bytes().to_vec())
+    );
+    assert!(Ledger::open_read_only(&path).is_ok());
+}
+
 /// Guards against a truncated schema-version record being read as some version (or panicking).
 #[test]
 fn a_malformed_schema_version_record_is_not_a_ledger() {

@@ -19,9 +19,9 @@ use redb::{
 };
 
 use super::{
-    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS,
-    JOURNAL, META, PARENTS, REPO_KEYS, REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG, TAGS, TEMPLATES,
-    VIOLATIONS,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, INDEX_CHANGES, INTEGRATION_META, INTEGRATION_NAMES,
+    INTEGRATIONS, JOURNAL, META, PARENTS, REPO_KEYS, REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG, TAGS,
+    TEMPLATES, VIOLATIONS,
 };
 use crate::error::{Error, Result};
 
@@ -85,6 +85,7 @@ fn copy_tables(src: &ReadTransaction, dst: &WriteTransaction) -> Result<Vec<u64>
         copy_table(src, dst, INTEGRATIONS)?,
         copy_table(src, dst, INTEGRATION_NAMES)?,
         copy_table(src, dst, INTEGRATION_META)?,
+        copy_table(src, dst, INDEX_CHANGES)?,
     ])
 }
 

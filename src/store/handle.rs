@@ -16,8 +16,8 @@ use super::names::NameCache;
 use super::read::View;
 use super::write::Writer;
 use super::{
-    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, JOURNAL, META, PARENTS,
-    REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAG_LOG, TAGS, VERSION_KEY, rows,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, FORMAT_KEY, FORMAT_NAME, INDEX_CHANGES, JOURNAL, META,
+    PARENTS, REPO_KEYS, REPOS, SCHEMA_VERSION, TAG_KEYS, TAG_LOG, TAGS, VERSION_KEY, rows,
 };
 use super::{INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS};
 use super::{REPO_SETTINGS, TEMPLATES, VIOLATIONS};
@@ -180,6 +180,7 @@ impl Store {
     fn open_unguarded(path: &Path) -> Result<Self> {
         must_exist(path)?;
         let db = builder().open(path).map_err(|e| open_error(path, e))?;
+        upgrade(&db)?;
         check(&db.begin_read()?, path)?;
         Self::writer(db, path)
     }
@@ -565,14 +566,22 @@ impl Store {
         self.memory.stats()
     }
 
+    /// A view of the latest commit that reads the file, never the copy:
+    /// what the copy's answers are checked against.
+    #[cfg(test)]
+    pub fn file_view(&self) -> Result<View> {
+        drop(self.view()?);
+        View::new(self.begin_read()?, &self.names, &self.path, None)
+    }
+
     /// The digest index's version mark and every row, for the test that
     /// the mark moves whenever a row does.
     #[cfg(test)]
     #[allow(clippy::type_complexity)] // a test's view of raw rows
-    pub fn index_mark_and_rows(&self) -> Result<(super::memory::Mark, Vec<(u64, Vec<u8>)>)> {
+    pub fn index_mark_and_rows(&self) -> Result<(super::changes::Mark, Vec<(u64, Vec<u8>)>)> {
         use redb::ReadableTable;
         let txn = self.begin_read()?;
-        let mark = super::memory::Mark::of(&txn)?;
+        let mark = super::changes::Mark::of(&txn)?;
         let mut rows = Vec::new();
         for row in txn.open_table(DIGEST_INDEX)?.iter()? {
             let (k, v) = row?;
@@ -684,7 +693,9 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
             Err(e) => return Err(foreign_meta(path, e)),
         };
         if !fresh {
-            return check(&txn, path);
+            drop(txn);
+            upgrade(db)?;
+            return check(&db.begin_read()?, path);
         }
     }
     let txn = db.begin_write()?;
@@ -708,6 +719,37 @@ pub(super) fn initialize(db: &Database, path: &Path) -> Result<()> {
         txn.open_table(INTEGRATIONS)?;
         txn.open_table(INTEGRATION_NAMES)?;
         txn.open_table(INTEGRATION_META)?;
+        txn.open_table(INDEX_CHANGES)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// The last schema a writable open upgrades in place: 8 only added the
+/// empty `index_changes` table.
+const UPGRADES_FROM: u32 = 7;
+
+/// Upgrades a file of schema [`UPGRADES_FROM`] to this one, in one write
+/// transaction (a crash leaves it as it was); any other file is left to
+/// [`check`].
+fn upgrade(db: &Database) -> Result<()> {
+    let version = |txn: &ReadTransaction| -> Result<Option<u32>> {
+        let Ok(meta) = txn.open_table(META) else {
+            return Ok(None);
+        };
+        Ok(meta
+            .get(VERSION_KEY)?
+            .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+            .map(u32::from_le_bytes))
+    };
+    if version(&db.begin_read()?)? != Some(UPGRADES_FROM) {
+        return Ok(());
+    }
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        meta.insert(VERSION_KEY, SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        txn.open_table(INDEX_CHANGES)?;
     }
     txn.commit()?;
     Ok(())

@@ -135,6 +135,11 @@ impl<'t> JournalWriter<'t> {
         })
     }
 
+    /// The journal table, as this transaction has it so far.
+    pub fn table(&self) -> &Table<'t, u32, &'static [u8]> {
+        &self.table
+    }
+
     /// Notes an entry tag `tag`'s log gained in this batch, written by
     /// `actor` at `now` (µs). A transaction has one author.
     /// Room for `entries` more notes.

@@ -15,6 +15,7 @@
 //! - instants are `i64` microseconds since the epoch.
 
 mod backup;
+mod changes;
 mod compact;
 mod handle;
 mod integrations;
@@ -61,8 +62,12 @@ use crate::error::{Error, Result};
 /// digest index by the digest's first 8 bytes; 7 packs the move log's
 /// instants and batch numbers as varints (instants as gaps), keys
 /// `tag_keys` by (repository number, tag name) and drops the tag row's
-/// cached current digest: 143.6 → 112.1 file bytes per reference at 1M.
-pub const SCHEMA_VERSION: u32 = 7;
+/// cached current digest: 143.6 → 112.1 file bytes per reference at 1M;
+/// 8 adds `index_changes`, the digest-index keys each recent commit
+/// changed, so a process keeping the index in memory updates what it
+/// reads from the file instead of copying the index again (a writable
+/// open adds the empty table to a file of version 7).
+pub const SCHEMA_VERSION: u32 = 8;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";
@@ -77,6 +82,7 @@ pub(crate) const TAGS: TableDefinition<u32, &[u8]> = TableDefinition::new("tags"
 /// 8-byte digest prefix → the digests with that prefix, each with its
 /// packed (tag number, since, until) entries: the hot path, one point get
 pub(crate) const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
+pub(crate) use changes::INDEX_CHANGES;
 pub(crate) use journal::JOURNAL;
 pub(crate) use log::TAG_LOG;
 pub(crate) use tag_keys::TAG_KEYS;
@@ -84,7 +90,7 @@ pub(crate) use tag_keys::TAG_KEYS;
 /// The name of every table of the schema, `meta` first: what opening a
 /// file requires (`handle::check`) and what salvage accounts for. `backup`
 /// copies the same tables, with their types.
-pub(crate) fn table_names() -> [&'static str; 17] {
+pub(crate) fn table_names() -> [&'static str; 18] {
     use redb::TableHandle;
     [
         META.name(),
@@ -104,6 +110,7 @@ pub(crate) fn table_names() -> [&'static str; 17] {
         INTEGRATIONS.name(),
         INTEGRATION_NAMES.name(),
         INTEGRATION_META.name(),
+        INDEX_CHANGES.name(),
     ]
 }
 

@@ -87,6 +87,12 @@ impl<'t> RelationWriter<'t> {
         })
     }
 
+    /// The two tables whose row counts mark the digest index's version
+    /// ([`super::changes::Mark`]): `manifest_parents`, `manifest_configs`.
+    pub fn counted_tables(&self) -> (&impl ReadableTableMetadata, &impl ReadableTableMetadata) {
+        (&self.parents, &self.configs)
+    }
+
     /// Records `relation`; returns how many relations were new, and calls
     /// `flag` for each digest that must carry a digest-index flag.
     pub fn record(

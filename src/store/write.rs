@@ -7,6 +7,7 @@ use super::log::{self, LogEntry, TAG_LOG};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+use super::changes::{self, INDEX_CHANGES, Mark};
 use super::packed::{self, IndexEntry};
 use super::relations::RelationWriter;
 use super::rows::{self, AuditRow, RepoRow, TagRow, from_micros, micros};
@@ -98,6 +99,12 @@ pub(crate) struct Writer<'t> {
     /// Recorded in the order made (a push each: cheaper than an ordered map
     /// per change) with the index's key, sorted once by `flush_index`.
     index_changes: Vec<(u64, Digest, IndexChange)>,
+    /// The digest-index keys `flush_index` touched, and the index's
+    /// version when the transaction began: the commit's row of
+    /// `index_changes`, for processes that keep a copy of the index.
+    changed_keys: Vec<u64>,
+    mark_before: Mark,
+    index_log: Table<'t, u64, &'static [u8]>,
     relations: RelationWriter<'t>,
     /// Templates, repository settings and violations (issue 11).
     templates: super::TemplateWriter<'t>,
@@ -179,6 +186,10 @@ impl<'t> Writer<'t> {
                 k.value().0
             )));
         }
+        let journal = JournalWriter::open(txn)?;
+        let relations = RelationWriter::open(txn)?;
+        let (parents, configs) = relations.counted_tables();
+        let mark_before = Mark::of_tables(journal.table(), parents, configs)?;
         Ok(Self {
             repo_keys: txn.open_table(REPO_KEYS)?,
             repos,
@@ -186,14 +197,17 @@ impl<'t> Writer<'t> {
             tags,
             tag_log,
             digest_index: txn.open_table(DIGEST_INDEX)?,
-            journal: JournalWriter::open(txn)?,
+            journal,
             next_repo,
             next_tag,
             new_names: Vec::new(),
             unapplied: Vec::new(),
             first_new_tag: next_tag,
             index_changes: Vec::new(),
-            relations: RelationWriter::open(txn)?,
+            changed_keys: Vec::new(),
+            mark_before,
+            index_log: txn.open_table(INDEX_CHANGES)?,
+            relations,
             templates: super::TemplateWriter::open(txn)?,
             integrations: super::IntegrationWriter::open(txn)?,
         })
@@ -660,6 +674,7 @@ impl<'t> Writer<'t> {
     pub fn reserve(&mut self, observations: usize) {
         // An entry usually closes one index interval and opens another.
         self.index_changes.reserve(observations.saturating_mul(2));
+        self.changed_keys.reserve(observations.saturating_mul(2));
         self.journal.reserve(observations);
     }
 
@@ -668,7 +683,16 @@ impl<'t> Writer<'t> {
     /// before the commit.
     pub fn finish(&mut self) -> Result<()> {
         self.flush_index()?;
-        self.journal.finish()
+        self.journal.finish()?;
+        let (parents, configs) = self.relations.counted_tables();
+        let after = Mark::of_tables(self.journal.table(), parents, configs)?;
+        if after == self.mark_before {
+            return Ok(());
+        }
+        let mut keys = std::mem::take(&mut self.changed_keys);
+        keys.sort_unstable();
+        keys.dedup();
+        changes::record(&mut self.index_log, self.mark_before, after, &keys)
     }
 
     /// Writes the digest-index changes, in key order: one read-modify-write
@@ -685,6 +709,10 @@ impl<'t> Writer<'t> {
             let Some(&(key, _)) = row.first() else {
                 continue;
             };
+            // Every key a change names, rewritten or not: a new relation
+            // changes its child's or config's answer without a rewrite
+            // when the flag is already set.
+            self.changed_keys.push(key);
             // Each digest of this row that changed (almost always one).
             let mut row_changes: Vec<(Digest, IndexDelta)> = Vec::with_capacity(1);
             for (_, d, change) in row.iter().filter_map(|&(_, i)| changes.get(i)) {

@@ -100,9 +100,13 @@ pub const INTEGRATION_NAMES: TableDefinition<&str, &str> =
 pub const INTEGRATION_META: TableDefinition<&str, &[u8]> =
     TableDefinition::new("image_integration_meta");
 
+/// commit number → the digest index's marks before and after the commit,
+/// and the keys of the rows it changed (the change list, schema 8).
+pub const INDEX_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("index_changes");
+
 /// The name of every table of the schema, `meta` first, in the order of
 /// `table_names` in `src/store/mod.rs`: what opening a file requires.
-pub fn names() -> [&'static str; 17] {
+pub fn names() -> [&'static str; 18] {
     [
         META.name(),
         REPO_KEYS.name(),
@@ -121,5 +125,6 @@ pub fn names() -> [&'static str; 17] {
         INTEGRATIONS.name(),
         INTEGRATION_NAMES.name(),
         INTEGRATION_META.name(),
+        INDEX_CHANGES.name(),
     ]
 }

@@ -14,9 +14,35 @@ use super::programs::at;
 /// How long a background rebuild may take to arrive before a test fails.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Polls snapshots of `ledger` (every `pause`) until one reads the copy,
-/// rebuilt in the background. Every snapshot on the way, from the file or
-/// from the copy, must answer `want` through `ask`.
+/// Polls snapshots of `ledger` (every `pause`) until `done` says one is
+/// what the test waits for; `check` looks at every snapshot on the way.
+fn poll(
+    ledger: &Ledger,
+    pause: Duration,
+    what: &str,
+    check: impl Fn(&Snapshot),
+    done: impl Fn(&Snapshot) -> bool,
+) {
+    let start = Instant::now();
+    loop {
+        let snap = ledger.snapshot().expect("snapshot");
+        check(&snap);
+        if done(&snap) {
+            return;
+        }
+        drop(snap);
+        assert!(
+            start.elapsed() < PATIENCE,
+            "{what}: not within {PATIENCE:?} (last rebuild error {:?})",
+            ledger.index_memory().and_then(|m| m.last_error)
+        );
+        std::thread::sleep(pause);
+    }
+}
+
+/// Polls snapshots of `ledger` (every `pause`) until one reads the copy.
+/// Every snapshot on the way, from the file or from the copy, must answer
+/// `want` through `ask`.
 pub fn until_from_memory<T: PartialEq + std::fmt::Debug>(
     ledger: &Ledger,
     ask: impl Fn(&Snapshot) -> T,
@@ -24,26 +50,28 @@ pub fn until_from_memory<T: PartialEq + std::fmt::Debug>(
     pause: Duration,
     what: &str,
 ) {
-    let start = Instant::now();
-    loop {
-        let snap = ledger.snapshot().expect("snapshot");
+    let check = |snap: &Snapshot| {
         assert_eq!(
-            &ask(&snap),
+            &ask(snap),
             want,
             "{what}: a snapshot (reading from memory: {}) differs from the file",
             snap.reads_index_from_memory()
         );
-        if snap.reads_index_from_memory() {
-            return;
-        }
-        drop(snap);
-        assert!(
-            start.elapsed() < PATIENCE,
-            "{what}: no snapshot read a rebuilt copy within {PATIENCE:?} (last error {:?})",
-            ledger.index_memory().and_then(|m| m.last_error)
-        );
-        std::thread::sleep(pause);
-    }
+    };
+    poll(
+        ledger,
+        pause,
+        what,
+        check,
+        Snapshot::reads_index_from_memory,
+    );
+}
+
+/// Polls snapshots of `ledger` until one reads a copy of its own commit
+/// (`index_copy_lag` 0): a copy rebuilt in the background after a write.
+pub fn until_renewed(ledger: &Ledger, what: &str) {
+    let renewed = |snap: &Snapshot| snap.reads_index_from_memory() && snap.index_copy_lag() == 0;
+    poll(ledger, Duration::from_millis(10), what, |_| {}, renewed);
 }
 
 /// [`until_from_memory`], with the pause the tests other than the property

@@ -301,7 +301,8 @@ fn answers(snap: &Snapshot, probes: &[Digest]) -> Vec<(Vec<TagMatch>, String)> {
 /// Runs `program` on two ledgers given the same writes: `plain`, which never
 /// keeps a copy, and `kept`, which does. After every step, `kept`'s answers
 /// must be `plain`'s from every kind of snapshot: the first one after the
-/// write (its copy is then of the step before), one that reads a copy
+/// write (its copy is then of the step before, and it reads the rows the
+/// step changed from the file), one that reads a copy
 /// rebuilt in the background (when the step says to wait), one after
 /// `release_index_memory` (the file), and one after `keep_index_in_memory`
 /// (a copy built then).
@@ -324,7 +325,8 @@ pub fn run(program: &[Step]) {
         let want = answers(&plain.snapshot().expect("snapshot"), &probes);
 
         // The copy kept since the last step: of this commit only if the
-        // step changed nothing; otherwise the snapshot must read the file.
+        // step changed nothing; otherwise the snapshot must read the rows
+        // the step changed from the file.
         let first = kept.snapshot().expect("snapshot");
         assert_eq!(
             answers(&first, &probes),

@@ -8,11 +8,15 @@
 //! stored row exactly (the same decode answers from either).
 //!
 //! A copy belongs to one version of the index, named by its [`Mark`]. A
-//! view uses the copy only when the view's transaction sees that same
-//! version; otherwise it reads the file, as without a copy, and asks for a
-//! new copy to be built in the background from a later transaction. So an
-//! answer never depends on whether the copy was used: it is the view's
-//! commit's answer either way.
+//! view of that version reads every row from the copy. A view of a later
+//! version reads the rows the commits since then changed from the file and
+//! the others from the copy: `index_changes` (`changes.rs`) lists them, and
+//! a lookup that reaches a changed row, directly or through a relation,
+//! reads the file for its whole answer. When the list does not reach back
+//! to the copy's version, or names many rows, a new copy is built in the
+//! background from a later transaction (views read the file meanwhile, or
+//! the old copy with its list). So an answer never depends on whether the
+//! copy was used: it is the view's commit's answer either way.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+use redb::ReadTransaction;
 
 mod pages;
 mod relations;
@@ -31,38 +35,12 @@ pub(crate) use relations::Link;
 use relations::RelationCopy;
 pub(crate) use rows::GroupId;
 use rows::IndexRows;
+use table::RowTable;
 
+use super::changes::{self, Mark};
 use super::packed::Group;
-use super::{CONFIGS, JOURNAL, PARENTS};
 use crate::error::{Error, Result};
 use crate::id::Digest;
-
-/// Which version of the digest index a read transaction sees.
-///
-/// The digest index is derived from the move log and the relations (what
-/// `verify` checks): a write changes it only by adding log entries, which
-/// appends a journal record, or by recording a new relation, which adds a
-/// row to `manifest_parents` or `manifest_configs` (relations are never
-/// removed). So the last journal record and those two row counts change
-/// whenever the index does, and cost three cheap reads. Salvage and restore
-/// make new files, which a process holding the old one never sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Mark {
-    journal: Option<u32>,
-    parents: u64,
-    configs: u64,
-}
-
-impl Mark {
-    /// The version `txn` sees.
-    pub fn of(txn: &ReadTransaction) -> Result<Self> {
-        Ok(Self {
-            journal: txn.open_table(JOURNAL)?.last()?.map(|(k, _)| k.value()),
-            parents: txn.open_table(PARENTS)?.len()?,
-            configs: txn.open_table(CONFIGS)?.len()?,
-        })
-    }
-}
 
 /// The digest index of one [`Mark`], in memory, with the manifest
 /// relations a lookup follows.
@@ -71,6 +49,45 @@ pub(crate) struct MemoryIndex {
     rows: IndexRows,
     relations: RelationCopy,
     built_in: Duration,
+}
+
+/// The rows of a copy that a view of a later version must read from the
+/// file: their keys, from version `from` (the copy's) to `to`.
+pub(crate) struct Stale {
+    from: Mark,
+    to: Mark,
+    rows: u64,
+    keys: RowTable,
+}
+
+/// The copy as one view uses it: the rows of `stale` (if any) are read from
+/// the file.
+#[derive(Clone)]
+pub(crate) struct CopyView {
+    index: Arc<MemoryIndex>,
+    stale: Option<Arc<Stale>>,
+}
+
+impl CopyView {
+    /// The copy.
+    #[inline]
+    pub fn index(&self) -> &MemoryIndex {
+        &self.index
+    }
+
+    /// Whether `d`'s answer may have changed since the copy's version: a
+    /// lookup that reaches it must read the file.
+    #[inline]
+    pub fn is_stale(&self, d: &Digest) -> bool {
+        self.stale
+            .as_ref()
+            .is_some_and(|s| s.keys.get(super::packed::key(d)).is_some())
+    }
+
+    /// How many digest-index rows the view reads from the file.
+    pub fn stale_rows(&self) -> u64 {
+        self.stale.as_ref().map_or(0, |s| s.rows)
+    }
 }
 
 /// What a copy holds and cost: see [`crate::IndexMemory`].
@@ -116,6 +133,38 @@ impl MemoryIndex {
         self.relations.manifests(&self.rows, config)
     }
 
+    /// The rows whose answers may differ between this copy's version and
+    /// `mark`, `txn`'s version: those `index_changes` names, and the
+    /// sources of links the copy left out to them. `None` when the table
+    /// does not reach back to this copy's version.
+    fn stale_since(&self, txn: &ReadTransaction, mark: Mark) -> Result<Option<Stale>> {
+        let Some(mut keys) = changes::since(txn, self.mark, mark)? else {
+            return Ok(None);
+        };
+        let dependents: Vec<u64> = keys
+            .iter()
+            .flat_map(|&k| self.relations.dependents(k))
+            .collect();
+        if !dependents.is_empty() {
+            keys.extend(dependents);
+            keys.sort_unstable();
+            keys.dedup();
+        }
+        let pairs: Vec<(u64, u64)> = keys.iter().map(|&k| (k, 0)).collect();
+        Ok(Some(Stale {
+            from: self.mark,
+            to: mark,
+            rows: keys.len() as u64,
+            keys: RowTable::new(&pairs)?,
+        }))
+    }
+
+    /// Whether a view with `stale` should rather have a new copy: when a
+    /// sixty-fourth of the rows (at least 1,024) read the file.
+    fn wants_rebuild(&self, stale: &Stale) -> bool {
+        stale.rows > (self.rows.len() / 64).max(1024)
+    }
+
     fn stats(&self) -> CopyStats {
         CopyStats {
             rows: self.rows.len(),
@@ -132,6 +181,9 @@ pub(crate) struct MemoryState {
     /// Whether the embedder asked for a copy (and a rebuild may install one).
     wanted: Arc<AtomicBool>,
     current: Arc<RwLock<Option<Arc<MemoryIndex>>>>,
+    /// The stale rows of the last version views asked for, worked out once
+    /// for all of its views.
+    stale: Mutex<Option<Arc<Stale>>>,
     /// The background rebuild, while one runs or until it is joined.
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Tells a running rebuild to give up.
@@ -160,6 +212,7 @@ impl MemoryState {
         self.wanted.store(false, Ordering::Release);
         self.stop_refresh();
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.stale.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     /// The copy's figures, if there is one, and the last rebuild's error.
@@ -174,15 +227,17 @@ impl MemoryState {
         Some((stats, error))
     }
 
-    /// The copy a view of `txn` may use: the kept one if it is of `txn`'s
-    /// version. When it is not, a rebuild starts from a transaction that
-    /// `begin` gives (unless one is running) and the view reads the file.
+    /// The copy a view of `txn` may use: the kept one, with the rows
+    /// changed since its version when it is older than `txn`'s. When the
+    /// change list does not reach back to the copy, or names too many rows,
+    /// a rebuild starts from a transaction that `begin` gives (unless one
+    /// is running); in the first case the view reads the file.
     pub fn for_view(
         &self,
         txn: &ReadTransaction,
         begin: impl FnOnce() -> Result<ReadTransaction>,
         path: &Path,
-    ) -> Result<Option<Arc<MemoryIndex>>> {
+    ) -> Result<Option<CopyView>> {
         if !self.wanted.load(Ordering::Acquire) {
             return Ok(None);
         }
@@ -192,13 +247,46 @@ impl MemoryState {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Some(copy) = current
-            && copy.mark == mark
-        {
-            return Ok(Some(copy));
+        let Some(index) = current else {
+            self.start_refresh(begin, path);
+            return Ok(None);
+        };
+        if index.mark == mark {
+            return Ok(Some(CopyView { index, stale: None }));
         }
-        self.start_refresh(begin, path);
-        Ok(None)
+        let mut cached = self.stale.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stale) = cached.as_ref()
+            && stale.from == index.mark
+            && stale.to == mark
+        {
+            let stale = Some(Arc::clone(stale));
+            return Ok(Some(CopyView { index, stale }));
+        }
+        // Best effort, as a rebuild is: a list that does not read leaves
+        // this view on the file.
+        let stale = match index.stale_since(txn, mark) {
+            Ok(stale) => stale,
+            Err(e) => {
+                self.note_error(&e);
+                None
+            }
+        };
+        let Some(stale) = stale else {
+            drop(cached);
+            self.start_refresh(begin, path);
+            return Ok(None);
+        };
+        let rebuild = index.wants_rebuild(&stale);
+        let stale = Arc::new(stale);
+        *cached = Some(Arc::clone(&stale));
+        drop(cached);
+        if rebuild {
+            self.start_refresh(begin, path);
+        }
+        Ok(Some(CopyView {
+            index,
+            stale: Some(stale),
+        }))
     }
 
     /// Starts a background rebuild unless one is running. Best effort: a

@@ -7,7 +7,10 @@
 //! `manifest_parents` and then descends the digest index once per parent.
 //! A link is kept only when following it can add to an answer: a parent
 //! without intervals, or a parent or manifest without a group, adds
-//! nothing in the file path either, so leaving it out changes no answer.
+//! nothing in the file path either, so leaving it out changes no answer of
+//! the copy's own commit. Such links are listed apart: when a later commit
+//! gives the left-out target intervals, the source's answer changes without
+//! its row changing, and a view of that commit must read it from the file.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,6 +53,11 @@ pub(super) struct RelationCopy {
     /// Each distinct platform once.
     platforms: Vec<Platform>,
     links: u64,
+    /// Links left out because their target had no group or no intervals,
+    /// as (target's row key, source's row key), sorted: when a later
+    /// commit gives such a target intervals, the source's answer changes
+    /// though its row did not (see [`RelationCopy::dependents`]).
+    left_out: Vec<(u64, u64)>,
 }
 
 impl RelationCopy {
@@ -63,6 +71,7 @@ impl RelationCopy {
             platforms: Vec::new(),
             interned: HashMap::new(),
             links: 0,
+            left_out: Vec::new(),
         };
         // A parent adds to an answer only through its intervals.
         let parents = b.copy(
@@ -81,13 +90,30 @@ impl RelationCopy {
         // moved: a copy of a tenth of the rows' bytes.
         let mut records = PageBytes::with_capacity(b.records.len())?;
         records.extend_from_slice(&b.records)?;
+        let mut left_out = b.left_out;
+        left_out.sort_unstable();
+        left_out.dedup();
         Ok(Self {
             parents: RowTable::new(&parents)?,
             manifests: RowTable::new(&manifests)?,
             records,
             platforms: b.platforms,
             links: b.links,
+            left_out,
         })
+    }
+
+    /// The row keys of digests whose answer follows a link the copy left
+    /// out to a digest under `key`: if a later commit changes that row,
+    /// their answers may change too.
+    pub fn dependents(&self, key: u64) -> impl Iterator<Item = u64> + '_ {
+        let start = self.left_out.partition_point(|&(to, _)| to < key);
+        self.left_out
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |&&(to, _)| to == key)
+            .map(|&(_, from)| from)
     }
 
     /// Links held.
@@ -102,6 +128,7 @@ impl RelationCopy {
             + self.parents.heap_bytes()
             + self.manifests.heap_bytes()
             + self.platforms.capacity() * std::mem::size_of::<Platform>()
+            + self.left_out.capacity() * 16
     }
 
     /// The image indexes listing the child whose group is `child` and
@@ -185,6 +212,7 @@ struct Builder<'r> {
     /// A stored platform's bytes → its number.
     interned: HashMap<Vec<u8>, u32>,
     links: u64,
+    left_out: Vec<(u64, u64)>,
 }
 
 impl Builder<'_> {
@@ -253,14 +281,16 @@ impl Builder<'_> {
                 record.from = Some(from);
                 record.open = self.open(source, &from)?;
             }
-            if record.open.is_none() || row.is_empty() {
+            if record.open.is_none() {
                 continue;
             }
-            let Some((id, group)) = group_in(at, row, &to)? else {
-                continue;
+            let linked = match group_in(at, row, &to)? {
+                Some((id, group)) => platform(self, &group, &v)?.map(|p| self.push(id, &to, p)),
+                None => None,
             };
-            if let Some(platform) = platform(self, &group, &v)? {
-                self.push(id, &to, platform);
+            if linked.is_none() {
+                let key = crate::store::packed::key;
+                self.left_out.push((key(&to), key(&from)));
             }
         }
         Ok(())

@@ -11,7 +11,7 @@ use super::answer::{Sink, ViaRef};
 use crate::error::Result;
 use crate::id::Digest;
 use crate::model::TagMatch;
-use crate::store::memory::{GroupId, MemoryIndex};
+use crate::store::memory::{CopyView, GroupId};
 use crate::store::names::Names;
 use crate::store::packed::{self, Group, IndexEntry};
 use crate::store::{OPEN, from_micros, rows};
@@ -35,7 +35,11 @@ impl View {
     pub(crate) fn answer<S: Sink>(&self, digest: &Digest, out: &mut S) -> Result<()> {
         out.clear();
         if let Some(copy) = &self.memory {
-            return self.answer_from_copy(copy, digest, out);
+            if self.answer_from_copy(copy, digest, out)? == FromCopy::Answered {
+                return Ok(());
+            }
+            // A row the copy holds changed since: the file answers.
+            out.clear();
         }
         let flags = self.direct_matches(digest, None, out)?;
         out.sort_from(&self.names, 0);
@@ -62,40 +66,53 @@ impl View {
     }
 
     /// [`View::answer`] from the in-memory copy: the same steps, with each
-    /// relation read a followed link.
+    /// relation read a followed link. Gives up, leaving `out` partly
+    /// filled, at the first row it reaches that changed since the copy's
+    /// version.
     fn answer_from_copy<S: Sink>(
         &self,
-        copy: &MemoryIndex,
+        copy: &CopyView,
         digest: &Digest,
         out: &mut S,
-    ) -> Result<()> {
-        let Some((id, group)) = copy.group(digest).map_err(in_index(digest))? else {
-            return Ok(());
+    ) -> Result<FromCopy> {
+        if copy.is_stale(digest) {
+            return Ok(FromCopy::Stale);
+        }
+        let index = copy.index();
+        let Some((id, group)) = index.group(digest).map_err(in_index(digest))? else {
+            return Ok(FromCopy::Answered);
         };
         self.push_matches(digest, &group, None, out)?;
         out.sort_from(&self.names, 0);
         if group.flags == 0 {
-            return Ok(());
+            return Ok(FromCopy::Answered);
         }
         let direct = out.len();
-        if group.flags & packed::FLAG_CHILD != 0 {
-            self.copied_parent_matches(copy, id, out)?;
+        if group.flags & packed::FLAG_CHILD != 0
+            && self.copied_parent_matches(copy, id, out)? == FromCopy::Stale
+        {
+            return Ok(FromCopy::Stale);
         }
         if group.flags & packed::FLAG_CONFIG != 0 {
-            for manifest in copy.manifests(id) {
+            for manifest in index.manifests(id) {
                 let manifest = manifest.map_err(in_index(digest))?;
+                if copy.is_stale(&manifest.digest) {
+                    return Ok(FromCopy::Stale);
+                }
                 let via = ViaRef {
                     digest: manifest.digest,
                     platform: None,
                 };
                 self.push_matches(&manifest.digest, &manifest.group, Some(&via), out)?;
-                if manifest.group.flags & packed::FLAG_CHILD != 0 {
-                    self.copied_parent_matches(copy, manifest.id, out)?;
+                if manifest.group.flags & packed::FLAG_CHILD != 0
+                    && self.copied_parent_matches(copy, manifest.id, out)? == FromCopy::Stale
+                {
+                    return Ok(FromCopy::Stale);
                 }
             }
         }
         out.finish_indirect(&self.names, direct);
-        Ok(())
+        Ok(FromCopy::Answered)
     }
 
     /// Appends the matches of every image index that lists `child`.
@@ -110,22 +127,26 @@ impl View {
         Ok(())
     }
 
-    /// [`View::parent_matches`] from the copy, for the child whose group is `child`.
+    /// [`View::parent_matches`] from the copy, for the child whose group is
+    /// `child`; stops at a parent whose row changed since the copy's version.
     fn copied_parent_matches<S: Sink>(
         &self,
-        copy: &MemoryIndex,
+        copy: &CopyView,
         child: GroupId,
         out: &mut S,
-    ) -> Result<()> {
-        for parent in copy.parents(child) {
+    ) -> Result<FromCopy> {
+        for parent in copy.index().parents(child) {
             let parent = parent.map_err(rows::at("the in-memory copy's relations"))?;
+            if copy.is_stale(&parent.digest) {
+                return Ok(FromCopy::Stale);
+            }
             let via = ViaRef {
                 digest: parent.digest,
                 platform: parent.platform,
             };
             self.push_matches(&parent.digest, &parent.group, Some(&via), out)?;
         }
-        Ok(())
+        Ok(FromCopy::Answered)
     }
 
     /// Appends the tag intervals stored in the file under `digest` (each
@@ -163,6 +184,14 @@ impl View {
         }
         Ok(())
     }
+}
+
+/// Whether the copy answered a lookup, or reached a row that changed since
+/// its version (the file must answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FromCopy {
+    Answered,
+    Stale,
 }
 
 /// Places an error in one entry of `digest`'s digest-index row.

@@ -14,7 +14,7 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, ReadableTableMetadata}
 
 use super::journal::{self, JOURNAL};
 use super::log::{self, LogEntry, TAG_LOG};
-use super::memory::MemoryIndex;
+use super::memory::CopyView;
 use super::names::{NameCache, Names};
 use super::packed;
 use super::relations::RelationReader;
@@ -51,7 +51,7 @@ pub(crate) struct View {
     names: Arc<Names>,
     /// The in-memory copy of this commit's digest index, when the ledger
     /// keeps one and it is of this commit (`memory/`).
-    pub(super) memory: Option<Arc<MemoryIndex>>,
+    pub(super) memory: Option<CopyView>,
 }
 
 /// Row counts, for `stats`: what the file holds.
@@ -79,6 +79,12 @@ impl View {
         self.memory.is_some()
     }
 
+    /// Rows of the digest index changed since the version of the copy this
+    /// view reads: it reads those from the file.
+    pub(crate) fn index_copy_lag(&self) -> u64 {
+        self.memory.as_ref().map_or(0, CopyView::stale_rows)
+    }
+
     /// Runs a read of this view with the engine's panics on damaged pages
     /// turned into [`Error::Corrupt`] naming the file (see `handle::guard`).
     pub(crate) fn guarded<T>(&self, f: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
@@ -89,7 +95,7 @@ impl View {
         txn: ReadTransaction,
         names: &NameCache,
         path: &std::path::Path,
-        memory: Option<Arc<MemoryIndex>>,
+        memory: Option<CopyView>,
     ) -> Result<Self> {
         Ok(Self {
             path: Arc::from(path),

@@ -10,9 +10,9 @@ use super::super::log::{self, LogEntry};
 use super::super::relations::PlatformRow;
 use super::super::rows::{self, RepoRow, TagRow, from_micros};
 use super::super::{
-    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS,
-    IntegrationReader, JOURNAL, META, PARENTS, REPO_KEYS, REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG,
-    TAGS, TEMPLATES, TemplateReader, VIOLATIONS,
+    CONFIG_MANIFESTS, CONFIGS, DIGEST_INDEX, INDEX_CHANGES, INTEGRATION_META, INTEGRATION_NAMES,
+    INTEGRATIONS, IntegrationReader, JOURNAL, META, PARENTS, REPO_KEYS, REPO_SETTINGS, REPOS,
+    TAG_KEYS, TAG_LOG, TAGS, TEMPLATES, TemplateReader, VIOLATIONS,
 };
 use super::scan::{attempt, scan};
 use super::{TableSalvage, table_name};
@@ -319,8 +319,12 @@ impl Harvest {
     }
 
     /// The digest index and the violations: only read through (they are
-    /// rebuilt), so the report says how much of them was damaged.
+    /// rebuilt), so the report says how much of them was damaged. So is the
+    /// digest index's change list: a new file starts without one.
     fn read_derived(&mut self, txn: &ReadTransaction) {
+        let mut r = TableSalvage::derived();
+        let ok = scan(txn, INDEX_CHANGES, &mut r, |_, _, _| {});
+        self.note(INDEX_CHANGES.name(), ok, r);
         let mut r = TableSalvage::derived();
         let ok = scan(txn, DIGEST_INDEX, &mut r, |_, _, _| {});
         self.note(DIGEST_INDEX.name(), ok, r);
