@@ -20,7 +20,7 @@
 //!
 //! An input: `[table, row, payload…]`.
 //!
-//! - `table % 17` picks the table (the order of [`TABLES`]);
+//! - `table % 18` picks the table (the order of [`TABLES`]);
 //! - `row & 0x7f` modulo (the table's row count + 1) picks an existing row
 //!   (in key order), or, for the count itself, a new key; bit 7 of `row`
 //!   deletes the row picked instead (or, with "a new key", the whole table);
@@ -49,9 +49,10 @@
 //! `repositories` (all pages) and `repository`/`tags`/`repository_mutability`/
 //! `match_template` of every repository listed or known, `violations`,
 //! `integrations`/`integration`/`integration_credentials`/`credentials_for`,
-//! `templates`/`template`, `classify` of a few image strings, then one
-//! `ingest` (a move of an existing tag and of an immutable one) and one
-//! `record_relations`, and `stats` again.
+//! `templates`/`template`, `classify` of a few image strings, then
+//! `keep_index_in_memory`, one `ingest` (a move of an existing tag and of
+//! an immutable one) and one `record_relations`, `tags_for_digest` of every
+//! digest again (from the copy and the change list), and `stats` again.
 //!
 //! Property: every call may fail, but nothing may panic or abort the
 //! process, and every `Error::Corrupt` names the file. The ledger turns
@@ -82,7 +83,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, TableDefinition, TableHandle, WriteTransaction,
 };
 
-// The tables of schema 7, with their exact key and value types, as
+// The tables of schema 8, with their exact key and value types, as
 // `src/store/` defines them (mod.rs, log.rs, journal.rs, relations.rs,
 // templates.rs, integrations.rs).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -105,6 +106,7 @@ const INTEGRATION_NAMES: TableDefinition<&str, &str> =
     TableDefinition::new("image_integration_names");
 const INTEGRATION_META: TableDefinition<&str, &[u8]> =
     TableDefinition::new("image_integration_meta");
+const INDEX_CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("index_changes");
 
 /// The tables, in the order the input's first byte picks them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +128,10 @@ enum Table {
     Integrations,
     IntegrationNames,
     IntegrationMeta,
+    IndexChanges,
 }
 
-const TABLES: [Table; 17] = [
+const TABLES: [Table; 18] = [
     Table::Meta,
     Table::RepoKeys,
     Table::Repos,
@@ -146,6 +149,7 @@ const TABLES: [Table; 17] = [
     Table::Integrations,
     Table::IntegrationNames,
     Table::IntegrationMeta,
+    Table::IndexChanges,
 ];
 
 impl Table {
@@ -168,6 +172,7 @@ impl Table {
             Table::Integrations => INTEGRATIONS.name(),
             Table::IntegrationNames => INTEGRATION_NAMES.name(),
             Table::IntegrationMeta => INTEGRATION_META.name(),
+            Table::IndexChanges => INDEX_CHANGES.name(),
         }
     }
 }
@@ -456,6 +461,7 @@ fn read_rows(path: &Path) -> Vec<Vec<(Key, Vec<u8>)>> {
             Table::TagLog => rows!(TAG_LOG, |k, v| (Key::TagLog(k.0, k.1), v.to_vec())),
             Table::Journal => rows!(JOURNAL, |k, v| (Key::U32(k), v.to_vec())),
             Table::DigestIndex => rows!(DIGEST_INDEX, |k, v| (Key::U64(k), v.to_vec())),
+            Table::IndexChanges => rows!(INDEX_CHANGES, |k, v| (Key::U64(k), v.to_vec())),
             Table::Parents => rows!(PARENTS, |k, v| (
                 Key::Bytes2(k.0.to_vec(), k.1.to_vec()),
                 v.to_vec()
@@ -504,7 +510,7 @@ fn write_seeds(base: &Base, dir: &Path) {
             n => (n / 2, rows[n / 2].1.clone()),
         };
         let mut seed = vec![
-            u8::try_from(i).expect("17 tables"),
+            u8::try_from(i).expect("18 tables"),
             u8::try_from(row).unwrap_or(0),
         ];
         seed.extend_from_slice(&payload);
@@ -629,6 +635,9 @@ fn damage(
             bytes_valued!(REPO_SETTINGS, Key::U32(k) => *k, Key::U32(p.u32()));
         }
         Table::DigestIndex => bytes_valued!(DIGEST_INDEX, Key::U64(k) => *k, Key::U64(p.u64())),
+        Table::IndexChanges => {
+            bytes_valued!(INDEX_CHANGES, Key::U64(k) => *k, Key::U64(p.u64()));
+        }
         Table::Configs => {
             bytes_valued!(CONFIGS, Key::Bytes(k) => k.as_slice(), Key::Bytes(p.bytes().to_vec()));
         }
@@ -926,6 +935,9 @@ fn exercise(base: &Base, path: &Path) {
     }
     check!(path, ledger.integration_credentials(&base.integration_id));
     check!(path, ledger.credentials_for("docker.io"));
+    // A copy of this commit, which the writes below leave behind: the
+    // lookups after them read the change list (`index_changes`).
+    check!(path, ledger.keep_index_in_memory());
     let at = ts("2024-06-01T00:00:00Z");
     let moved: Digest = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
         .parse()
@@ -940,6 +952,11 @@ fn exercise(base: &Base, path: &Path) {
     )
     .expect("a relation");
     check!(path, ledger.record_relations("fuzz", &[relation]));
+    if let Some(snap) = check!(path, ledger.snapshot()) {
+        for d in base.digests.iter().chain([&moved]) {
+            check!(path, snap.tags_for_digest(d));
+        }
+    }
     check!(path, ledger.stats());
 }
 
