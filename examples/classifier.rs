@@ -18,7 +18,9 @@
 //! With `--index-in-memory` after the file, the classifier copies the
 //! digest index into memory first (`Ledger::keep_index_in_memory`): lookups
 //! then cost 0.35–0.4 × a lookup in the file, for about 100 bytes of memory per reference;
-//! answers are the same either way.
+//! answers are the same either way. While the writer keeps committing, each
+//! batch's snapshot reads the rows the commits since the copy changed from
+//! the file and the rest from the copy (`Snapshot::index_copy_lag`).
 
 use std::io::{self, BufRead, BufWriter, Write};
 
