@@ -58,6 +58,50 @@ pub(crate) struct Stale {
     to: Mark,
     rows: u64,
     keys: RowTable,
+    /// One bit per `filter.len() * 64` of the key space, set where a key
+    /// is: most lookups miss the list, and a few cache-resident words tell
+    /// them so without probing the table, whose slots the copy's random
+    /// reads keep evicting. Eight bits per key: about one probe in eight
+    /// for a key not in the list.
+    filter: Vec<u64>,
+}
+
+impl Stale {
+    fn new(from: Mark, to: Mark, keys: &[u64]) -> Result<Self> {
+        let bits = (keys.len() * 8).next_power_of_two().clamp(512, 1 << 20);
+        let mut filter = vec![0u64; bits / 64];
+        let mask = bits - 1;
+        for &k in keys {
+            let bit = Self::bit(k, mask);
+            filter[bit / 64] |= 1 << (bit % 64);
+        }
+        let pairs: Vec<(u64, u64)> = keys.iter().map(|&k| (k, 0)).collect();
+        Ok(Self {
+            from,
+            to,
+            rows: keys.len() as u64,
+            keys: RowTable::new(&pairs)?,
+            filter,
+        })
+    }
+
+    /// The filter's bit for `key`: its low bits (keys are digest prefixes,
+    /// random; a registry grinding them only makes the filter pass more
+    /// lookups on to the table).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // masked to the filter's size
+    fn bit(key: u64, mask: usize) -> usize {
+        key as usize & mask
+    }
+
+    #[inline]
+    fn holds(&self, key: u64) -> bool {
+        let bit = Self::bit(key, self.filter.len() * 64 - 1);
+        self.filter
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+            && self.keys.get(key).is_some()
+    }
 }
 
 /// The copy as one view uses it: the rows of `stale` (if any) are read from
@@ -81,7 +125,7 @@ impl CopyView {
     pub fn is_stale(&self, d: &Digest) -> bool {
         self.stale
             .as_ref()
-            .is_some_and(|s| s.keys.get(super::packed::key(d)).is_some())
+            .is_some_and(|s| s.holds(super::packed::key(d)))
     }
 
     /// How many digest-index rows the view reads from the file.
@@ -150,13 +194,7 @@ impl MemoryIndex {
             keys.sort_unstable();
             keys.dedup();
         }
-        let pairs: Vec<(u64, u64)> = keys.iter().map(|&k| (k, 0)).collect();
-        Ok(Some(Stale {
-            from: self.mark,
-            to: mark,
-            rows: keys.len() as u64,
-            keys: RowTable::new(&pairs)?,
-        }))
+        Stale::new(self.mark, mark, &keys).map(Some)
     }
 
     /// Whether a view with `stale` should rather have a new copy: when a
