@@ -56,7 +56,6 @@ pub(crate) struct MemoryIndex {
 pub(crate) struct Stale {
     from: Mark,
     to: Mark,
-    rows: u64,
     keys: RowTable,
     /// One bit per `filter.len() * 64` of the key space, set where a key
     /// is: most lookups miss the list, and a few cache-resident words tell
@@ -79,7 +78,6 @@ impl Stale {
         Ok(Self {
             from,
             to,
-            rows: keys.len() as u64,
             keys: RowTable::new(&pairs)?,
             filter,
         })
@@ -130,7 +128,7 @@ impl CopyView {
 
     /// How many digest-index rows the view reads from the file.
     pub fn stale_rows(&self) -> u64 {
-        self.stale.as_ref().map_or(0, |s| s.rows)
+        self.stale.as_ref().map_or(0, |s| s.keys.rows)
     }
 }
 
@@ -200,7 +198,7 @@ impl MemoryIndex {
     /// Whether a view with `stale` should rather have a new copy: when a
     /// sixty-fourth of the rows (at least 1,024) read the file.
     fn wants_rebuild(&self, stale: &Stale) -> bool {
-        stale.rows > (self.rows.len() / 64).max(1024)
+        stale.keys.rows > (self.rows.len() / 64).max(1024)
     }
 
     fn stats(&self) -> CopyStats {
