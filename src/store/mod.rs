@@ -125,6 +125,25 @@ pub(crate) use relations::{CONFIG_MANIFESTS, CONFIGS, PARENTS};
 // Repository creation templates, repository settings and violations (issue 11).
 pub(crate) use templates::{REPO_SETTINGS, TEMPLATES, TemplateReader, TemplateWriter, VIOLATIONS};
 
+/// Replaces the value `stored` guards with `bytes` if they are no longer
+/// than it, and says whether it did. A row read through `Table::get_mut`
+/// and rewritten this way costs one descent of the tree where a `get` and
+/// an `insert` took two, and its leaf is patched in place instead of
+/// rebuilt. A longer value is left to `Table::insert` (`false`): redb's
+/// `AccessGuardMut::insert` would give a leaf that outgrows its page a
+/// bigger page instead of splitting it, and leaves that only ever see
+/// their values grow would keep growing.
+pub(crate) fn replace_in_place(
+    stored: &mut redb::AccessGuardMut<'_, &'static [u8]>,
+    bytes: &[u8],
+) -> Result<bool> {
+    if bytes.len() > stored.value().len() {
+        return Ok(false);
+    }
+    stored.insert(bytes)?;
+    Ok(true)
+}
+
 /// Reads a `u32` counter from the last key of a table: the next free number.
 pub(crate) fn next_number(table: &impl ReadableTable<u32, &'static [u8]>) -> Result<u32> {
     Ok(match table.last()? {

@@ -7,17 +7,19 @@ use super::log::{self, LogEntry, TAG_LOG};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 
+mod index;
+
+use index::IndexChange;
+
 use super::changes::{self, INDEX_CHANGES, Mark};
-use super::packed::{self, IndexEntry};
+use super::packed::IndexEntry;
 use super::relations::RelationWriter;
-use super::rows::{self, AuditRow, RepoRow, TagRow, from_micros, micros};
+use super::rows::{self, AuditRow, RepoRow, TagRow, micros};
 use super::tag_keys::{self, TAG_KEYS};
 use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{
-    ManifestRelation, Repository, RepositoryBody, Tag, TagMatchRef, Timestamp, runs,
-};
+use crate::model::{Repository, RepositoryBody, Tag, TagMatchRef, Timestamp, runs};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
@@ -110,62 +112,6 @@ pub(crate) struct Writer<'t> {
     templates: super::TemplateWriter<'t>,
     /// The registry integration tables.
     pub integrations: super::IntegrationWriter<'t>,
-}
-
-/// One change to a digest's index entries.
-#[derive(Debug, Clone, Copy)]
-enum IndexChange {
-    Remove(IndexEntry),
-    Add(IndexEntry),
-    /// Relation flags to set.
-    Flags(u8),
-}
-
-/// The net change to one digest's index entries within a transaction: an
-/// entry added and removed again (two `apply`s of one tag) cancels out.
-#[derive(Debug, Default)]
-struct IndexDelta {
-    removed: Vec<IndexEntry>,
-    added: Vec<IndexEntry>,
-    /// Relation flags to set (they are never cleared: relations are
-    /// content-addressed and permanent).
-    flags: u8,
-}
-
-impl IndexDelta {
-    /// The net effect of `changes`, in the order they were made.
-    #[cfg(test)]
-    fn of<'c>(changes: impl IntoIterator<Item = &'c IndexChange>) -> Self {
-        let mut delta = Self::default();
-        for change in changes {
-            delta.apply(*change);
-        }
-        delta
-    }
-
-    fn apply(&mut self, change: IndexChange) {
-        match change {
-            IndexChange::Remove(e) => self.remove(e),
-            IndexChange::Add(e) => self.add(e),
-            IndexChange::Flags(f) => self.flags |= f,
-        }
-    }
-
-    fn remove(&mut self, e: IndexEntry) {
-        if let Some(i) = self.added.iter().position(|a| *a == e) {
-            self.added.swap_remove(i);
-        } else {
-            self.removed.push(e);
-        }
-    }
-
-    fn add(&mut self, e: IndexEntry) {
-        if let Some(i) = self.removed.iter().position(|r| *r == e) {
-            self.removed.swap_remove(i);
-        } else {
-            self.added.push(e);
-        }
-    }
 }
 
 impl<'t> Writer<'t> {
@@ -393,7 +339,17 @@ impl<'t> Writer<'t> {
     }
 
     fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
-        self.tags.insert(n, rows::encode(row)?.as_slice())?;
+        let bytes = rows::encode(row)?;
+        // A tag older than this transaction has a row, usually rewritten at
+        // its size (its audit touched): replaced in place (see
+        // `super::replace_in_place`).
+        if n < self.first_new_tag
+            && let Some(mut stored) = self.tags.get_mut(n)?
+            && super::replace_in_place(&mut stored, &bytes)?
+        {
+            return Ok(());
+        }
+        self.tags.insert(n, bytes.as_slice())?;
         Ok(())
     }
 
@@ -618,56 +574,6 @@ impl<'t> Writer<'t> {
         Ok(summary)
     }
 
-    /// Records that tag `n`'s entries in the digest index go from `before`
-    /// to `after` (each as [`index_entries`] makes them);
-    /// `Writer::flush_index` writes them.
-    pub(super) fn reindex(
-        &mut self,
-        before: &[(Digest, IndexEntry)],
-        after: &[(Digest, IndexEntry)],
-    ) {
-        // Both are in log order, and a write almost always adds at the log's
-        // end: only the last interval or two differ, so skip the common
-        // prefix before sorting what is left.
-        let same = before.iter().zip(after).take_while(|(b, a)| b == a).count();
-        let (removed, added) = (&before[same..], &after[same..]);
-        // An entry is in neither list twice (a tag's entries are distinct
-        // intervals), so each side is checked against the other as a set.
-        if removed.len() * added.len() <= 64 {
-            // The usual write, one or two entries a side: compared in place,
-            // no copies (two allocations per tag written, 1 % of an ingest).
-            self.push_index_diff(removed, |x| added.contains(x), IndexChange::Remove);
-            self.push_index_diff(added, |x| removed.contains(x), IndexChange::Add);
-        } else {
-            let (mut removed, mut added) = (removed.to_vec(), added.to_vec());
-            removed.sort_unstable();
-            added.sort_unstable();
-            self.push_index_diff(
-                &removed,
-                |x| added.binary_search(x).is_ok(),
-                IndexChange::Remove,
-            );
-            self.push_index_diff(
-                &added,
-                |x| removed.binary_search(x).is_ok(),
-                IndexChange::Add,
-            );
-        }
-    }
-
-    /// Records `change` for each entry of `entries` the other side does not have.
-    fn push_index_diff(
-        &mut self,
-        entries: &[(Digest, IndexEntry)],
-        other_has: impl Fn(&(Digest, IndexEntry)) -> bool,
-        change: fn(IndexEntry) -> IndexChange,
-    ) {
-        for x in entries.iter().filter(|x| !other_has(x)) {
-            self.index_changes
-                .push((packed::key(&x.0), x.0, change(x.1)));
-        }
-    }
-
     /// Sizes the transaction's change lists for `observations` more log
     /// entries (a batch's size is known before its first write), so they
     /// are not regrown and copied as they fill.
@@ -693,132 +599,6 @@ impl<'t> Writer<'t> {
         keys.sort_unstable();
         keys.dedup();
         changes::record(&mut self.index_log, self.mark_before, after, &keys)
-    }
-
-    /// Writes the digest-index changes, in key order: one read-modify-write
-    /// per row (digest prefix) whose groups changed.
-    pub(super) fn flush_index(&mut self) -> Result<()> {
-        let changes = std::mem::take(&mut self.index_changes);
-        // Sorted through (key, position) pairs: 16 bytes moved where a
-        // change is over 100, and a row's changes are taken in the order
-        // made, so an entry added and then removed cancels out.
-        let mut order: Vec<(u64, usize)> =
-            changes.iter().enumerate().map(|(i, c)| (c.0, i)).collect();
-        order.sort_unstable();
-        for row in order.chunk_by(|a, b| a.0 == b.0) {
-            let Some(&(key, _)) = row.first() else {
-                continue;
-            };
-            // Every key a change names, rewritten or not: a new relation
-            // changes its child's or config's answer without a rewrite
-            // when the flag is already set.
-            self.changed_keys.push(key);
-            // Each digest of this row that changed (almost always one).
-            let mut row_changes: Vec<(Digest, IndexDelta)> = Vec::with_capacity(1);
-            for (_, d, change) in row.iter().filter_map(|&(_, i)| changes.get(i)) {
-                if let Some((_, delta)) = row_changes.iter_mut().find(|(x, _)| x == d) {
-                    delta.apply(*change);
-                } else {
-                    let mut delta = IndexDelta::default();
-                    delta.apply(*change);
-                    row_changes.push((*d, delta));
-                }
-            }
-            self.rewrite_row(key, row_changes)?;
-        }
-        Ok(())
-    }
-
-    /// Applies the changes to the digest-index row `key`.
-    fn rewrite_row(&mut self, key: u64, changes: Vec<(Digest, IndexDelta)>) -> Result<()> {
-        if changes
-            .iter()
-            .all(|(_, d)| d.removed.is_empty() && d.added.is_empty() && d.flags == 0)
-        {
-            // Everything this transaction did here cancelled out: not even a read.
-            return Ok(());
-        }
-        let mut groups: Vec<(Digest, u8, Vec<IndexEntry>)> = Vec::new();
-        if let Some(v) = self.digest_index.get(key)? {
-            for g in packed::groups(v.value()) {
-                // Named only when a group is damaged: formatting the place of
-                // every group read cost 1 % of an ingest.
-                let place = format_args!("table digest_index, key {key:016x}");
-                let g = g.map_err(rows::at(place))?;
-                let d = g.digest(key).map_err(rows::at(place))?;
-                let entries = g
-                    .decode()
-                    .map(|e| self.check_entry(&d, e))
-                    .collect::<Result<_>>()?;
-                groups.push((d, g.flags, entries));
-            }
-        }
-        let mut rewritten = false;
-        for (d, delta) in changes {
-            let i = if let Some(i) = groups.iter().position(|g| g.0 == d) {
-                i
-            } else {
-                groups.push((d, 0, Vec::new()));
-                groups.len() - 1
-            };
-            let (_, flags, entries) = &mut groups[i];
-            if *flags | delta.flags == *flags && delta.removed.is_empty() && delta.added.is_empty()
-            {
-                // An entry added and removed in this transaction, or a flag
-                // already set.
-                continue;
-            }
-            rewritten = true;
-            *flags |= delta.flags;
-            entries.retain(|e| !delta.removed.contains(e));
-            entries.extend(delta.added);
-            packed::answer_order(entries);
-        }
-        if !rewritten {
-            return Ok(());
-        }
-        groups.retain(|(_, flags, entries)| *flags != 0 || !entries.is_empty());
-        groups.sort_unstable_by_key(|g| g.0);
-        if groups.is_empty() {
-            self.digest_index.remove(key)?;
-        } else {
-            let mut bytes = Vec::new();
-            for (d, flags, entries) in &groups {
-                packed::encode_group(&mut bytes, d, *flags, entries);
-            }
-            self.digest_index.insert(key, bytes.as_slice())?;
-        }
-        Ok(())
-    }
-
-    /// Records a manifest relation (an index's platform manifests, or a
-    /// manifest's config); returns how many relations were new. The digests
-    /// it makes reachable get their digest-index flags in `flush_index`.
-    pub fn record_relation(&mut self, relation: &ManifestRelation) -> Result<u64> {
-        let changes = &mut self.index_changes;
-        self.relations.record(relation, &mut |d, flag| {
-            changes.push((packed::key(&d), d, IndexChange::Flags(flag)));
-        })
-    }
-
-    /// An entry read back from the digest index, checked as a lookup would
-    /// check it (its tag has a row, its instants decode), so a damaged entry
-    /// is reported instead of being written back beside the new ones.
-    fn check_entry(&self, d: &Digest, e: IndexEntry) -> Result<IndexEntry> {
-        let tag = e.tag;
-        // Tag numbers are dense (checked when the file is opened), so every
-        // number below the next free one has a row.
-        if tag >= self.next_tag {
-            return Err(Error::Corrupt(format!(
-                "table digest_index, digest {d}, tag number {tag}: no such tag in table tags"
-            )));
-        }
-        let place = format_args!("table digest_index, digest {d}, tag number {tag}");
-        from_micros(e.since).map_err(rows::at(place))?;
-        if e.until != OPEN {
-            from_micros(e.until).map_err(rows::at(place))?;
-        }
-        Ok(e)
     }
 }
 
@@ -866,37 +646,4 @@ pub(super) fn index_entries(
             )
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{IndexChange, IndexDelta, IndexEntry};
-
-    fn e(tag: u32, since: i64) -> IndexEntry {
-        IndexEntry {
-            tag,
-            since,
-            until: since + 1,
-        }
-    }
-
-    /// Guards the deferred digest index: two `apply`s of one tag in a
-    /// transaction must compose, so an entry added then removed (or removed
-    /// then added back) leaves no trace in the delta.
-    #[test]
-    fn an_entry_added_and_removed_in_one_transaction_cancels_out() {
-        use IndexChange::{Add, Flags, Remove};
-        let d = IndexDelta::of(&[
-            Add(e(1, 10)),
-            Remove(e(1, 10)),
-            Remove(e(2, 20)),
-            Add(e(2, 20)),
-        ]);
-        assert!(d.added.is_empty() && d.removed.is_empty(), "{d:?}");
-        let d = IndexDelta::of(&[Remove(e(3, 30)), Flags(1), Add(e(3, 31)), Flags(2)]);
-        assert_eq!(
-            (d.removed, d.added, d.flags),
-            (vec![e(3, 30)], vec![e(3, 31)], 3)
-        );
-    }
 }
