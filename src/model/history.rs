@@ -224,21 +224,18 @@ where
     let mut out: Vec<(Digest, T, Option<T>)> = Vec::with_capacity(entries.size_hint().0);
     // Index in `out` of the interval in force, if any.
     let mut running: Option<usize> = None;
-    let mut at_instant: Vec<Option<Digest>> = Vec::new();
     while let Some((t, first)) = entries.next() {
-        at_instant.clear();
-        at_instant.push(first);
-        while let Some((_, d)) = entries.next_if(|(next, _)| *next == t) {
-            at_instant.push(d);
-        }
-        let Some((&winner, losers)) = at_instant.split_last() else {
-            continue;
-        };
         let in_force = running.map(|i| out[i].0);
-        for &loser in losers.iter().flatten() {
-            if Some(loser) != in_force {
+        // The instant's last entry wins; the ones before it lose (no
+        // buffer: an instant almost always has one entry).
+        let mut winner = first;
+        while let Some((_, d)) = entries.next_if(|(next, _)| *next == t) {
+            if let Some(loser) = winner
+                && Some(loser) != in_force
+            {
                 out.push((loser, t, Some(t)));
             }
+            winner = d;
         }
         if winner != in_force {
             if let Some(i) = running.take() {

@@ -62,15 +62,28 @@ impl LogEntry {
         (self.at, self.digest)
     }
 
-    /// Appends the fixed-width form the journal hashes: instant (`i64`
-    /// LE), batch sequence (`u32` LE), algorithm byte (0 for a deletion),
-    /// digest bytes. Schema 6 stored entries this way; the hash kept it
-    /// when the stored form changed, so a journal's hashes do not depend
-    /// on how the log is packed.
-    pub fn hash_form_into(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.at.to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        self.digest_into(out);
+    /// The longest [`LogEntry::hash_form`].
+    pub const HASH_FORM_MAX: usize = 8 + 4 + Digest::MAX_COMPACT_LEN;
+
+    /// The fixed-width form the journal hashes, in a buffer on the stack,
+    /// and its length: instant (`i64` LE), batch sequence (`u32` LE),
+    /// algorithm byte (0 for a deletion), digest bytes. Schema 6 stored
+    /// entries this way; the hash kept it when the stored form changed, so
+    /// a journal's hashes do not depend on how the log is packed.
+    pub fn hash_form(&self) -> ([u8; Self::HASH_FORM_MAX], usize) {
+        let mut out = [0u8; Self::HASH_FORM_MAX];
+        out[..8].copy_from_slice(&self.at.to_le_bytes());
+        out[8..12].copy_from_slice(&self.seq.to_le_bytes());
+        // A deletion's algorithm byte is the 0 already there.
+        let len = match &self.digest {
+            Some(d) => {
+                let (compact, n) = d.compact_array();
+                out[12..].copy_from_slice(&compact);
+                12 + n
+            }
+            None => 13,
+        };
+        (out, len)
     }
 
     fn digest_into(&self, out: &mut Vec<u8>) {

@@ -86,7 +86,10 @@ pub(super) struct TagRow {
 }
 
 pub(super) fn encode<T: Serialize>(row: &T) -> Result<Vec<u8>> {
-    postcard::to_stdvec(row).map_err(|e| Error::Corrupt(format!("encoding a row: {e}")))
+    // Sized for a tag row with its audit (the row an ingest writes most):
+    // grown from empty, a row took four reallocations.
+    postcard::to_extend(row, Vec::with_capacity(128))
+        .map_err(|e| Error::Corrupt(format!("encoding a row: {e}")))
 }
 
 pub(super) fn decode<'a, T: Deserialize<'a>>(table: &str, bytes: &'a [u8]) -> Result<T> {
