@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{Ledger, at_item, check_actor, not_after};
+use super::{Horizon, Ledger, at_item, check_actor};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
 use crate::model::{Observation, Timestamp};
@@ -118,7 +118,8 @@ impl Ledger {
         let now = self.now();
         // A future scan time would delete tags and fix `last_scanned_on` in
         // the future, as a future observation would fix a tag.
-        not_after(batch.scanned_at, now, "scanned_at")?;
+        let horizon = Horizon::new(now);
+        horizon.check(batch.scanned_at, "scanned_at")?;
         let mut by_tag: BTreeMap<&TagId, Vec<TagWrite>> = BTreeMap::new();
         for (i, o) in batch.observations.iter().enumerate() {
             if o.tag.repository() != &batch.repository {
@@ -135,7 +136,8 @@ impl Ledger {
                     value: Some(o.tag.to_string()),
                 });
             }
-            not_after(o.observed_at, now, "observed_at")
+            horizon
+                .check(o.observed_at, "observed_at")
                 .map_err(|e| at_item("observation", i, e))?;
             by_tag
                 .entry(&o.tag)
