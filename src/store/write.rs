@@ -607,10 +607,6 @@ fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
     log.iter().map(LogEntry::key).collect()
 }
 
-/// Tag `n`'s digest-index entries as its log makes them:
-/// [`coalesce`](crate::model::coalesce)'s
-/// intervals, in log order, kept in the log's microseconds. Each instant is
-/// checked to be one a [`Timestamp`] can hold, as a lookup checks it.
 /// The (instant, digest) of every entry of `chunks`, in log order, in a
 /// vector sized once (a flattening `collect` cannot size it and regrows it).
 fn log_keys(chunks: &[log::Chunk]) -> Vec<(i64, Option<Digest>)> {
@@ -623,6 +619,10 @@ fn log_keys(chunks: &[log::Chunk]) -> Vec<(i64, Option<Digest>)> {
     keys
 }
 
+/// Tag `n`'s digest-index entries as its log makes them:
+/// [`coalesce`](crate::model::coalesce)'s
+/// intervals, in log order, kept in the log's microseconds. Each instant is
+/// checked to be one a [`Timestamp`] can hold, as a lookup checks it.
 pub(super) fn index_entries(
     n: u32,
     log: &[(i64, Option<Digest>)],
