@@ -15,10 +15,10 @@ mod templates;
 mod verify;
 
 use std::collections::HashMap;
-
-use foldhash::fast::RandomState as FoldHash;
 use std::path::Path;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState as FoldHash;
 
 use serde::Serialize;
 

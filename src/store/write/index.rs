@@ -7,9 +7,9 @@ use super::Writer;
 use crate::error::{Error, Result};
 use crate::id::Digest;
 use crate::model::ManifestRelation;
-use crate::store::OPEN;
 use crate::store::packed::{self, IndexEntry};
 use crate::store::rows::{self, from_micros};
+use crate::store::{OPEN, replace_in_place};
 
 /// One change to a digest's index entries.
 #[derive(Debug, Clone, Copy)]
@@ -171,26 +171,28 @@ impl Writer<'_> {
             self.changed_keys.push(key);
             row.clear();
             bytes.clear();
-            let apply_run = |row: &mut RowGroups, bytes: &mut Vec<u8>| {
-                for (_, d, change) in run.iter().filter_map(|&(_, i)| changes.get(i)) {
-                    row.apply(*d, *change);
-                }
-                row.encode(bytes);
-            };
             // The guard borrows the table: a removal or a new row waits
-            // until it is gone.
-            let written = if let Some(mut stored) = self.digest_index.get_mut(key)? {
-                row.read(key, stored.value(), next_tag)?;
-                apply_run(&mut row, &mut bytes);
+            // until it is dropped.
+            let mut stored = self.digest_index.get_mut(key)?;
+            if let Some(guard) = &stored {
+                row.read(key, guard.value(), next_tag)?;
+            }
+            for (_, d, change) in run.iter().filter_map(|&(_, i)| changes.get(i)) {
+                row.apply(*d, *change);
+            }
+            row.encode(&mut bytes);
+            let done = match stored.as_mut() {
                 // Unchanged (changes that cancelled out, or a flag already
                 // set), or no longer (an interval closed).
-                stored.value() == bytes.as_slice()
-                    || (!bytes.is_empty() && super::super::replace_in_place(&mut stored, &bytes)?)
-            } else {
-                apply_run(&mut row, &mut bytes);
-                false
+                Some(guard) => {
+                    guard.value() == bytes.as_slice()
+                        || (!bytes.is_empty() && replace_in_place(guard, &bytes)?)
+                }
+                // A new row whose changes cancelled out.
+                None => bytes.is_empty(),
             };
-            if written {
+            drop(stored);
+            if done {
                 continue;
             }
             if bytes.is_empty() {
