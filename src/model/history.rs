@@ -211,19 +211,42 @@ pub fn coalesce<I: IntoIterator<Item = (Timestamp, Option<Digest>)>>(
         .collect()
 }
 
-/// [`coalesce`] over any kind of instant, as `(digest, since, until)`: the
-/// store runs it on the log's raw microseconds, so a write derives a tag's
-/// index entries without converting each instant to a [`Timestamp`] and back.
-pub(crate) fn runs<T, I>(entries: I) -> Vec<(Digest, T, Option<T>)>
+/// [`coalesce`] over any kind of instant, as `(digest, since, until)`.
+fn runs<T, I>(entries: I) -> Vec<(Digest, T, Option<T>)>
 where
     T: Copy + PartialEq,
     I: IntoIterator<Item = (T, Option<Digest>)>,
 {
+    let mut out = Vec::new();
+    runs_from(None, entries, &mut out);
+    out
+}
+
+/// [`runs`] over the rest of a log, appended to `out`, `in_force` being the
+/// interval that runs into it (digest, since) as [`resume_point`] finds it:
+/// that interval comes first, closed or continued by `entries`. Every
+/// interval [`runs`] makes of the whole log and this one does not make ends
+/// before `entries` start. The store runs it on the log's raw microseconds,
+/// so a write derives a tag's index entries without converting each instant
+/// to a [`Timestamp`] and back, from the part of the log it changes only,
+/// into a buffer it reuses from tag to tag.
+pub(crate) fn runs_from<T, I>(
+    in_force: Option<(Digest, T)>,
+    entries: I,
+    out: &mut Vec<(Digest, T, Option<T>)>,
+) where
+    T: Copy + PartialEq,
+    I: IntoIterator<Item = (T, Option<Digest>)>,
+{
     let mut entries = entries.into_iter().peekable();
-    // At most one interval per entry.
-    let mut out: Vec<(Digest, T, Option<T>)> = Vec::with_capacity(entries.size_hint().0);
+    // At most one interval per entry, and the one in force.
+    out.reserve(entries.size_hint().0 + 1);
     // Index in `out` of the interval in force, if any.
     let mut running: Option<usize> = None;
+    if let Some((d, since)) = in_force {
+        out.push((d, since, None));
+        running = Some(out.len() - 1);
+    }
     while let Some((t, first)) = entries.next() {
         let in_force = running.map(|i| out[i].0);
         // The instant's last entry wins; the ones before it lose (no
@@ -247,12 +270,102 @@ where
             }
         }
     }
-    out
+}
+
+/// Where [`runs_from`] can take over a log for a change at or after
+/// instant `from`: the index of the first entry at or after `from`, the
+/// interval in force just before it (digest, since) if one is, and whether
+/// that answer is settled, that is, holds whatever entries come before
+/// `log`. It is not when no entry precedes `from` in `log`, or when the
+/// digest in force won every instant from `log`'s first on (its interval may
+/// have started earlier): the caller then passes more of the log, and for a
+/// whole log the answer given is the truth.
+///
+/// After each instant the digest in force is the instant's last entry's
+/// ([`runs`]' same-instant rule), so its interval started at the first of
+/// the instants before `from` whose last entries all name it.
+pub(crate) fn resume_point<T: Copy + PartialOrd>(
+    log: &[(T, Option<Digest>)],
+    from: T,
+) -> (usize, Option<(Digest, T)>, bool) {
+    let at = log.partition_point(|(t, _)| *t < from);
+    let before = log.get(..at).unwrap_or_default();
+    let Some(&(mut since, last)) = before.last() else {
+        return (at, None, false);
+    };
+    let Some(d) = last else {
+        return (at, None, true);
+    };
+    // An instant's first entry: its predecessor is the instant before's last.
+    let mut start = before.partition_point(|(t, _)| *t < since);
+    while let Some(&(t, last)) = start.checked_sub(1).and_then(|i| before.get(i)) {
+        if last != Some(d) {
+            return (at, Some((d, since)), true);
+        }
+        since = t;
+        start = before.partition_point(|(u, _)| *u < t);
+    }
+    (at, Some((d, since)), false)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::TagMatchRef;
+    use proptest::prelude::*;
+
+    use super::{TagMatchRef, resume_point, runs, runs_from};
+    use crate::id::{Algorithm, Digest};
+
+    type Run = (Digest, u8, Option<u8>);
+
+    fn sorted(mut v: Vec<Run>) -> Vec<Run> {
+        v.sort_unstable_by_key(|(d, since, until)| (d.to_string(), *since, *until));
+        v
+    }
+
+    proptest! {
+        /// A write re-derives a tag's index entries from its log's tail only
+        /// (`resume_point` + `runs_from`); guards against that differing from
+        /// the whole log's `runs`: an interval lost or doubled at the seam, a
+        /// wrong `since` for the interval that runs into the tail (runs of one
+        /// digest, same-instant losers), or a "settled" answer from part of a
+        /// log that the entries before it would change.
+        #[test]
+        fn the_tail_from_its_resume_point_derives_what_the_whole_log_does(
+            raw in proptest::collection::vec((0u8..12, proptest::option::of(0u8..3)), 0..24),
+            from in 0u8..14,
+            cut in 0usize..24,
+        ) {
+            let digests: Vec<Digest> =
+                (0u8..3).map(|i| Digest::of(Algorithm::Sha256, &[i])).collect();
+            let mut log = raw;
+            log.sort_unstable();
+            log.dedup();
+            let log: Vec<(u8, Option<Digest>)> = log
+                .into_iter()
+                .map(|(t, d)| (t, d.map(|i| digests[usize::from(i)])))
+                .collect();
+
+            let (at, in_force, _) = resume_point(&log, from);
+            let mut joined: Vec<Run> = runs(log[..at].iter().copied());
+            let open: Vec<(Digest, u8)> =
+                joined.iter().filter(|r| r.2.is_none()).map(|r| (r.0, r.1)).collect();
+            prop_assert_eq!(open.first().copied(), in_force);
+            joined.retain(|r| r.2.is_some());
+            runs_from(in_force, log[at..].iter().copied(), &mut joined);
+            prop_assert_eq!(sorted(joined), sorted(runs(log.iter().copied())));
+
+            // Part of the log, starting at an instant's first entry before
+            // `from`: an answer it calls settled is the whole log's.
+            let start = log.partition_point(|(t, _)| *t < log.get(cut).map_or(u8::MAX, |e| e.0));
+            if start <= at {
+                let (part_at, part_in_force, settled) = resume_point(&log[start..], from);
+                prop_assert_eq!(start + part_at, at);
+                if settled {
+                    prop_assert_eq!(part_in_force, in_force);
+                }
+            }
+        }
+    }
 
     /// The buffered lookup checks instants with `in_range` instead of
     /// converting them; guards against its bounds drifting from what

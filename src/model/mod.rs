@@ -17,8 +17,8 @@ mod template;
 mod violation;
 
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
-pub(crate) use history::runs;
 pub use history::{Interval, TagMatch, TagMatchRef, coalesce};
+pub(crate) use history::{resume_point, runs_from};
 pub use integration::{ImageIntegration, UpdateImageIntegrationRequest};
 pub use lifecycle::{MAX_PATTERN_WILDCARDS, check_lifecycle_policy};
 pub use observation::Observation;

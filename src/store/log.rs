@@ -366,6 +366,23 @@ pub(crate) fn current(
     Ok(last.digest)
 }
 
+/// Makes room for `additional` entries at the end of a tag's log (in
+/// memory), where a write's entries almost always go: one allocation where
+/// inserting them one by one regrew the chunk every few entries. An empty
+/// log gets an empty chunk, which [`insert`] fills and [`write_chunks`]
+/// skips while it stays empty.
+pub(crate) fn reserve(chunks: &mut Vec<Chunk>, additional: usize) {
+    if let Some(last) = chunks.last_mut() {
+        last.entries.reserve(additional);
+    } else {
+        chunks.push(Chunk {
+            stored_at: None,
+            entries: Vec::with_capacity(additional),
+            dirty: false,
+        });
+    }
+}
+
 /// Inserts `entry` into the chunks (in memory) unless it is an exact repeat
 /// of one already there; returns whether it did.
 pub(crate) fn insert(chunks: &mut Vec<Chunk>, entry: LogEntry) -> bool {

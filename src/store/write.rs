@@ -8,18 +8,20 @@ use super::log::{self, LogEntry, TAG_LOG};
 use redb::{ReadableTable, Table, WriteTransaction};
 
 mod index;
+mod intervals;
 
 use index::IndexChange;
+pub(super) use intervals::index_runs;
+use intervals::{IndexRun, Seam, check_instant, log_keys};
 
 use super::changes::{self, INDEX_CHANGES, Mark};
-use super::packed::IndexEntry;
 use super::relations::RelationWriter;
 use super::rows::{self, AuditRow, RepoRow, TagRow, micros};
 use super::tag_keys::{self, TAG_KEYS};
-use super::{DIGEST_INDEX, OPEN, REPO_KEYS, REPOS, TAGS};
+use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Repository, RepositoryBody, Tag, TagMatchRef, Timestamp, runs};
+use crate::model::{Repository, RepositoryBody, Tag, Timestamp};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
@@ -105,6 +107,12 @@ pub(crate) struct Writer<'t> {
     /// version when the transaction began: the commit's row of
     /// `index_changes`, for processes that keep a copy of the index.
     changed_keys: Vec<u64>,
+    /// A tag's digest-index entries before and after `apply` writes it,
+    /// kept for their capacity.
+    runs_before: Vec<IndexRun>,
+    runs_after: Vec<IndexRun>,
+    /// The digests a tag written pointed to, kept for its capacity.
+    known: Vec<Digest>,
     mark_before: Mark,
     index_log: Table<'t, u64, &'static [u8]>,
     relations: RelationWriter<'t>,
@@ -151,6 +159,9 @@ impl<'t> Writer<'t> {
             first_new_tag: next_tag,
             index_changes: Vec::new(),
             changed_keys: Vec::new(),
+            runs_before: Vec::new(),
+            runs_after: Vec::new(),
+            known: Vec::new(),
             mark_before,
             index_log: txn.open_table(INDEX_CHANGES)?,
             relations,
@@ -498,21 +509,33 @@ impl<'t> Writer<'t> {
         } else {
             log::read_chunks(&self.tag_log, n)?
         };
-        // Entries of a batch numbered at or after this one mean the journal
-        // lost records (the next number is one past the last record): this
-        // batch would take their number and hide the damage.
-        if let Some(e) = chunks
-            .iter()
-            .flat_map(|c| &c.entries)
-            .find(|e| e.seq >= self.journal.seq)
-        {
-            return Err(Error::Corrupt(format!(
-                "table tag_log, tag number {n}: an entry of batch {}, which has no journal record (the next batch is {})",
-                e.seq, self.journal.seq
-            )));
+        // One pass over the log as stored. Entries of a batch numbered at or
+        // after this one mean the journal lost records (the next number is
+        // one past the last record): this batch would take their number and
+        // hide the damage. The digests the tag already pointed to are a
+        // handful (a linear scan beats hashing 65-byte digests).
+        let mut known = std::mem::take(&mut self.known);
+        known.clear();
+        for e in chunks.iter().flat_map(|c| &c.entries) {
+            if e.seq >= self.journal.seq {
+                return Err(Error::Corrupt(format!(
+                    "table tag_log, tag number {n}: an entry of batch {}, which has no journal record (the next batch is {})",
+                    e.seq, self.journal.seq
+                )));
+            }
+            check_instant(n, e.at)?;
+            if let Some(d) = e.digest
+                && !known.contains(&d)
+            {
+                known.push(d);
+            }
         }
-        let log_before = log_keys(&chunks);
-        let before = index_entries(n, &log_before)?;
+        // Only the intervals from the earliest write on can change.
+        let from = writes.iter().map(|&(at, _)| micros(at)).min();
+        let seam = Seam::find(&chunks, from.unwrap_or(i64::MAX));
+        // Buffers kept by the writer: two allocations per tag written less.
+        let mut before = std::mem::take(&mut self.runs_before);
+        seam.index_runs(&chunks, &mut before);
         // Moves of tags the repository's settings make immutable are
         // violations: a function of the log, so they are recomputed from the
         // log before and after (only where a setting can make a tag immutable).
@@ -520,15 +543,13 @@ impl<'t> Writer<'t> {
         let restricts = settings
             .iter()
             .any(crate::model::MutabilitySetting::restricts);
-        // The digests the tag already pointed to: a handful (a linear scan
-        // beats hashing 65-byte digests).
-        let mut known: Vec<Digest> = Vec::new();
-        for d in log_before.iter().filter_map(|e| e.1) {
-            if !known.contains(&d) {
-                known.push(d);
-            }
-        }
+        let log_before = if restricts {
+            log_keys(&chunks)
+        } else {
+            Vec::new()
+        };
         let seq = self.journal.seq;
+        log::reserve(&mut chunks, writes.len());
         for &(at, digest) in writes {
             // Only an exact repeat (same instant, same digest) is dropped. A
             // repeat of the digest in force at a later instant is kept as
@@ -551,17 +572,23 @@ impl<'t> Writer<'t> {
                 summary.references += 1;
             }
         }
+        self.known = known;
         log::write_chunks(&mut self.tag_log, n, &chunks)?;
-        let log_after = log_keys(&chunks);
-        let after = index_entries(n, &log_after)?;
-        self.reindex(&before, &after);
+        let mut after = std::mem::take(&mut self.runs_after);
+        seam.index_runs(&chunks, &mut after);
+        self.reindex(n, &before, &after);
+        (self.runs_before, self.runs_after) = (before, after);
         if restricts {
+            let log_after = log_keys(&chunks);
             let id = format!("{}:{}", self.repo(row.repo)?.id, row.name);
             summary.violations +=
                 self.templates
                     .revise((&id, n, &row.name), &settings, &log_before, &log_after)?;
         }
-        let after_current = log_after.last().and_then(|e| e.1);
+        let after_current = chunks
+            .last()
+            .and_then(|c| c.entries.last())
+            .and_then(|e| e.digest);
         if after_current != *current {
             *current = after_current;
             row.audit.touch(actor, now);
@@ -605,45 +632,4 @@ impl<'t> Writer<'t> {
 /// A log without its batch numbers, as the templates read it.
 fn plain(log: &[LogEntry]) -> Vec<(i64, Option<Digest>)> {
     log.iter().map(LogEntry::key).collect()
-}
-
-/// The (instant, digest) of every entry of `chunks`, in log order, in a
-/// vector sized once (a flattening `collect` cannot size it and regrows it).
-fn log_keys(chunks: &[log::Chunk]) -> Vec<(i64, Option<Digest>)> {
-    let mut keys = Vec::with_capacity(chunks.iter().map(|c| c.entries.len()).sum());
-    keys.extend(
-        chunks
-            .iter()
-            .flat_map(|c| c.entries.iter().map(LogEntry::key)),
-    );
-    keys
-}
-
-/// Tag `n`'s digest-index entries as its log makes them:
-/// [`coalesce`](crate::model::coalesce)'s
-/// intervals, in log order, kept in the log's microseconds. Each instant is
-/// checked to be one a [`Timestamp`] can hold, as a lookup checks it.
-pub(super) fn index_entries(
-    n: u32,
-    log: &[(i64, Option<Digest>)],
-) -> Result<Vec<(Digest, IndexEntry)>> {
-    if let Some(&(t, _)) = log.iter().find(|(t, _)| !TagMatchRef::in_range(*t)) {
-        return Err(Error::Corrupt(format!(
-            "table tag_log, tag number {n}: timestamp {t} out of range"
-        )));
-    }
-    Ok(runs(log.iter().copied())
-        .into_iter()
-        .map(|(d, since, until)| {
-            let until = until.unwrap_or(OPEN);
-            (
-                d,
-                IndexEntry {
-                    tag: n,
-                    since,
-                    until,
-                },
-            )
-        })
-        .collect())
 }

@@ -8,7 +8,7 @@ use redb::{Builder, ReadableDatabase, ReadableTableMetadata, TableHandle, WriteT
 use super::super::handle::{initialize, open_error};
 use super::super::log::{self, Chunk};
 use super::super::rows;
-use super::super::write::{Writer, index_entries};
+use super::super::write::{Writer, index_runs};
 use super::super::{
     CONFIGS, INTEGRATION_META, INTEGRATION_NAMES, INTEGRATIONS, JOURNAL, PARENTS, REPO_KEYS,
     REPO_SETTINGS, REPOS, TAG_KEYS, TAG_LOG, TAGS, TEMPLATES,
@@ -81,7 +81,7 @@ fn rebuild(txn: &WriteTransaction, plan: &Plan, report: &mut Salvaged) -> Result
     for (n, tag) in plan.tags.iter().enumerate() {
         let n = number(n)?;
         let log = tag.log();
-        w.reindex(&[], &index_entries(n, &log)?);
+        w.reindex(n, &[], &index_runs(n, &log)?);
         let settings = w.templates().settings(tag.row.repo)?;
         if settings.iter().any(MutabilitySetting::restricts) {
             let id = tag.id.to_string();

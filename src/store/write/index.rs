@@ -4,6 +4,7 @@
 //! finishes.
 
 use super::Writer;
+use super::intervals::IndexRun;
 use crate::error::{Error, Result};
 use crate::id::Digest;
 use crate::model::ManifestRelation;
@@ -96,13 +97,9 @@ impl RowGroups {
 
 impl Writer<'_> {
     /// Records that tag `n`'s entries in the digest index go from `before`
-    /// to `after` (each as [`index_entries`] makes them);
-    /// `Writer::flush_index` writes them.
-    pub(in crate::store) fn reindex(
-        &mut self,
-        before: &[(Digest, IndexEntry)],
-        after: &[(Digest, IndexEntry)],
-    ) {
+    /// to `after` (each as [`index_runs`](super::intervals::index_runs)
+    /// makes them); `Writer::flush_index` writes them.
+    pub(in crate::store) fn reindex(&mut self, n: u32, before: &[IndexRun], after: &[IndexRun]) {
         // Both are in log order, and a write almost always adds at the log's
         // end: only the last interval or two differ, so skip the common
         // prefix before sorting what is left.
@@ -113,18 +110,20 @@ impl Writer<'_> {
         if removed.len() * added.len() <= 64 {
             // The usual write, one or two entries a side: compared in place,
             // no copies (two allocations per tag written, 1 % of an ingest).
-            self.push_index_diff(removed, |x| added.contains(x), IndexChange::Remove);
-            self.push_index_diff(added, |x| removed.contains(x), IndexChange::Add);
+            self.push_index_diff(n, removed, |x| added.contains(x), IndexChange::Remove);
+            self.push_index_diff(n, added, |x| removed.contains(x), IndexChange::Add);
         } else {
             let (mut removed, mut added) = (removed.to_vec(), added.to_vec());
             removed.sort_unstable();
             added.sort_unstable();
             self.push_index_diff(
+                n,
                 &removed,
                 |x| added.binary_search(x).is_ok(),
                 IndexChange::Remove,
             );
             self.push_index_diff(
+                n,
                 &added,
                 |x| removed.binary_search(x).is_ok(),
                 IndexChange::Add,
@@ -132,16 +131,22 @@ impl Writer<'_> {
         }
     }
 
-    /// Records `change` for each entry of `entries` the other side does not have.
+    /// Records `change` for each of tag `n`'s entries in `entries` the other
+    /// side does not have.
     fn push_index_diff(
         &mut self,
-        entries: &[(Digest, IndexEntry)],
-        other_has: impl Fn(&(Digest, IndexEntry)) -> bool,
+        n: u32,
+        entries: &[IndexRun],
+        other_has: impl Fn(&IndexRun) -> bool,
         change: fn(IndexEntry) -> IndexChange,
     ) {
-        for x in entries.iter().filter(|x| !other_has(x)) {
-            self.index_changes
-                .push((packed::key(&x.0), x.0, change(x.1)));
+        for &(d, since, until) in entries.iter().filter(|x| !other_has(x)) {
+            let entry = IndexEntry {
+                tag: n,
+                since,
+                until: until.unwrap_or(OPEN),
+            };
+            self.index_changes.push((packed::key(&d), d, change(entry)));
         }
     }
 
