@@ -55,7 +55,9 @@ use ociledger::model::{
     PlatformManifest, Reference, Repository, RepositoryBody, Tag, TagBody, TagMatch, Timestamp,
     Via,
 };
-use ociledger::{Error, HistoryEntry, Ledger, Lookup, MAX_PAGE, MatchKind, Page, Snapshot};
+use ociledger::{
+    Error, HistoryEntry, IngestSummary, Ledger, Lookup, MAX_PAGE, MatchKind, Page, Snapshot,
+};
 use proptest::prelude::*;
 
 /// Cases of the in-memory property test when `OCILEDGER_PROPTEST_CASES` is unset.
@@ -710,6 +712,10 @@ enum Outcome {
     Invalid,
     /// A write that records relations succeeded, creating this many.
     Related(u64),
+    /// An ingest succeeded, creating this many relations and this many
+    /// (tag, digest) references (guards the count `flush_index` makes from
+    /// the digest index against drifting from the log's references).
+    Ingested(u64, u64),
     /// A write that records relations was refused: the location's item
     /// (`relation 2`, `observation 0`).
     Refused(String),
@@ -729,13 +735,28 @@ fn outcome<T>(r: &Result<T, Error>) -> Outcome {
 fn related(r: &ociledger::Result<u64>) -> Outcome {
     match r {
         Ok(n) => Outcome::Related(*n),
-        Err(Error::Invalid { location, .. }) => Outcome::Refused(
+        Err(e) => refused(e),
+    }
+}
+
+/// What the ledger answers an ingest.
+fn ingested(r: &ociledger::Result<IngestSummary>) -> Outcome {
+    match r {
+        Ok(s) => Outcome::Ingested(s.relations_created, s.references_created),
+        Err(e) => refused(e),
+    }
+}
+
+/// A refused write: the item its error's location names.
+fn refused(e: &Error) -> Outcome {
+    match e {
+        Error::Invalid { location, .. } => Outcome::Refused(
             location
                 .split_once(':')
                 .map_or(location.as_str(), |(item, _)| item)
                 .to_owned(),
         ),
-        Err(e) => panic!("unexpected error {e}"),
+        e => panic!("unexpected error {e}"),
     }
 }
 
@@ -813,8 +834,9 @@ fn model_ingest(model: &mut Model, actor: usize, obs: &[Obs], now: Timestamp) ->
         .collect();
     match model.relate_all(carried.iter().map(|(i, r)| (*i, r))) {
         Ok(n) => {
+            let refs_before = model.refs.len();
             model.ingest(ACTORS[actor], now, &batch(obs));
-            Outcome::Related(n)
+            Outcome::Ingested(n, (model.refs.len() - refs_before) as u64)
         }
         Err(i) => Outcome::Refused(format!("observation {i}")),
     }
@@ -908,11 +930,7 @@ fn model_step(model: &mut Model, op: &Op, now: Timestamp) -> Outcome {
 
 fn ledger_step(ledger: &Ledger, op: &Op) -> Outcome {
     match op {
-        Op::Ingest(a, obs) => related(
-            &ledger
-                .ingest(ACTORS[*a], &batch(obs))
-                .map(|s| s.relations_created),
-        ),
+        Op::Ingest(a, obs) => ingested(&ledger.ingest(ACTORS[*a], &batch(obs))),
         Op::Relate(a, rels) => related(
             &ledger.record_relations(ACTORS[*a], &rels.iter().map(relation).collect::<Vec<_>>()),
         ),

@@ -159,3 +159,68 @@ fn moves_behind_counts_from_the_right_chunk_of_a_long_log() {
         assert_eq!(c.moves_behind, behind, "d({k})");
     }
 }
+
+/// A write reads a tag's log back from its end only to the entries it can
+/// change (the seam), and counts new references from the digest index, not
+/// from the whole log. Guards against a write into the middle of a long
+/// log that derives other intervals than the whole log does: an interval in
+/// force at the seam that began chunks earlier (a run of one digest across
+/// chunk boundaries) given the wrong start, a late entry before every chunk,
+/// one at an instant already logged, or a digest the tag pointed to chunks
+/// ago counted again as a new reference.
+#[test]
+fn late_writes_into_a_long_log_answer_as_the_whole_history_at_once() {
+    let tag: TagId = "registry.example/app:latest".parse().expect("tag");
+    let ms = |ms: i64| at(0) + chrono::Duration::milliseconds(ms);
+    let ob = |digest: i64, t: Timestamp| Observation::new(tag.clone(), d(digest), t);
+    // 80 seconds, five chunks: d(0), then d(1) for 40 entries (a run over
+    // three chunks), then d(2) with one d(0) among it.
+    let in_order: Vec<Observation> = (0..80)
+        .map(|s| {
+            let digest = match s {
+                0..10 | 60 => 0,
+                10..50 => 1,
+                _ => 2,
+            };
+            ob(digest, at(s))
+        })
+        .collect();
+    let late = [
+        vec![ob(2, ms(45_500))], // inside the run of d(1) that began at 10 s
+        vec![ob(0, ms(30_250)), ob(1, ms(70_000))], // a move back, and a repeat later
+        vec![ob(2, ms(-5_000))], // before every chunk
+        vec![ob(2, at(20))],     // an instant already logged, another digest
+    ];
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tags.redb");
+    let ledger = Ledger::create(&path).expect("create");
+    let mut references = 0;
+    for batch in in_order
+        .chunks(7)
+        .map(<[_]>::to_vec)
+        .chain(late.iter().cloned())
+    {
+        references += ledger
+            .ingest("scanner", &batch)
+            .expect("ingest")
+            .references_created;
+    }
+
+    let at_once = Ledger::in_memory().expect("ledger");
+    let everything: Vec<Observation> = in_order
+        .iter()
+        .chain(late.iter().flatten())
+        .cloned()
+        .collect();
+    let summary = at_once.ingest("scanner", &everything).expect("ingest");
+    assert_eq!((references, summary.references_created), (3, 3));
+    assert_eq!(answers(&ledger, &tag), answers(&at_once, &tag));
+    assert!(ledger.verify().expect("verify").is_clean());
+    drop(ledger);
+    let written = chunks(&path);
+    assert!(
+        written.len() >= 5,
+        "84 entries in chunks of at most 16: {written:?}"
+    );
+}

@@ -443,6 +443,7 @@ impl Ledger {
                 writes.sort_unstable();
                 add(&mut summary, w.apply(&mut state, &writes, actor, now)?);
             }
+            summary.references_created = w.references_created()?;
             for (i, o) in batch.iter().enumerate() {
                 if let Some(relation) = o.relation() {
                     summary.relations_created += w
@@ -558,7 +559,6 @@ pub struct Compaction {
 
 fn add(summary: &mut IngestSummary, w: WriteSummary) {
     summary.recorded += w.recorded;
-    summary.references_created += w.references;
     summary.tags_moved += w.tags_moved;
     summary.violations_created += w.violations;
 }

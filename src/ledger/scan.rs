@@ -183,7 +183,6 @@ impl Ledger {
             for mut plan in plans {
                 plan.writes.sort_unstable();
                 let written = w.apply(&mut plan.state, &plan.writes, actor, now)?;
-                record.references_created += written.references;
                 record.violations_created += written.violations;
                 let after = plan.state.current();
                 match (plan.deletion, plan.before, after) {
@@ -194,6 +193,7 @@ impl Ledger {
                     (true, _, _) => {}
                 }
             }
+            record.references_created = w.references_created()?;
             for (i, o) in batch.observations.iter().enumerate() {
                 if let Some(relation) = o.relation() {
                     record.relations_created += w

@@ -234,28 +234,20 @@ fn chunks_from(
     );
     for row in table.range::<(u32, i64)>(range)? {
         let (k, v) = row?;
-        let (_, start) = k.value();
-        let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
-        let entries = decode(v.value(), start, &place)?;
-        let first = entries.first().map_or(i64::MIN, |e| e.at);
-        if first != start {
-            return Err(Error::Corrupt(format!(
-                "{place}: its first entry is at {first}"
-            )));
-        }
+        let chunk = stored_chunk(tag, k.value().1, v.value())?;
         // One instant's entries are never split across chunks.
         if let Some(prev) = chunks.last().and_then(|c| c.entries.last())
-            && prev.at >= first
+            && chunk
+                .entries
+                .first()
+                .is_some_and(|first| prev.at >= first.at)
         {
             return Err(Error::Corrupt(format!(
-                "{place}: overlaps the chunk before it"
+                "table tag_log, tag number {tag}, chunk at {}: overlaps the chunk before it",
+                k.value().1
             )));
         }
-        chunks.push(Chunk {
-            stored_at: Some(start),
-            entries,
-            dirty: false,
-        });
+        chunks.push(chunk);
     }
     Ok(chunks)
 }
@@ -364,6 +356,56 @@ pub(crate) fn current(
     }
     super::rows::from_micros(last.at).map_err(super::rows::at(&place))?;
     Ok(last.digest)
+}
+
+/// The chunk of tag `tag`'s log stored last before key `before` (the
+/// log's last chunk with `None`), checked as [`read_chunks`] checks each:
+/// it starts at its key and ends before `before`, the next chunk's first
+/// instant. A write holds the end of a tag's log and reads back from it one
+/// chunk at a time until it holds every entry the write can change.
+pub(crate) fn chunk_before(
+    table: &impl ReadableTable<(u32, i64), &'static [u8]>,
+    tag: u32,
+    before: Option<i64>,
+) -> Result<Option<Chunk>> {
+    let end = before.map_or(Bound::Included((tag, i64::MAX)), |b| {
+        Bound::Excluded((tag, b))
+    });
+    let Some(row) = table
+        .range::<(u32, i64)>((Bound::Included((tag, i64::MIN)), end))?
+        .next_back()
+    else {
+        return Ok(None);
+    };
+    let (k, v) = row?;
+    let chunk = stored_chunk(tag, k.value().1, v.value())?;
+    if let (Some(next), Some(last)) = (before, chunk.entries.last())
+        && last.at >= next
+    {
+        return Err(Error::Corrupt(format!(
+            "table tag_log, tag number {tag}, chunk at {}: overlaps the chunk after it",
+            k.value().1
+        )));
+    }
+    Ok(Some(chunk))
+}
+
+/// The chunk stored under instant `start`, decoded and checked to start
+/// there.
+fn stored_chunk(tag: u32, start: i64, bytes: &[u8]) -> Result<Chunk> {
+    let place = format_args!("table tag_log, tag number {tag}, chunk at {start}");
+    let entries = decode(bytes, start, &place)?;
+    let first = entries.first().map_or(i64::MIN, |e| e.at);
+    if first != start {
+        return Err(Error::Corrupt(format!(
+            "{place}: its first entry is at {first}"
+        )));
+    }
+    Ok(Chunk {
+        stored_at: Some(start),
+        entries,
+        dirty: false,
+    })
 }
 
 /// Makes room for `additional` entries at the end of a tag's log (in

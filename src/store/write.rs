@@ -67,8 +67,6 @@ impl TagState {
 pub(crate) struct WriteSummary {
     /// Distinct observations added to move logs.
     pub recorded: u64,
-    /// (tag, digest) references created.
-    pub references: u64,
     /// Tags whose current digest changed.
     pub tags_moved: u64,
     /// Violations (moves of immutable tags) recorded for the first time.
@@ -111,8 +109,9 @@ pub(crate) struct Writer<'t> {
     /// kept for their capacity.
     runs_before: Vec<IndexRun>,
     runs_after: Vec<IndexRun>,
-    /// The digests a tag written pointed to, kept for its capacity.
-    known: Vec<Digest>,
+    /// (tag, digest) references the digest-index changes written so far
+    /// created (see [`Writer::references_created`]).
+    references_created: u64,
     mark_before: Mark,
     index_log: Table<'t, u64, &'static [u8]>,
     relations: RelationWriter<'t>,
@@ -161,7 +160,7 @@ impl<'t> Writer<'t> {
             changed_keys: Vec::new(),
             runs_before: Vec::new(),
             runs_after: Vec::new(),
-            known: Vec::new(),
+            references_created: 0,
             mark_before,
             index_log: txn.open_table(INDEX_CHANGES)?,
             relations,
@@ -397,7 +396,9 @@ impl<'t> Writer<'t> {
     /// The state of existing tag `n` (row `row`): its log read once, for
     /// where it points now and for the next `apply`.
     fn loaded(&self, n: u32, row: TagRow) -> Result<TagState> {
-        let chunks = log::read_chunks(&self.tag_log, n)?;
+        let chunks: Vec<log::Chunk> = log::chunk_before(&self.tag_log, n, None)?
+            .into_iter()
+            .collect();
         let current = chunks
             .last()
             .and_then(|c| c.entries.last())
@@ -477,11 +478,14 @@ impl<'t> Writer<'t> {
         tag.n
     }
 
-    /// Adds `writes` to the tag's move log (skipping exact repeats), counts
-    /// the references they introduce, keeps the digest index equal to the
-    /// log's intervals, and updates the tag's current digest. `tag` is the
-    /// tag as the caller holds it; its row is written back. Every entry
-    /// added is noted in this batch's journal record.
+    /// Adds `writes` to the tag's move log (skipping exact repeats), keeps
+    /// the digest index equal to the log's intervals, and updates the tag's
+    /// current digest. `tag` is the tag as the caller holds it; its row is
+    /// written back. Every entry added is noted in this batch's journal
+    /// record. It reads the log from its end back to the entries the writes
+    /// can change only (a whole log where a setting can make the tag
+    /// immutable): a write to a tag with a long history costs what a write
+    /// to a new one does.
     pub fn apply(
         &mut self,
         tag: &mut TagState,
@@ -502,20 +506,47 @@ impl<'t> Writer<'t> {
             .checked_sub(self.first_new_tag)
             .and_then(|i| self.unapplied.get_mut(usize::try_from(i).ok()?))
             .is_some_and(std::mem::take);
-        let mut chunks = if unapplied {
-            Vec::new()
+        // The end of the log (its last chunk, as `ensure_tag` read it),
+        // read back from until it holds every entry the write can change.
+        let (mut chunks, mut whole) = if unapplied {
+            (Vec::new(), true)
         } else if let Some(chunks) = read.take() {
-            chunks
+            (chunks, false)
         } else {
-            log::read_chunks(&self.tag_log, n)?
+            (
+                log::chunk_before(&self.tag_log, n, None)?
+                    .into_iter()
+                    .collect(),
+                false,
+            )
         };
-        // One pass over the log as stored. Entries of a batch numbered at or
-        // after this one mean the journal lost records (the next number is
-        // one past the last record): this batch would take their number and
-        // hide the damage. The digests the tag already pointed to are a
-        // handful (a linear scan beats hashing 65-byte digests).
-        let mut known = std::mem::take(&mut self.known);
-        known.clear();
+        // Moves of tags the repository's settings make immutable are
+        // violations: a function of the whole log, recomputed from it before
+        // and after (only where a setting can make a tag immutable).
+        let settings = self.templates.settings(row.repo)?;
+        let restricts = settings
+            .iter()
+            .any(crate::model::MutabilitySetting::restricts);
+        // Only the intervals from the earliest write on can change.
+        let from = writes.iter().map(|&(at, _)| micros(at)).min();
+        let seam = loop {
+            whole |= chunks.is_empty();
+            if (whole || !restricts)
+                && let Some(seam) = Seam::find(&chunks, from.unwrap_or(i64::MAX), whole)
+            {
+                break seam;
+            }
+            // Held chunks are never empty here (an empty log is whole).
+            let first = chunks.first().and_then(|c| c.stored_at);
+            match log::chunk_before(&self.tag_log, n, first)? {
+                Some(chunk) if first.is_some() => chunks.insert(0, chunk),
+                _ => whole = true,
+            }
+        };
+        // Entries of a batch numbered at or after this one mean the journal
+        // lost records (the next number is one past the last record): this
+        // batch would take their number and hide the damage. Checked over
+        // the chunks read, as is every instant (`verify` reads them all).
         for e in chunks.iter().flat_map(|c| &c.entries) {
             if e.seq >= self.journal.seq {
                 return Err(Error::Corrupt(format!(
@@ -524,25 +555,10 @@ impl<'t> Writer<'t> {
                 )));
             }
             check_instant(n, e.at)?;
-            if let Some(d) = e.digest
-                && !known.contains(&d)
-            {
-                known.push(d);
-            }
         }
-        // Only the intervals from the earliest write on can change.
-        let from = writes.iter().map(|&(at, _)| micros(at)).min();
-        let seam = Seam::find(&chunks, from.unwrap_or(i64::MAX));
         // Buffers kept by the writer: two allocations per tag written less.
         let mut before = std::mem::take(&mut self.runs_before);
         seam.index_runs(&chunks, &mut before);
-        // Moves of tags the repository's settings make immutable are
-        // violations: a function of the log, so they are recomputed from the
-        // log before and after (only where a setting can make a tag immutable).
-        let settings = self.templates.settings(row.repo)?;
-        let restricts = settings
-            .iter()
-            .any(crate::model::MutabilitySetting::restricts);
         let log_before = if restricts {
             log_keys(&chunks)
         } else {
@@ -555,6 +571,8 @@ impl<'t> Writer<'t> {
             // repeat of the digest in force at a later instant is kept as
             // evidence: an older observation of another digest may still
             // arrive between the two, and then this one marks the move back.
+            // (Whether it makes a new reference, `flush_index` finds in the
+            // digest index: see `Writer::references_created`.)
             let entry = LogEntry {
                 at: micros(at),
                 digest,
@@ -565,14 +583,7 @@ impl<'t> Writer<'t> {
             }
             self.journal.note(n, entry, actor, micros(now))?;
             summary.recorded += 1;
-            if let Some(d) = digest
-                && !known.contains(&d)
-            {
-                known.push(d);
-                summary.references += 1;
-            }
         }
-        self.known = known;
         log::write_chunks(&mut self.tag_log, n, &chunks)?;
         let mut after = std::mem::take(&mut self.runs_after);
         seam.index_runs(&chunks, &mut after);
@@ -599,6 +610,16 @@ impl<'t> Writer<'t> {
             self.put_tag(n, row)?;
         }
         Ok(summary)
+    }
+
+    /// The (tag, digest) references the transaction's tag writes created
+    /// so far: it writes the digest-index changes recorded so far, which is
+    /// where a new reference shows (a tag's first entry in a digest's
+    /// group; see `RowGroups`), so a write learns its count without reading
+    /// its tags' whole logs. Call it after the last `apply`.
+    pub fn references_created(&mut self) -> Result<u64> {
+        self.flush_index()?;
+        Ok(self.references_created)
     }
 
     /// Sizes the transaction's change lists for `observations` more log

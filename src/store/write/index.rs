@@ -27,11 +27,22 @@ pub(super) enum IndexChange {
 /// again in one transaction (two `apply`s of one tag) leaves the row as it
 /// was. Reused from row to row: a row costs no allocation once the first
 /// few have sized the buffers.
+///
+/// It also counts the references the changes create: a tag has an entry in
+/// a digest's group for every digest its log names (an interval, or an
+/// empty one for an entry that lost its instant), and the log only grows,
+/// so a (tag, digest) pair is a new reference exactly when a change adds
+/// an entry of the tag to a group that, as read, had none.
 #[derive(Debug, Default)]
 struct RowGroups {
     groups: Vec<(Digest, u8, Vec<IndexEntry>)>,
     /// Entry vectors of earlier rows' groups, kept for their capacity.
     spare: Vec<Vec<IndexEntry>>,
+    /// (group, tag) of the entries as read, sorted.
+    tags_read: Vec<(usize, u32)>,
+    /// (group, tag) pairs the changes brought that the row as read did not
+    /// have: the row's new references.
+    tags_new: Vec<(usize, u32)>,
 }
 
 impl RowGroups {
@@ -40,6 +51,13 @@ impl RowGroups {
             entries.clear();
             self.spare.push(entries);
         }
+        self.tags_read.clear();
+        self.tags_new.clear();
+    }
+
+    /// The (tag, digest) references the changes applied so far created.
+    fn new_references(&self) -> usize {
+        self.tags_new.len()
     }
 
     /// Reads the stored row `key`, checking each entry as a lookup would.
@@ -51,11 +69,16 @@ impl RowGroups {
             let g = g.map_err(rows::at(place))?;
             let d = g.digest(key).map_err(rows::at(place))?;
             let mut entries = self.spare.pop().unwrap_or_default();
+            let group = self.groups.len();
             for e in g.decode() {
-                entries.push(check_entry(next_tag, &d, e)?);
+                let e = check_entry(next_tag, &d, e)?;
+                self.tags_read.push((group, e.tag));
+                entries.push(e);
             }
             self.groups.push((d, g.flags, entries));
         }
+        self.tags_read.sort_unstable();
+        self.tags_read.dedup();
         Ok(())
     }
 
@@ -71,7 +94,13 @@ impl RowGroups {
             return;
         };
         match change {
-            IndexChange::Add(e) => entries.push(e),
+            IndexChange::Add(e) => {
+                let pair = (i, e.tag);
+                if self.tags_read.binary_search(&pair).is_err() && !self.tags_new.contains(&pair) {
+                    self.tags_new.push(pair);
+                }
+                entries.push(e);
+            }
             IndexChange::Remove(e) => {
                 if let Some(at) = entries.iter().position(|x| *x == e) {
                     entries.swap_remove(at);
@@ -185,6 +214,7 @@ impl Writer<'_> {
             for (_, d, change) in run.iter().filter_map(|&(_, i)| changes.get(i)) {
                 row.apply(*d, *change);
             }
+            self.references_created += row.new_references() as u64;
             row.encode(&mut bytes);
             let done = match stored.as_mut() {
                 // Unchanged (changes that cancelled out, or a flag already

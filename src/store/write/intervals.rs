@@ -65,22 +65,31 @@ pub(super) struct Seam {
 }
 
 impl Seam {
-    /// The seam of `chunks` (a tag's log, in order) for a write at or after
-    /// `from`, found before the write.
-    pub fn find(chunks: &[Chunk], from: i64) -> Self {
+    /// The seam of `chunks` (the end of a tag's log, in order; all of it
+    /// when `whole`) for a write at or after `from`, found before the write;
+    /// `None` when it may lie before the first chunk held, which the caller
+    /// then reads and asks again.
+    pub fn find(chunks: &[Chunk], from: i64, whole: bool) -> Option<Self> {
         let mut first_chunk = chunks
             .partition_point(|c| c.entries.first().is_some_and(|e| e.at < from))
             .saturating_sub(1);
         loop {
             let part = chunks.get(first_chunk..).unwrap_or_default();
             let (_, in_force, settled) = resume_point(&log_keys(part), from);
-            // Chunk 0 starts the log: what it finds is the truth.
-            if settled || first_chunk == 0 {
-                return Self {
+            if settled {
+                return Some(Self {
                     from,
                     first_chunk,
                     in_force,
-                };
+                });
+            }
+            if first_chunk == 0 {
+                // The log's first chunk: what it finds is the truth.
+                return whole.then_some(Self {
+                    from,
+                    first_chunk,
+                    in_force,
+                });
             }
             first_chunk -= 1;
         }
