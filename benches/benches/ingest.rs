@@ -15,7 +15,8 @@
 //!   interval, open the new one), and the tag's current digest.
 //!   It handles observations in time order only (an older observation is logged
 //!   and referenced but does not re-derive intervals), so it does a little less
-//!   than `ingest`, which re-derives the tag's intervals from its whole log.
+//!   than `ingest`, which re-derives the tag's intervals from the one in force at
+//!   its earliest new entry on, whatever the order.
 //!
 //! Every contender starts from an empty file in `target/bench-data/tmp/` and
 //! consumes the same endless stream (`ociledger_bench::stream`): the real
