@@ -484,8 +484,8 @@ impl<'t> Writer<'t> {
     /// written back. Every entry added is noted in this batch's journal
     /// record. It reads the log from its end back to the entries the writes
     /// can change only (a whole log where a setting can make the tag
-    /// immutable): a write to a tag with a long history costs what a write
-    /// to a new one does.
+    /// immutable): a write to a tag with a long history reads about what a
+    /// write to a young one does.
     pub fn apply(
         &mut self,
         tag: &mut TagState,
