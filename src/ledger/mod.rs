@@ -443,7 +443,6 @@ impl Ledger {
                 writes.sort_unstable();
                 add(&mut summary, w.apply(&mut state, &writes, actor, now)?);
             }
-            summary.references_created = w.references_created()?;
             for (i, o) in batch.iter().enumerate() {
                 if let Some(relation) = o.relation() {
                     summary.relations_created += w
@@ -451,6 +450,9 @@ impl Ledger {
                         .map_err(|e| at_item("observation", i, e))?;
                 }
             }
+            // After the relations: their flag changes create no reference,
+            // and the index rows are then written once.
+            summary.references_created = w.references_created()?;
             Ok(summary)
         })
     }

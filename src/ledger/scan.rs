@@ -193,7 +193,6 @@ impl Ledger {
                     (true, _, _) => {}
                 }
             }
-            record.references_created = w.references_created()?;
             for (i, o) in batch.observations.iter().enumerate() {
                 if let Some(relation) = o.relation() {
                     record.relations_created += w
@@ -201,6 +200,9 @@ impl Ledger {
                         .map_err(|e| at_item("observation", i, e))?;
                 }
             }
+            // After the relations: their flag changes create no reference,
+            // and the index rows are then written once.
+            record.references_created = w.references_created()?;
             Ok(record)
         })
     }

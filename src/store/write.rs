@@ -616,7 +616,8 @@ impl<'t> Writer<'t> {
     /// so far: it writes the digest-index changes recorded so far, which is
     /// where a new reference shows (a tag's first entry in a digest's
     /// group; see `RowGroups`), so a write learns its count without reading
-    /// its tags' whole logs. Call it after the last `apply`.
+    /// its tags' whole logs. Call it after the transaction's last `apply`
+    /// and relation, so the rows are written once.
     pub fn references_created(&mut self) -> Result<u64> {
         self.flush_index()?;
         Ok(self.references_created)
