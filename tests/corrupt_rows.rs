@@ -1474,10 +1474,26 @@ fn tag_log_chunk_moved_to_another_key_is_found_by_verify() {
 /// Chunks of one tag never overlap: a second chunk repeating the last entry,
 /// and one with an entry between the first chunk's two (which a descent to
 /// `tag_at`'s instant lands in).
+///
+/// A write reads the log back from its end only as far as the interval in
+/// force (whose start it takes from the digest index, where the log's end
+/// is one run of a digest): past the repeated entry's chunk, to the overlap,
+/// only when the chunk does not agree with the index. So the write over the
+/// repeat succeeds, with the answers of the undamaged file, and writes
+/// nothing of the damage back; every whole-log read and `verify` still
+/// report it.
 #[test]
 fn tag_log_two_chunks_overlapping() {
-    for (at, digest) in [(us(day(2)), d(2)), (us(day(1)) + HOUR, d(9))] {
-        check(Open::Ok, LATEST_LOG, move |fx, txn| {
+    let whole_log_reads: Vec<&str> = LATEST_LOG
+        .iter()
+        .copied()
+        .filter(|&q| q != "ingest")
+        .collect();
+    for (at, digest, must) in [
+        (us(day(2)), d(2), whole_log_reads.as_slice()),
+        (us(day(1)) + HOUR, d(9), LATEST_LOG),
+    ] {
+        check(Open::Ok, must, move |fx, txn| {
             put_chunk(txn, fx.latest, at, &chunk(&[(at, 1, Some(digest))]));
         });
     }

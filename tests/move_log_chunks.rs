@@ -224,3 +224,65 @@ fn late_writes_into_a_long_log_answer_as_the_whole_history_at_once() {
         "84 entries in chunks of at most 16: {written:?}"
     );
 }
+
+/// A scanner records every tag it lists on every scan, so a tag that
+/// never moves gets an entry per scan, all of one digest: a run as long as
+/// its log. Guards against a write that reads such a log back to the
+/// run's start (the interval the write extends or ends began there), which
+/// made each scan of a stable tag cost in proportion to the scans before
+/// it: the run's start is in the digest index. The log's first chunk is
+/// damaged here, so a write that read back to it would fail; `verify`
+/// still finds it.
+#[test]
+fn a_write_to_a_tag_that_never_moved_reads_the_end_of_its_log_only() {
+    let tag: TagId = "registry.example/app:stable".parse().expect("tag");
+    let ob = |digest: i64, s: i64| Observation::new(tag.clone(), d(digest), at(s));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("tags.redb");
+    let ledger = Ledger::create(&path).expect("create");
+    for scan in 0..100 {
+        ledger.ingest("scanner", &[ob(0, scan)]).expect("scan");
+    }
+    drop(ledger);
+    let written = chunks(&path);
+    assert!(written.len() >= 6, "100 entries: {written:?}");
+    {
+        let db = redb::Database::open(&path).expect("open raw");
+        let txn = db.begin_write().expect("write");
+        {
+            let mut table = txn.open_table(TAG_LOG).expect("tag_log");
+            let (tag_number, first) = table
+                .first()
+                .expect("first")
+                .map(|(k, _)| k.value())
+                .expect("a chunk");
+            table
+                .insert((tag_number, first), [0xffu8; 7].as_slice())
+                .expect("damage");
+        }
+        txn.commit().expect("commit");
+    }
+
+    let ledger = Ledger::open(&path).expect("open");
+    ledger
+        .ingest("scanner", &[ob(0, 100)])
+        .expect("another scan, unchanged");
+    ledger
+        .ingest("scanner", &[ob(1, 102), ob(0, 101)])
+        .expect("a move");
+    ledger
+        .ingest("scanner", &[ob(2, 50)])
+        .expect("a late observation inside the run");
+    let runs: Vec<_> = ledger
+        .tags_for_digest(&d(0))
+        .expect("lookup")
+        .into_iter()
+        .map(|m| (m.since, m.until))
+        .collect();
+    assert_eq!(
+        runs,
+        [(at(51), Some(at(102))), (at(0), Some(at(50)))],
+        "the run from the first scan, cut by the late observation"
+    );
+    assert!(!ledger.verify().expect("verify").is_clean());
+}

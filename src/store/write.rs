@@ -5,23 +5,27 @@
 use super::journal::JournalWriter;
 use super::log::{self, LogEntry, TAG_LOG};
 
+use std::collections::HashSet;
+
+use foldhash::fast::RandomState as FoldHash;
 use redb::{ReadableTable, Table, WriteTransaction};
 
 mod index;
 mod intervals;
+mod repos;
 
 use index::IndexChange;
 pub(super) use intervals::index_runs;
-use intervals::{IndexRun, Seam, check_instant, log_keys};
+use intervals::{IndexRun, Seam, Search, check_instant, log_keys};
 
 use super::changes::{self, INDEX_CHANGES, Mark};
 use super::relations::RelationWriter;
-use super::rows::{self, AuditRow, RepoRow, TagRow, micros};
+use super::rows::{self, AuditRow, TagRow, micros};
 use super::tag_keys::{self, TAG_KEYS};
 use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
 use crate::id::{Digest, RepositoryId, TagId};
-use crate::model::{Repository, RepositoryBody, Tag, Timestamp};
+use crate::model::{Tag, Timestamp};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
 /// for a deletion.
@@ -109,6 +113,9 @@ pub(crate) struct Writer<'t> {
     /// kept for their capacity.
     runs_before: Vec<IndexRun>,
     runs_after: Vec<IndexRun>,
+    /// Tags whose digest-index changes wait in `index_changes`: their
+    /// stored entries are not yet what their logs make.
+    reindexed: HashSet<u32, FoldHash>,
     /// (tag, digest) references the digest-index changes written so far
     /// created (see [`Writer::references_created`]).
     references_created: u64,
@@ -160,6 +167,7 @@ impl<'t> Writer<'t> {
             changed_keys: Vec::new(),
             runs_before: Vec::new(),
             runs_after: Vec::new(),
+            reindexed: HashSet::default(),
             references_created: 0,
             mark_before,
             index_log: txn.open_table(INDEX_CHANGES)?,
@@ -167,163 +175,6 @@ impl<'t> Writer<'t> {
             templates: super::TemplateWriter::open(txn)?,
             integrations: super::IntegrationWriter::open(txn)?,
         })
-    }
-
-    pub fn repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
-        Ok(self.repo_keys.get(id.as_str())?.map(|v| v.value()))
-    }
-
-    /// Repository `id`'s number, checked against that repository's row (a
-    /// damaged `repo_keys` entry would lead to another repository's tags):
-    /// the number [`Writer::ensure_tag`] takes.
-    pub fn checked_repo_number(&self, id: &RepositoryId) -> Result<Option<u32>> {
-        let Some(n) = self.repo_number(id)? else {
-            return Ok(None);
-        };
-        self.repo(n)?.check_key(n, id)?;
-        Ok(Some(n))
-    }
-
-    /// Repository number `n`'s row, checked: it is written back.
-    fn repo(&self, n: u32) -> Result<RepoRow> {
-        let row = self.repos.get(n)?.ok_or_else(|| {
-            Error::Corrupt(format!(
-                "table repo_keys: repository number {n} has no row in table repos"
-            ))
-        })?;
-        let row: RepoRow = rows::decode_row("repos", n, row.value())?;
-        row.check(n)?;
-        Ok(row)
-    }
-
-    fn put_repo(&mut self, n: u32, row: &RepoRow) -> Result<()> {
-        self.repos.insert(n, rows::encode(row)?.as_slice())?;
-        Ok(())
-    }
-
-    /// Interns a new repository and stores its row.
-    fn intern_repo(&mut self, id: &RepositoryId, row: &RepoRow) -> Result<u32> {
-        let n = self.next_repo;
-        self.next_repo = n
-            .checked_add(1)
-            .ok_or_else(|| Error::Corrupt("repository numbers exhausted".to_owned()))?;
-        self.repo_keys.insert(id.as_str(), n)?;
-        self.put_repo(n, row)?;
-        // Every repository is first created here (API or ingest): it gets
-        // the setting of the repository creation template that matches it.
-        self.templates.on_repository_created(id, n)?;
-        Ok(n)
-    }
-
-    /// The template tables (templates, repository settings, violations).
-    pub fn templates(&mut self) -> &mut super::TemplateWriter<'t> {
-        &mut self.templates
-    }
-
-    /// Every repository of registry `domain`, with its number.
-    pub fn repos_in_domain(&self, domain: &str) -> Result<Vec<(RepositoryId, u32)>> {
-        super::templates::repos_in_domain(&self.repo_keys, domain)
-    }
-
-    /// `template apply`: appends `setting` to repository `id`'s (number `n`)
-    /// settings and recomputes its tags' violations from their logs;
-    /// returns how many violations are new.
-    pub fn append_setting(
-        &mut self,
-        id: &RepositoryId,
-        n: u32,
-        setting: crate::model::MutabilitySetting,
-    ) -> Result<u64> {
-        let mut tags = Vec::new();
-        for (name, tag) in tag_keys::page(&self.tag_keys, n, None, usize::MAX)? {
-            tags.push((tag, name, plain(&log::read_log(&self.tag_log, tag)?)));
-        }
-        self.templates.append_setting(id, n, setting, &tags)
-    }
-
-    /// Creates repository `id` with `body`'s fields.
-    ///
-    /// # Errors
-    /// [`Error::Conflict`] when it exists.
-    pub fn create_repository(
-        &mut self,
-        id: &RepositoryId,
-        body: &RepositoryBody,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<Repository> {
-        if self.repo_number(id)?.is_some() {
-            return Err(Error::Conflict {
-                what: "repository",
-                id: id.to_string(),
-            });
-        }
-        let row = RepoRow {
-            id: id.as_str().to_owned(),
-            last_scanned_on: micros(body.last_scanned_on),
-            projects: body.projects.clone(),
-            project_components: body.project_components.clone(),
-            packages: body.packages.clone(),
-            audit: AuditRow::new(actor, now),
-        };
-        self.intern_repo(id, &row)?;
-        row.to_record(id)
-    }
-
-    /// Replaces repository `id`'s mutable fields with `body`'s.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] when it does not exist.
-    pub fn update_repository(
-        &mut self,
-        id: &RepositoryId,
-        body: &RepositoryBody,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<Repository> {
-        let n = self.repo_number(id)?.ok_or_else(|| Error::NotFound {
-            what: "repository",
-            id: id.to_string(),
-        })?;
-        let mut row = self.repo(n)?;
-        row.last_scanned_on = micros(body.last_scanned_on);
-        row.projects.clone_from(&body.projects);
-        row.project_components.clone_from(&body.project_components);
-        row.packages.clone_from(&body.packages);
-        row.audit.touch(actor, now);
-        self.put_repo(n, &row)?;
-        row.to_record(id)
-    }
-
-    /// The repository's checked number (as [`Writer::checked_repo_number`])
-    /// and whether it was created (by `actor`, scanned at `scanned`); an
-    /// existing one gets `last_scanned_on = max(old, scanned)`.
-    pub fn upsert_scanned_repo(
-        &mut self,
-        id: &RepositoryId,
-        scanned: Timestamp,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<(u32, bool)> {
-        if let Some(n) = self.repo_number(id)? {
-            let mut row = self.repo(n)?;
-            row.check_key(n, id)?;
-            if micros(scanned) > row.last_scanned_on {
-                row.last_scanned_on = micros(scanned);
-                row.audit.touch(actor, now);
-                self.put_repo(n, &row)?;
-            }
-            return Ok((n, false));
-        }
-        let row = RepoRow {
-            id: id.as_str().to_owned(),
-            last_scanned_on: micros(scanned),
-            projects: None,
-            project_components: None,
-            packages: None,
-            audit: AuditRow::new(actor, now),
-        };
-        Ok((self.intern_repo(id, &row)?, true))
     }
 
     /// Tag `id`'s number: its repository's number (`repo_keys`, checked
@@ -484,8 +335,10 @@ impl<'t> Writer<'t> {
     /// written back. Every entry added is noted in this batch's journal
     /// record. It reads the log from its end back to the entries the writes
     /// can change only (a whole log where a setting can make the tag
-    /// immutable): a write to a tag with a long history reads about what a
-    /// write to a young one does.
+    /// immutable), and takes the start of a run of one digest that reaches
+    /// further back from the digest index: a write to a tag with a long
+    /// history, moved or never moved, reads about what a write to a young
+    /// one does.
     pub fn apply(
         &mut self,
         tag: &mut TagState,
@@ -508,7 +361,7 @@ impl<'t> Writer<'t> {
             .is_some_and(std::mem::take);
         // The end of the log (its last chunk, as `ensure_tag` read it),
         // read back from until it holds every entry the write can change.
-        let (mut chunks, mut whole) = if unapplied {
+        let (mut chunks, whole) = if unapplied {
             (Vec::new(), true)
         } else if let Some(chunks) = read.take() {
             (chunks, false)
@@ -529,20 +382,7 @@ impl<'t> Writer<'t> {
             .any(crate::model::MutabilitySetting::restricts);
         // Only the intervals from the earliest write on can change.
         let from = writes.iter().map(|&(at, _)| micros(at)).min();
-        let seam = loop {
-            whole |= chunks.is_empty();
-            if (whole || !restricts)
-                && let Some(seam) = Seam::find(&chunks, from.unwrap_or(i64::MAX), whole)
-            {
-                break seam;
-            }
-            // Held chunks are never empty here (an empty log is whole).
-            let first = chunks.first().and_then(|c| c.stored_at);
-            match log::chunk_before(&self.tag_log, n, first)? {
-                Some(chunk) if first.is_some() => chunks.insert(0, chunk),
-                _ => whole = true,
-            }
-        };
+        let seam = self.read_to_seam(n, &mut chunks, whole, from, restricts)?;
         // Entries of a batch numbered at or after this one mean the journal
         // lost records (the next number is one past the last record): this
         // batch would take their number and hide the damage. Checked over
@@ -610,6 +450,50 @@ impl<'t> Writer<'t> {
             self.put_tag(n, row)?;
         }
         Ok(summary)
+    }
+
+    /// Reads tag `n`'s log back from `chunks` (its end, or all of it when
+    /// `whole`) until it holds every entry a write at or after `from` can
+    /// change, and returns that write's seam; the whole log when `restricts`.
+    fn read_to_seam(
+        &self,
+        n: u32,
+        chunks: &mut Vec<log::Chunk>,
+        mut whole: bool,
+        from: Option<i64>,
+        restricts: bool,
+    ) -> Result<Seam> {
+        // A run of one digest that began before the chunks held (a tag
+        // observed unchanged scan after scan: its whole log) has its start
+        // in the digest index, unless this transaction already changed the
+        // tag's entries there (they are written when it finishes).
+        let mut ask_index = !self.reindexed.contains(&n);
+        loop {
+            whole |= chunks.is_empty();
+            if whole || !restricts {
+                match Seam::find(chunks, from.unwrap_or(i64::MAX), whole) {
+                    Search::Found(seam) => return Ok(seam),
+                    Search::RunBefore {
+                        seam,
+                        digest,
+                        held_since,
+                    } if ask_index => {
+                        if let Some(since) = self.run_start(n, &digest, held_since)? {
+                            return Ok(seam.since(since));
+                        }
+                        // Not there as expected: the log says, read back.
+                        ask_index = false;
+                    }
+                    Search::RunBefore { .. } | Search::Earlier => {}
+                }
+            }
+            // Held chunks are never empty here (an empty log is whole).
+            let first = chunks.first().and_then(|c| c.stored_at);
+            match log::chunk_before(&self.tag_log, n, first)? {
+                Some(chunk) if first.is_some() => chunks.insert(0, chunk),
+                _ => whole = true,
+            }
+        }
     }
 
     /// The (tag, digest) references the transaction's tag writes created

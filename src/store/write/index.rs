@@ -3,6 +3,8 @@
 //! made and written once per row, in key order, when the transaction
 //! finishes.
 
+use redb::ReadableTable;
+
 use super::Writer;
 use super::intervals::IndexRun;
 use crate::error::{Error, Result};
@@ -170,6 +172,7 @@ impl Writer<'_> {
         change: fn(IndexEntry) -> IndexChange,
     ) {
         for &(d, since, until) in entries.iter().filter(|x| !other_has(x)) {
+            self.reindexed.insert(n);
             let entry = IndexEntry {
                 tag: n,
                 since,
@@ -179,6 +182,29 @@ impl Writer<'_> {
         }
     }
 
+    /// When tag `n`'s interval of `d` that holds instant `held` (one its
+    /// log gives `d`) began, as the digest index stores it: a write reads a
+    /// tag's log back to where its intervals can change, and a run of one
+    /// digest can reach back through the whole log. `None` when the row
+    /// holds no such interval (a damaged row: the caller reads the log,
+    /// and the transaction's end reports the row).
+    pub(in crate::store) fn run_start(&self, n: u32, d: &Digest, held: i64) -> Result<Option<i64>> {
+        let Some(row) = self.digest_index.get(packed::key(d))? else {
+            return Ok(None);
+        };
+        let Ok(Some(group)) = packed::find(row.value(), d) else {
+            return Ok(None);
+        };
+        // A tag's intervals of one digest are disjoint: one at most holds
+        // `held` (an empty one, of an entry that lost its instant, holds
+        // nothing).
+        Ok(group
+            .decode()
+            .find(|e| e.tag == n && e.since <= held && held < e.until)
+            .map(|e| e.since)
+            .filter(|&since| from_micros(since).is_ok()))
+    }
+
     /// Writes the digest-index changes, in key order: one read-modify-write
     /// per row (digest prefix) a change names, read through `get_mut` so
     /// that a row that does not grow (an interval closed: the moves' other
@@ -186,6 +212,7 @@ impl Writer<'_> {
     /// and an `insert` took two.
     pub(in crate::store) fn flush_index(&mut self) -> Result<()> {
         let changes = std::mem::take(&mut self.index_changes);
+        self.reindexed.clear();
         // Sorted through (key, position) pairs: 16 bytes moved where a
         // change is over 100, and a row's changes are taken in the order
         // made, so an entry added and then removed cancels out.

@@ -64,34 +64,60 @@ pub(super) struct Seam {
     in_force: Option<(Digest, i64)>,
 }
 
+/// What the chunks held say of a write's seam ([`Seam::find`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Search {
+    /// The seam, settled by the chunks held.
+    Found(Seam),
+    /// The interval in force just before the write is `digest`'s, and it
+    /// began at or before `held_since` (its earliest instant held): the
+    /// chunks before it would say when. The seam is `seam` with that
+    /// interval's start ([`Seam::since`]).
+    RunBefore {
+        seam: Seam,
+        digest: Digest,
+        held_since: i64,
+    },
+    /// No entry held is before the write: the chunk before must be read.
+    Earlier,
+}
+
 impl Seam {
     /// The seam of `chunks` (the end of a tag's log, in order; all of it
-    /// when `whole`) for a write at or after `from`, found before the write;
-    /// `None` when it may lie before the first chunk held, which the caller
-    /// then reads and asks again.
-    pub fn find(chunks: &[Chunk], from: i64, whole: bool) -> Option<Self> {
-        let mut first_chunk = chunks
+    /// when `whole`) for a write at or after `from`, found before the write.
+    /// One pass over the entries held.
+    pub fn find(chunks: &[Chunk], from: i64, whole: bool) -> Search {
+        let first_held = chunks.first().and_then(|c| c.entries.first());
+        if !whole && first_held.is_none_or(|e| e.at >= from) {
+            return Search::Earlier;
+        }
+        let first_chunk = chunks
             .partition_point(|c| c.entries.first().is_some_and(|e| e.at < from))
             .saturating_sub(1);
-        loop {
-            let part = chunks.get(first_chunk..).unwrap_or_default();
-            let (_, in_force, settled) = resume_point(&log_keys(part), from);
-            if settled {
-                return Some(Self {
-                    from,
-                    first_chunk,
-                    in_force,
-                });
-            }
-            if first_chunk == 0 {
-                // The log's first chunk: what it finds is the truth.
-                return whole.then_some(Self {
-                    from,
-                    first_chunk,
-                    in_force,
-                });
-            }
-            first_chunk -= 1;
+        let (_, in_force, settled) = resume_point(&log_keys(chunks), from);
+        let seam = Self {
+            from,
+            first_chunk,
+            in_force,
+        };
+        match in_force {
+            // The log's first chunk is held: what it finds is the truth.
+            _ if settled || whole => Search::Found(seam),
+            Some((digest, held_since)) => Search::RunBefore {
+                seam,
+                digest,
+                held_since,
+            },
+            None => Search::Earlier,
+        }
+    }
+
+    /// This seam with `since` as the start of the interval in force, as
+    /// the digest index has it ([`Search::RunBefore`]).
+    pub fn since(self, since: i64) -> Self {
+        Self {
+            in_force: self.in_force.map(|(d, _)| (d, since)),
+            ..self
         }
     }
 
@@ -110,5 +136,80 @@ impl Seam {
         // is not regrown while `runs_from` fills it.
         out.reserve(part.iter().map(|c| c.entries.len()).sum::<usize>() + 1);
         runs_from(self.in_force, tail, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::id::{Algorithm, Digest, TagId};
+    use crate::model::{TagMatch, Timestamp};
+    use crate::store::Store;
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_timestamp_millis(1_600_000_000_000 + ms).expect("in range")
+    }
+
+    fn d(n: u8) -> Digest {
+        Digest::of(Algorithm::Sha256, &[n])
+    }
+
+    /// A store whose one tag got `transactions`: each a write transaction
+    /// of one `apply` per list of (milliseconds, digest) writes. The
+    /// answers for d(0), d(1) and d(2) after them, and whether each
+    /// transaction committed.
+    fn written(transactions: &[&[&[(i64, u8)]]]) -> (Vec<Vec<TagMatch>>, Vec<bool>) {
+        let store = Store::in_memory().expect("store");
+        let tag: TagId = "registry.example/app:latest".parse().expect("tag");
+        let mut committed = Vec::new();
+        for applies in transactions {
+            let result = store.write("test", |w| {
+                let (repo, _) = w.upsert_scanned_repo(tag.repository(), at(0), "t", at(0))?;
+                let (mut state, _) = w.ensure_tag(&tag, repo, "t", at(0))?;
+                for writes in *applies {
+                    let writes: Vec<_> =
+                        writes.iter().map(|&(ms, n)| (at(ms), Some(d(n)))).collect();
+                    w.apply(&mut state, &writes, "t", at(0))?;
+                }
+                Ok(())
+            });
+            committed.push(result.is_ok());
+        }
+        let view = store.view().expect("view");
+        let answers = (0..3)
+            .map(|n| view.tags_for_digest(&d(n)).expect("lookup"))
+            .collect();
+        (answers, committed)
+    }
+
+    /// A write takes the start of a run of one digest that began before
+    /// the chunks it read from the digest index, whose rows a transaction
+    /// writes only when it finishes. Guards against taking it there for a
+    /// tag an earlier write of the same transaction changed: the row still
+    /// has the run's old start, and the second write would remove an entry
+    /// that is not there and add one that overlaps, silently. The writer
+    /// writes each tag once per transaction; a second write reads its log
+    /// back instead, finds the first write's entries (of a batch with no
+    /// journal record yet) and is refused with the whole transaction.
+    #[test]
+    fn a_second_write_to_a_tag_in_one_transaction_is_refused_not_indexed_from_old_rows() {
+        // d(1) for 10 s, then d(0) for 40 s: a run over three chunks.
+        let log: Vec<(i64, u8)> = (0..50).map(|s| (s * 1000, u8::from(s < 10))).collect();
+        // The run of d(0) would start at 9.5 s; then d(2) cuts it at 48.5 s.
+        let (earlier, later) = ([(9_500, 0)], [(48_500, 2)]);
+        let (two_writes, committed) = written(&[&[&log], &[&earlier, &later]]);
+        let (log_only, _) = written(&[&[&log]]);
+        assert_eq!(committed, [true, false]);
+        assert_eq!(two_writes, log_only);
+        // The same entries in one write per transaction: the run's start
+        // moves, and the cut is indexed from it.
+        let (apart, committed) = written(&[&[&log], &[&earlier], &[&later]]);
+        assert_eq!(committed, [true, true, true]);
+        let mut all = log.clone();
+        all.extend(earlier.iter().chain(&later));
+        all.sort_unstable();
+        let (at_once, _) = written(&[&[&all]]);
+        assert_eq!(apart, at_once);
+        assert_eq!(apart[0].len(), 2, "{:?}", apart[0]);
+        assert_eq!(apart[0][1].since, at(9_500));
     }
 }
