@@ -30,8 +30,9 @@ use ociledger_bench::settings::size_label as label;
 use ociledger_bench::{paths, report};
 use serde_json::Value;
 
-const LOOKUP: [&str; 6] = [
+const LOOKUP: [&str; 7] = [
     "ociledger",
+    "ociledger_lookup",
     "ociledger_memory",
     "ociledger_memory_lookup",
     "redb_raw",

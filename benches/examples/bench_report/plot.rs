@@ -14,10 +14,10 @@ use std::fmt::Write as _;
 
 use crate::{LOOKUP, label, time};
 
-// One per `LOOKUP` contender, in its order (`ociledger_memory` next to `ociledger`, in orange;
-// the same through a reused `Lookup` buffer in purple).
-const COLORS: [&str; 6] = [
-    "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#2ca02c", "#7f7f7f",
+// One per `LOOKUP` contender, in its order (`ociledger` in red, through a reused `Lookup`
+// buffer in brown; `ociledger_memory` in orange, through the buffer in purple).
+const COLORS: [&str; 7] = [
+    "#d62728", "#8c564b", "#ff7f0e", "#9467bd", "#1f77b4", "#2ca02c", "#7f7f7f",
 ];
 
 /// A log–log line plot of ns per lookup against references.
