@@ -101,7 +101,8 @@ impl Seam {
             in_force,
         };
         match in_force {
-            // The log's first chunk is held: what it finds is the truth.
+            // The entries held settle it, or they are the whole log: what
+            // it finds is the truth.
             _ if settled || whole => Search::Found(seam),
             Some((digest, held_since)) => Search::RunBefore {
                 seam,
