@@ -1933,7 +1933,7 @@ fn drop_table(txn: &WriteTransaction, name: &str) {
 
 #[test]
 fn a_missing_table() {
-    // Every table `check` in src/store/handle.rs requires, and `meta`.
+    // Every table `check` in src/store/handle/format.rs requires, and `meta`.
     for name in common::tables::names() {
         check(Open::Refused, &[], |_, txn| drop_table(txn, name));
     }
