@@ -11,6 +11,14 @@ use redb::{Database, ReadableDatabase};
 use super::format::{check, open_error};
 use super::{Handle, Store, builder, closed, guard};
 use crate::error::{Error, Result};
+use crate::store::compact;
+
+/// At most this many rewrites of the tables per compaction (each needs a
+/// copy of them: at 10M references about 4 minutes). One is enough for a
+/// file whose pages redb could all move; a second was needed after a large
+/// recording of relations (`compact::another_round`); a third is a bound,
+/// not a need seen.
+const REFILL_ROUNDS: usize = 3;
 
 impl Store {
     /// After an I/O error (a full disk, a failing one) redb refuses every
@@ -70,8 +78,14 @@ impl Store {
             // anything is rewritten (the rewrite alone would grow the file).
             // With this lock held, no snapshot of this process begins meanwhile.
             compact_pages(db)?;
-            crate::store::compact::refill(db)?;
-            compact_pages(db)
+            for _ in 0..REFILL_ROUNDS {
+                compact::refill(db)?;
+                compact_pages(db)?;
+                if !compact::another_round(self.file_bytes(), compact::table_bytes(db)?) {
+                    break;
+                }
+            }
+            Ok(())
         });
         // The rewrite is a write transaction: after an I/O error (a disk
         // too full for the copy) it changed nothing, and the file is
