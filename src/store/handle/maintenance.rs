@@ -13,8 +13,9 @@ use super::{Handle, Store, builder, closed, guard};
 use crate::error::{Error, Result};
 use crate::store::compact;
 
-/// At most this many rewrites of the tables per compaction (each needs a
-/// copy of them: at 10M references about 4 minutes). One is enough for a
+/// At most this many rewrites of the tables per compaction (each needs
+/// room for a copy of them and time: a whole call at 10M references took
+/// 1.5 to 4 minutes on the machine of `docs/benchmarks.md`). One is enough for a
 /// file whose pages redb could all move; a second was needed after a large
 /// recording of relations (`compact::another_round`); a third is a bound,
 /// not a need seen.
