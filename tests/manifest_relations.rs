@@ -203,6 +203,56 @@ fn a_child_shared_by_two_indexes_reaches_both_tags() {
     }));
 }
 
+/// Guards the flags written on rows that already exist: a platform
+/// manifest also tagged on its own (an arch-specific tag such as
+/// `1.25-amd64`) and a config that the digest index holds as a child get a
+/// new flag in a row that is there; a write that took an existing row for
+/// one already carrying the flag (`flush_index` leaves rows alone whose
+/// flags are all there) would answer only the direct tag. A second batch
+/// that lists the same manifest again changes nothing.
+#[test]
+fn a_new_flag_on_a_digest_already_indexed_reaches_its_index() {
+    let l = Ledger::in_memory().unwrap();
+    let index = d("index with a tagged child");
+    let manifest = d("tagged platform manifest");
+    l.ingest(
+        "scanner",
+        &[
+            observe("nginx", "1.25", &index, 0),
+            observe("nginx", "1.25-amd64", &manifest, 0),
+        ],
+    )
+    .unwrap();
+    let rel = |index: &Digest| -> ManifestRelation {
+        serde_json::from_value(json!({"index": index.to_string(), "manifests": [
+            {"digest": manifest.to_string(), "platform": {"os": "linux", "architecture": "amd64"}}]}))
+        .unwrap()
+    };
+    let tags = |l: &Ledger| -> Vec<(String, bool)> {
+        let mut t: Vec<_> = l
+            .tags_for_digest(&manifest)
+            .unwrap()
+            .iter()
+            .map(|m| (m.tag.tag().to_owned(), m.via.is_some()))
+            .collect();
+        t.sort();
+        t
+    };
+    assert_eq!(tags(&l), [("1.25-amd64".to_owned(), false)]);
+    assert_eq!(l.record_relations("scanner", &[rel(&index)]).unwrap(), 1);
+    let both = vec![("1.25".to_owned(), true), ("1.25-amd64".to_owned(), false)];
+    assert_eq!(tags(&l), both, "the new flag on the tagged manifest's row");
+    // A re-push: a new index listing the same manifest; its flag is there.
+    let again = d("index pushed again");
+    l.ingest("scanner", &[observe("nginx", "1.25", &again, 10)])
+        .unwrap();
+    assert_eq!(l.record_relations("scanner", &[rel(&again)]).unwrap(), 1);
+    let m = l.tags_for_digest(&manifest).unwrap();
+    assert_eq!(m.len(), 3, "{m:?}");
+    let report = l.verify().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
+
 /// Guards history through relations: after the tag moves to a new index,
 /// a container still running a platform manifest of the old index is
 /// `historical` (a stale deployment), not unknown and not current.

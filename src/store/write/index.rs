@@ -231,11 +231,12 @@ impl Writer<'_> {
             // when the flag is already set.
             self.changed_keys.push(key);
             let named = || run.iter().filter_map(|&(_, i)| changes.get(i));
-            if self.flags_already_set(key, named())? {
-                continue;
-            }
             row.clear();
             bytes.clear();
+            if named().all(|(_, _, change)| matches!(change, IndexChange::Flags(_))) {
+                self.write_flags(key, named(), &mut row, &mut bytes, next_tag)?;
+                continue;
+            }
             // The guard borrows the table: a removal or a new row waits
             // until it is dropped.
             let mut stored = self.digest_index.get_mut(key)?;
@@ -270,31 +271,38 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Whether `changes` (one row's) are all flags that the stored row
-    /// already carries: then the row is left as it is, without the
-    /// `get_mut` that would copy every page on its path whether or not it
-    /// changes. Most flags are such repeats (a platform manifest is listed
-    /// by a new index each time its image is pushed again: 4.4M (index,
-    /// manifest) pairs for 1.2M manifests in the 10M set), and each rewrote
-    /// a leaf of the digest index for nothing. A row that does not decode
-    /// is left to the read for writing, which reports it.
-    fn flags_already_set<'c>(
-        &self,
+    /// Writes a row whose changes are all relation flags. It is read with
+    /// `get`, which copies no page, and left alone when it already carries
+    /// them; else the new value goes in with one `insert`. Read through
+    /// `get_mut`, as rows with entries are, every such row had the pages on
+    /// its path copied whether or not it changed, and most flags are
+    /// repeats: a platform manifest is listed by a new index each time its
+    /// image is pushed again (4.4M (index, manifest) pairs for 1.2M
+    /// manifests in the 10M set). A flag that is new costs what it did
+    /// before: two descents (a `get` and an `insert` where a `get_mut` and
+    /// an in-place write or an `insert` were).
+    fn write_flags<'c>(
+        &mut self,
         key: u64,
         changes: impl Iterator<Item = &'c (u64, Digest, IndexChange)> + Clone,
-    ) -> Result<bool> {
-        // Checked first: a tag write's row (an entry added or removed)
-        // costs no extra descent.
-        let flags_only = changes
-            .clone()
-            .all(|(_, _, change)| matches!(change, IndexChange::Flags(_)));
-        if !flags_only {
-            return Ok(false);
+        row: &mut RowGroups,
+        bytes: &mut Vec<u8>,
+        next_tag: u32,
+    ) -> Result<()> {
+        if let Some(stored) = self.digest_index.get(key)? {
+            if carries(stored.value(), changes.clone().map(|(_, d, c)| (d, *c))) {
+                return Ok(());
+            }
+            row.read(key, stored.value(), next_tag)?;
         }
-        let Some(stored) = self.digest_index.get(key)? else {
-            return Ok(false);
-        };
-        Ok(carries(stored.value(), changes.map(|(_, d, c)| (d, *c))))
+        for (_, d, change) in changes {
+            row.apply(*d, *change);
+        }
+        row.encode(bytes);
+        if !bytes.is_empty() {
+            self.digest_index.insert(key, bytes.as_slice())?;
+        }
+        Ok(())
     }
 
     /// Records a manifest relation (an index's platform manifests, or a
