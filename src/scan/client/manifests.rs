@@ -32,15 +32,7 @@ impl Registry<'_> {
         if let Some(value) = head.content_digest() {
             return Ok((parse_digest(&url, value)?, None));
         }
-        let reply = self
-            .send(
-                Method::GET,
-                &url,
-                Some(manifest::ACCEPT),
-                self.options.max_manifest_bytes,
-            )
-            .await?;
-        bump(&self.counters.manifests);
+        let reply = self.get_manifest(&url).await?;
         let digest = match reply.content_digest() {
             Some(value) => {
                 let announced = parse_digest(&url, value)?;
@@ -55,16 +47,22 @@ impl Registry<'_> {
     /// A manifest by digest, its bytes verified against it.
     pub async fn manifest(&self, digest: &Digest) -> Result<Reply, ScanError> {
         let url = self.manifest_url(&digest.to_string())?;
+        let reply = self.get_manifest(&url).await?;
+        manifest::verify(url.as_str(), digest, &reply.body)?;
+        Ok(reply)
+    }
+
+    /// One manifest `GET`, counted: within the manifest size limit.
+    async fn get_manifest(&self, url: &Url) -> Result<Reply, ScanError> {
         let reply = self
             .send(
                 Method::GET,
-                &url,
+                url,
                 Some(manifest::ACCEPT),
                 self.options.max_manifest_bytes,
             )
             .await?;
         bump(&self.counters.manifests);
-        manifest::verify(url.as_str(), digest, &reply.body)?;
         Ok(reply)
     }
 }
