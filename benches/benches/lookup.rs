@@ -76,7 +76,9 @@
 //! `ociledger_no_relations`, `redb_raw`, `redb_packed`, `sqlite`, or on the
 //! relation queries `direct`, `direct_memory`, `direct_no_relations`,
 //! `redb_raw_direct`, `via_child`, `via_child_memory`, `via_config`,
-//! `via_config_memory`). The in-memory copy is built only for the `*memory`
+//! `via_config_memory`; with `_lookup` appended, through a reused `Lookup`
+//! buffer that reads every match, as the criterion groups' `*_lookup`
+//! functions do). The in-memory copy is built only for the `*memory`
 //! ones (at 10M references it takes seconds, far more under valgrind).
 
 // Averages per lookup for the report: counts far below 2^52.
@@ -455,6 +457,10 @@ fn lookup(c: &mut Criterion) {
             let (who, passes) = arg.split_once(':').map_or((arg.as_str(), 100), |(w, p)| {
                 (w, p.parse::<usize>().expect("passes"))
             });
+            // `<contender>_lookup`: through a reused `Lookup` buffer, every match read.
+            let (who, buffered) = who
+                .strip_suffix("_lookup")
+                .map_or((who, false), |w| (w, true));
             let list = match who {
                 "direct" | "direct_memory" | "direct_no_relations" | "redb_raw_direct" => &indexes,
                 "via_child" | "via_child_memory" => &children,
@@ -463,6 +469,20 @@ fn lookup(c: &mut Criterion) {
             };
             let memory = who.ends_with("memory").then(|| InMemory::open(&set.ledger));
             let mem_snap = memory.as_ref().map(|m| &m.snap);
+            if buffered {
+                let snap = if who.ends_with("memory") {
+                    mem_snap.expect("opened above")
+                } else {
+                    &snap
+                };
+                let mut lookup = snap.lookup();
+                for _ in 0..passes {
+                    for d in list {
+                        black_box(read_all(lookup.tags_for_digest(d).expect("lookup")));
+                    }
+                }
+                return;
+            }
             for _ in 0..passes {
                 for d in list {
                     match who {

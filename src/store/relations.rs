@@ -63,6 +63,50 @@ impl From<PlatformRow> for Platform {
     }
 }
 
+/// A stored platform borrowed from its row (the same encoding as
+/// [`PlatformRow`]): a lookup through the file copies it into one
+/// platform it reuses for every parent, where decoding a `PlatformRow`
+/// allocated its strings for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub(crate) struct PlatformRef<'a> {
+    pub os: &'a str,
+    pub architecture: &'a str,
+    #[serde(borrow)]
+    pub variant: Option<&'a str>,
+    #[serde(borrow)]
+    pub os_version: Option<&'a str>,
+}
+
+impl PlatformRef<'_> {
+    /// The owned platform.
+    pub fn to_platform(self) -> Platform {
+        Platform {
+            os: self.os.to_owned(),
+            architecture: self.architecture.to_owned(),
+            variant: self.variant.map(str::to_owned),
+            os_version: self.os_version.map(str::to_owned),
+        }
+    }
+
+    /// Overwrites `to` with this platform, reusing its strings' buffers.
+    pub fn write_into(self, to: &mut Platform) {
+        fn set(to: &mut String, from: &str) {
+            to.clear();
+            to.push_str(from);
+        }
+        fn set_option(to: &mut Option<String>, from: Option<&str>) {
+            match (to.as_mut(), from) {
+                (Some(to), Some(from)) => set(to, from),
+                _ => *to = from.map(str::to_owned),
+            }
+        }
+        set(&mut to.os, self.os);
+        set(&mut to.architecture, self.architecture);
+        set_option(&mut to.variant, self.variant);
+        set_option(&mut to.os_version, self.os_version);
+    }
+}
+
 fn digest_at(bytes: &[u8], table: &str) -> Result<Digest> {
     Digest::from_compact(bytes)
         .map_err(|e| Error::Corrupt(format!("table {table}, digest {}: {e}", rows::Hex(bytes))))
@@ -202,19 +246,35 @@ impl RelationReader {
 
     /// The image indexes that list `child`, each with the child's platform.
     pub fn parents(&self, child: &Digest) -> Result<Vec<(Digest, Platform)>> {
-        let (c, cl) = child.compact_array();
         let mut out = Vec::new();
+        self.for_each_parent(child, |parent, platform| {
+            out.push((parent, platform.to_platform()));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` with each image index that lists `child` and the child's
+    /// platform in it, borrowed from the row: a lookup through the file
+    /// allocates nothing per parent.
+    pub fn for_each_parent(
+        &self,
+        child: &Digest,
+        mut f: impl FnMut(Digest, PlatformRef<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let (c, cl) = child.compact_array();
         for entry in self
             .parents
             .range((&c[..cl], &[][..])..=(&c[..cl], &PAST_ANY_DIGEST[..]))?
         {
             let (k, v) = entry?;
             let parent = digest_at(k.value().1, "manifest_parents")?;
-            let platform: Platform =
-                rows::decode::<PlatformRow>("manifest_parents", v.value())?.into();
-            out.push((parent, platform));
+            f(
+                parent,
+                rows::decode::<PlatformRef<'_>>("manifest_parents", v.value())?,
+            )?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The manifests whose config is `config`.
@@ -242,5 +302,47 @@ impl RelationReader {
     /// (index, manifest) relations and (manifest, config) relations.
     pub fn counts(&self) -> Result<(u64, u64)> {
         Ok((self.parents.len()?, self.configs.len()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{PlatformRef, PlatformRow, rows};
+    use crate::model::Platform;
+
+    fn platform() -> impl Strategy<Value = Platform> {
+        (
+            "[a-z]{0,8}",
+            "[a-z0-9]{0,8}",
+            proptest::option::of("v[0-9]{1,2}"),
+            proptest::option::of("[0-9.]{1,16}"),
+        )
+            .prop_map(|(os, architecture, variant, os_version)| Platform {
+                os,
+                architecture,
+                variant,
+                os_version,
+            })
+    }
+
+    proptest! {
+        /// Guards the file path's lookup through a platform manifest: the
+        /// borrowed platform must read every stored `PlatformRow` as the
+        /// owned decode does, and copying it over a reused platform (which
+        /// held another, with or without the optional fields) must leave
+        /// exactly the stored one.
+        #[test]
+        fn a_borrowed_platform_reads_what_the_row_stored(p in platform(), old in platform()) {
+            let bytes = rows::encode(&PlatformRow::from(&p)).unwrap();
+            let owned: Platform = rows::decode::<PlatformRow>("t", &bytes).unwrap().into();
+            let borrowed = rows::decode::<PlatformRef<'_>>("t", &bytes).unwrap();
+            prop_assert_eq!(&owned, &p);
+            prop_assert_eq!(&borrowed.to_platform(), &p);
+            let mut reused = old;
+            borrowed.write_into(&mut reused);
+            prop_assert_eq!(&reused, &p);
+        }
     }
 }

@@ -33,11 +33,6 @@ impl ViaRef<'_> {
         }
     }
 
-    /// Whether `via` is this one.
-    pub(crate) fn is(self, via: &Via) -> bool {
-        self.digest == via.digest && self.platform == via.platform.as_ref()
-    }
-
     /// Overwrites `via` with this one, reusing its strings' buffers.
     fn write_into(self, via: &mut Via) {
         via.digest = self.digest;
@@ -55,18 +50,19 @@ impl ViaRef<'_> {
 
 /// What a lookup writes its matches into.
 pub(crate) trait Sink {
+    /// How the sink holds one via for the matches that share it: made once
+    /// per group of matches (one parent's), so that a match costs no via
+    /// comparison and no copy.
+    type Via;
     /// Empties the sink for a new answer (keeping its capacity).
     fn clear(&mut self);
     /// Makes room for `additional` more matches.
     fn reserve(&mut self, additional: usize);
-    /// Appends the match of entry `e` of `digest`'s row, reached through `via`.
-    fn push(
-        &mut self,
-        view: &View,
-        digest: &Digest,
-        e: IndexEntry,
-        via: Option<&ViaRef<'_>>,
-    ) -> Result<()>;
+    /// Takes in `via` (`None`: direct) for the matches pushed with it next.
+    fn via(&mut self, via: Option<&ViaRef<'_>>) -> Self::Via;
+    /// Appends the match of entry `e` of `digest`'s row, reached through
+    /// `via` (from [`Sink::via`] of this answer).
+    fn push(&mut self, view: &View, digest: &Digest, e: IndexEntry, via: &Self::Via) -> Result<()>;
     /// How many matches it holds.
     fn len(&self) -> usize;
     /// Sorts the matches from `from` on in answer order: current first,
@@ -85,11 +81,12 @@ pub(crate) trait Sink {
     /// the same interval twice, and the first is kept.
     fn finish_indirect(&mut self, names: &Names, direct: usize) {
         self.sort_from(names, direct);
-        // The indirect matches are few (tens), so a quadratic scan beats
-        // hashing them.
+        // Repeats are neighbours once sorted: they share whether current,
+        // the start and the tag, and the via's digest comes first in its
+        // order. So each match is compared with the last one kept only.
         let mut kept = direct;
         for i in direct..self.len() {
-            if !(direct..kept).any(|k| self.same_interval(k, i)) {
+            if kept == direct || !self.same_interval(kept - 1, i) {
                 self.swap(kept, i);
                 kept += 1;
             }
@@ -153,6 +150,9 @@ impl RawAnswer {
 }
 
 impl Sink for RawAnswer {
+    /// Index into [`RawAnswer::vias`], or [`DIRECT`].
+    type Via = u32;
+
     fn clear(&mut self) {
         self.matches.clear();
         self.vias_used = 0;
@@ -162,14 +162,20 @@ impl Sink for RawAnswer {
         self.matches.reserve(additional);
     }
 
+    fn via(&mut self, via: Option<&ViaRef<'_>>) -> u32 {
+        let Some(&v) = via else {
+            return DIRECT;
+        };
+        match self.vias.get_mut(self.vias_used) {
+            Some(slot) => v.write_into(slot),
+            None => self.vias.push(v.to_via()),
+        }
+        self.vias_used += 1;
+        u32::try_from(self.vias_used - 1).unwrap_or(DIRECT)
+    }
+
     #[inline]
-    fn push(
-        &mut self,
-        view: &View,
-        digest: &Digest,
-        e: IndexEntry,
-        via: Option<&ViaRef<'_>>,
-    ) -> Result<()> {
+    fn push(&mut self, view: &View, digest: &Digest, e: IndexEntry, via: &u32) -> Result<()> {
         // The same checks the owned answer makes while converting, so the
         // two answer alike, errors included.
         view.tag_name_ref(e.tag)?;
@@ -184,25 +190,11 @@ impl Sink for RawAnswer {
                 ))));
             }
         }
-        let via = match via {
-            None => DIRECT,
-            Some(&v) => {
-                let last = self.vias_used.checked_sub(1);
-                if !last.is_some_and(|i| v.is(&self.vias[i])) {
-                    match self.vias.get_mut(self.vias_used) {
-                        Some(slot) => v.write_into(slot),
-                        None => self.vias.push(v.to_via()),
-                    }
-                    self.vias_used += 1;
-                }
-                u32::try_from(self.vias_used - 1).unwrap_or(DIRECT)
-            }
-        };
         self.matches.push(RawMatch {
             tag: e.tag,
             since: e.since,
             until: e.until,
-            via,
+            via: *via,
         });
         Ok(())
     }

@@ -10,7 +10,7 @@ use super::View;
 use super::answer::{Sink, ViaRef};
 use crate::error::Result;
 use crate::id::Digest;
-use crate::model::TagMatch;
+use crate::model::{Platform, TagMatch, Via};
 use crate::store::memory::{CopyView, GroupId};
 use crate::store::names::Names;
 use crate::store::packed::{self, Group, IndexEntry};
@@ -117,14 +117,22 @@ impl View {
 
     /// Appends the matches of every image index that lists `child`.
     fn parent_matches<S: Sink>(&self, child: &Digest, out: &mut S) -> Result<()> {
-        for (index, platform) in self.relations()?.parents(child)? {
+        // One platform for the lookup, its strings' buffers reused from one
+        // parent to the next.
+        let mut platform = Platform {
+            os: String::new(),
+            architecture: String::new(),
+            variant: None,
+            os_version: None,
+        };
+        self.relations()?.for_each_parent(child, |index, stored| {
+            stored.write_into(&mut platform);
             let via = ViaRef {
                 digest: index,
                 platform: Some(&platform),
             };
-            self.direct_matches(&index, Some(&via), out)?;
-        }
-        Ok(())
+            self.direct_matches(&index, Some(&via), out).map(drop)
+        })
     }
 
     /// [`View::parent_matches`] from the copy, for the child whose group is
@@ -178,9 +186,14 @@ impl View {
         out: &mut S,
     ) -> Result<()> {
         // The group's real length bounds this (20 bytes per entry).
-        out.reserve(group.count());
+        let count = group.count();
+        if count == 0 {
+            return Ok(());
+        }
+        out.reserve(count);
+        let via = out.via(via);
         for e in group.decode() {
-            out.push(self, digest, e, via)?;
+            out.push(self, digest, e, &via)?;
         }
         Ok(())
     }
@@ -213,6 +226,9 @@ fn in_index(digest: &Digest) -> impl FnOnce(crate::error::Error) -> crate::error
 }
 
 impl Sink for Vec<TagMatch> {
+    /// A parent's matches share one `Via`.
+    type Via = Option<Arc<Via>>;
+
     fn clear(&mut self) {
         Vec::clear(self);
     }
@@ -221,13 +237,17 @@ impl Sink for Vec<TagMatch> {
         Vec::reserve(self, additional);
     }
 
+    fn via(&mut self, via: Option<&ViaRef<'_>>) -> Option<Arc<Via>> {
+        via.map(|v| Arc::new(v.to_via()))
+    }
+
     #[inline]
     fn push(
         &mut self,
         view: &View,
         digest: &Digest,
         e: IndexEntry,
-        via: Option<&ViaRef<'_>>,
+        via: &Option<Arc<Via>>,
     ) -> Result<()> {
         let instant = |us| from_micros(us).map_err(in_entry(digest, &e));
         Vec::push(
@@ -241,11 +261,7 @@ impl Sink for Vec<TagMatch> {
                 } else {
                     Some(instant(e.until)?)
                 },
-                via: via.map(|v| match self.last().and_then(|m| m.via.as_ref()) {
-                    // A parent's matches share one `Via`.
-                    Some(last) if v.is(last) => Arc::clone(last),
-                    _ => Arc::new(v.to_via()),
-                }),
+                via: via.clone(),
             },
         );
         Ok(())
