@@ -4,7 +4,7 @@
 //! reuses one buffer pays no allocation, no reference count and no date
 //! conversion per match.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::sync::Arc;
 
 use super::View;
@@ -68,6 +68,11 @@ pub(crate) trait Sink {
     /// Sorts the matches from `from` on in answer order: current first,
     /// then newest first, then by tag name, then by via.
     fn sort_from(&mut self, names: &Names, from: usize);
+    /// [`Sink::sort_from`] of all the matches, which came from one group:
+    /// in its stored order, where only names may be out of order.
+    fn sort_group(&mut self, names: &Names) {
+        self.sort_from(names, 0);
+    }
     /// Whether matches `i` and `j` are one interval reached twice: the same
     /// tag, start and tagged digest.
     fn same_interval(&self, i: usize, j: usize) -> bool;
@@ -108,6 +113,64 @@ struct RawMatch {
     via: u32,
 }
 
+/// Bits of a [`RawMatch::sort_key`] that hold the match's place.
+const PLACE_BITS: u32 = 31;
+
+impl RawMatch {
+    /// The answer's order as far as integers give it: current first, then
+    /// newest first, then by tag number (names break ties of one instant
+    /// afterwards).
+    #[inline]
+    fn integer_order(&self) -> (bool, Reverse<i64>, u32) {
+        (self.until != OPEN, Reverse(self.since), self.tag)
+    }
+
+    /// Where the match's instant puts it: current first, then newest
+    /// first.
+    #[inline]
+    fn instant(&self) -> (bool, Reverse<i64>) {
+        (self.until != OPEN, Reverse(self.since))
+    }
+
+    /// [`RawMatch::integer_order`] as one integer, with the match's place
+    /// `at` (below `2^PLACE_BITS`) in its lowest bits: every key differs,
+    /// and equal matches keep their places' order.
+    #[inline]
+    fn sort_key(&self, at: u32) -> u128 {
+        // `since` mapped to an unsigned integer of the same order, then
+        // inverted: newest first.
+        let newest_first = !(self.since.cast_unsigned() ^ (1 << 63));
+        (u128::from(self.until != OPEN) << 127)
+            | (u128::from(newest_first) << 63)
+            | (u128::from(self.tag) << PLACE_BITS)
+            | u128::from(at)
+    }
+}
+
+/// The order of two matches of one instant: by tag name, then by via.
+#[inline]
+fn by_name(names: &Names, vias: &[Via], a: &RawMatch, b: &RawMatch) -> Ordering {
+    let via = |m: &RawMatch| {
+        if m.via == DIRECT {
+            None
+        } else {
+            vias.get(m.via as usize)
+        }
+    };
+    match (names.name(a.tag), names.name(b.tag)) {
+        (Some(x), Some(y)) => x.cmp_id(y),
+        _ => Ordering::Equal,
+    }
+    .then_with(|| via(a).cmp(&via(b)))
+}
+
+/// The place a [`RawMatch::sort_key`] was made with.
+#[inline]
+fn place(key: u128) -> usize {
+    // Below 2^31: fits any usize this crate builds for.
+    (key & ((1 << PLACE_BITS) - 1)) as usize
+}
+
 /// An answer kept as stored integers, reused across lookups: the buffer
 /// behind [`crate::Lookup`].
 #[derive(Debug, Default)]
@@ -119,6 +182,9 @@ pub(crate) struct RawAnswer {
     /// once the buffer has seen as many parents.
     vias: Vec<Via>,
     vias_used: usize,
+    /// Scratch of [`Sink::sort_from`], kept for its capacity.
+    keys: Vec<u128>,
+    scratch: Vec<RawMatch>,
 }
 
 impl RawAnswer {
@@ -204,23 +270,50 @@ impl Sink for RawAnswer {
     }
 
     fn sort_from(&mut self, names: &Names, from: usize) {
-        let Self { matches, vias, .. } = self;
-        let via = |m: &RawMatch| {
-            if m.via == DIRECT {
-                None
+        let Self {
+            matches,
+            vias,
+            keys,
+            scratch,
+            ..
+        } = self;
+        let matches = &mut matches[from..];
+        let by_name = |a: &RawMatch, b: &RawMatch| by_name(names, vias, a, b);
+        // Matches of several groups, each in the answer's order as far as
+        // integers give it (its stored order, `packed::answer_order`):
+        // sorted as one integer each, which holds the match's place last,
+        // so matches of one instant and tag keep the order they came in (a
+        // stable sort); then the names of each instant's matches.
+        if !matches.is_sorted_by_key(RawMatch::integer_order) {
+            if matches.len() < 1 << PLACE_BITS {
+                keys.clear();
+                keys.extend(matches.iter().zip(0..).map(|(m, at)| m.sort_key(at)));
+                keys.sort_unstable();
+                scratch.clear();
+                scratch.extend(keys.iter().map(|&k| matches[place(k)]));
+                matches.copy_from_slice(scratch);
             } else {
-                vias.get(m.via as usize)
+                // More matches than a key has places for (never seen): the
+                // library's stable sort.
+                matches.sort_by_key(RawMatch::integer_order);
             }
-        };
-        matches[from..].sort_by(|a, b| {
-            (b.until == OPEN)
-                .cmp(&(a.until == OPEN))
-                .then(b.since.cmp(&a.since))
-                .then_with(|| match (names.name(a.tag), names.name(b.tag)) {
-                    (Some(x), Some(y)) => x.cmp_id(y),
-                    _ => Ordering::Equal,
-                })
-                .then_with(|| via(a).cmp(&via(b)))
+        }
+        for run in matches.chunk_by_mut(|a, b| a.instant() == b.instant()) {
+            // Mostly in order already: a check costs less than a sort.
+            if run.len() > 1 && !run.is_sorted_by(|a, b| by_name(a, b).is_le()) {
+                run.sort_by(by_name);
+            }
+        }
+    }
+
+    fn sort_group(&mut self, names: &Names) {
+        // In order but for ties of one instant, which the library's
+        // insertion sort puts in order in a pass when they are few.
+        let Self { matches, vias, .. } = self;
+        matches.sort_by(|a, b| {
+            a.instant()
+                .cmp(&b.instant())
+                .then_with(|| by_name(names, vias, a, b))
         });
     }
 
@@ -237,5 +330,51 @@ impl Sink for RawAnswer {
 
     fn truncate(&mut self, len: usize) {
         self.matches.truncate(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{OPEN, RawMatch, place};
+
+    fn raw_match() -> impl Strategy<Value = RawMatch> {
+        // Few tags and instants, so that ties are common; the instants'
+        // extremes, where a careless mapping to unsigned wraps.
+        let instant = prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(-1i64),
+            Just(0i64),
+            -3i64..3,
+            any::<i64>(),
+        ];
+        (0u32..4, instant.clone(), prop_oneof![Just(OPEN), instant]).prop_map(
+            |(tag, since, until)| RawMatch {
+                tag,
+                since,
+                until,
+                via: 0,
+            },
+        )
+    }
+
+    proptest! {
+        /// Guards the sort of matches reached through relations: sorting
+        /// their keys must order them as a stable sort by
+        /// `integer_order` does (current first, newest first, tag number,
+        /// then the order they came in), or answers come out of order.
+        #[test]
+        fn sorted_keys_order_matches_as_a_stable_sort_does(
+            matches in proptest::collection::vec(raw_match(), 0..40),
+        ) {
+            let mut keys: Vec<u128> = matches.iter().zip(0..).map(|(m, at)| m.sort_key(at)).collect();
+            keys.sort_unstable();
+            let by_keys: Vec<usize> = keys.iter().map(|&k| place(k)).collect();
+            let mut by_order: Vec<usize> = (0..matches.len()).collect();
+            by_order.sort_by_key(|&i| matches[i].integer_order());
+            prop_assert_eq!(by_keys, by_order);
+        }
     }
 }

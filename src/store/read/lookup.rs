@@ -42,7 +42,7 @@ impl View {
             out.clear();
         }
         let flags = self.direct_matches(digest, None, out)?;
-        out.sort_from(&self.names, 0);
+        out.sort_group(&self.names);
         if flags == 0 {
             return Ok(());
         }
@@ -83,7 +83,7 @@ impl View {
             return Ok(FromCopy::Answered);
         };
         self.push_matches(digest, &group, None, out)?;
-        out.sort_from(&self.names, 0);
+        out.sort_group(&self.names);
         if group.flags == 0 {
             return Ok(FromCopy::Answered);
         }
