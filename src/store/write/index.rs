@@ -113,6 +113,19 @@ impl RowGroups {
         }
     }
 
+    /// Applies `changes` in the order made and writes the row's new value
+    /// into `out`.
+    fn apply_all<'c>(
+        &mut self,
+        changes: impl Iterator<Item = &'c (u64, Digest, IndexChange)>,
+        out: &mut Vec<u8>,
+    ) {
+        for (_, d, change) in changes {
+            self.apply(*d, *change);
+        }
+        self.encode(out);
+    }
+
     /// The row's new value; empty when no group is left (the row goes).
     fn encode(&mut self, out: &mut Vec<u8>) {
         self.groups.sort_unstable_by_key(|g| g.0);
@@ -247,11 +260,8 @@ impl Writer<'_> {
             if let Some(guard) = &stored {
                 row.read(key, guard.value(), next_tag)?;
             }
-            for (_, d, change) in run.iter().filter_map(|&(_, i)| changes.get(i)) {
-                row.apply(*d, *change);
-            }
+            row.apply_all(named(), &mut bytes);
             self.references_created += row.new_references() as u64;
-            row.encode(&mut bytes);
             let done = match stored.as_mut() {
                 // Unchanged (changes that cancelled out, or a flag already
                 // set), or no longer (an interval closed).
@@ -299,10 +309,7 @@ impl Writer<'_> {
             }
             row.read(key, stored.value(), next_tag)?;
         }
-        for (_, d, change) in changes {
-            row.apply(*d, *change);
-        }
-        row.encode(bytes);
+        row.apply_all(changes, bytes);
         if !bytes.is_empty() {
             self.digest_index.insert(key, bytes.as_slice())?;
         }
@@ -325,10 +332,7 @@ impl Writer<'_> {
         bytes: &mut Vec<u8>,
         next_tag: u32,
     ) -> Result<()> {
-        for (_, d, change) in changes.clone() {
-            row.apply(*d, *change);
-        }
-        row.encode(bytes);
+        row.apply_all(changes.clone(), bytes);
         let existed = match self.digest_index.insert(key, bytes.as_slice())? {
             Some(stored) => {
                 row.clear();
@@ -339,10 +343,7 @@ impl Writer<'_> {
             None => false,
         };
         if existed {
-            for (_, d, change) in changes {
-                row.apply(*d, *change);
-            }
-            row.encode(bytes);
+            row.apply_all(changes, bytes);
             self.digest_index.insert(key, bytes.as_slice())?;
         }
         self.references_created += row.new_references() as u64;
