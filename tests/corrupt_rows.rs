@@ -905,7 +905,9 @@ fn the_mirrored_rows_match_the_stored_format() {
         ])
     );
 
-    // Each digest is a group under its first 8 bytes, entries sorted.
+    // Each digest is a group under its first 8 bytes, entries in the
+    // answer's order (one instant's by tag name: "1.25" before "latest")
+    // and flagged so (4).
     let mut groups = BTreeMap::new();
     for e in r.open_table(DIGEST_INDEX).unwrap().iter().unwrap() {
         let (k, v) = e.unwrap();
@@ -917,17 +919,16 @@ fn the_mirrored_rows_match_the_stored_format() {
         }
         assert_eq!(again, v.value());
     }
-    let mut d2 = vec![
-        (fx.latest, us(day(2)), i64::MAX),
+    let d2 = vec![
         (fx.v125, us(day(2)), i64::MAX),
+        (fx.latest, us(day(2)), i64::MAX),
     ];
-    d2.sort_unstable();
     assert_eq!(
         groups,
         BTreeMap::from([
-            (d(1), (0, vec![(fx.latest, us(day(1)), us(day(2)))])),
-            (d(2), (0, d2)),
-            (d(3), (0, vec![(fx.app, us(day(1)), i64::MAX)])),
+            (d(1), (4, vec![(fx.latest, us(day(1)), us(day(2)))])),
+            (d(2), (4, d2)),
+            (d(3), (4, vec![(fx.app, us(day(1)), i64::MAX)])),
         ])
     );
 }
@@ -1766,15 +1767,85 @@ fn digest_index_group_count_larger_than_its_bytes() {
     }
 }
 
-/// Flags send lookups to the relation tables; an unknown one means a layout
-/// this build does not know.
+/// Flags send lookups to the relation tables (or spare them a sort); an
+/// unknown one means a layout this build does not know.
 #[test]
 fn digest_index_group_with_unknown_flags() {
-    for flags in [0x04, 0x80] {
+    for flags in [0x08, 0x80] {
         check(Open::Ok, &d1_index_and_stats(), move |fx, txn| {
             edit_d1_group(fx, txn, |b| b[1] = flags);
         });
     }
+}
+
+/// A group flagged as stored in the answer's order (4) whose entries of
+/// one instant are not in name order: a lookup trusts the flag and answers
+/// in the stored order (it reads no names: that is what the flag is for),
+/// so `verify` must report the group, and nothing may panic. Guards
+/// against a verify that checks only what a lookup checks.
+#[test]
+fn a_group_out_of_the_order_its_flag_claims_is_reported_by_verify() {
+    let (_dir, path) = damaged_file(|fx, txn| {
+        let d2 = group(
+            &d(2),
+            4,
+            &[
+                (fx.latest, us(day(2)), i64::MAX),
+                (fx.v125, us(day(2)), i64::MAX),
+            ],
+        );
+        put_index(txn, index_key(&d(2)), &d2);
+    });
+    let l = Ledger::open_read_only(&path).unwrap();
+    let answer = l.snapshot().unwrap().tags_for_digest(&d(2)).unwrap();
+    let names: Vec<String> = answer.iter().map(|m| m.tag.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/nginx:latest",
+            "docker.io/library/nginx:1.25"
+        ],
+        "the stored order, trusted"
+    );
+    let report = l.verify().unwrap();
+    assert!(
+        report
+            .tables
+            .findings
+            .get("digest_index")
+            .is_some_and(|f| f.examples.iter().any(|e| e.contains("answer's order"))),
+        "{:?}",
+        report.tables.findings
+    );
+    // Unflagged (as schema 8 wrote it), the same bytes are in order for
+    // a lookup, which sorts them, and for verify.
+    drop(l);
+    let fx = numbers(&path);
+    {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let d2 = group(
+            &d(2),
+            0,
+            &[
+                (fx.latest, us(day(2)), i64::MAX),
+                (fx.v125, us(day(2)), i64::MAX),
+            ],
+        );
+        put_index(&txn, index_key(&d(2)), &d2);
+        txn.commit().unwrap();
+    }
+    let l = Ledger::open_read_only(&path).unwrap();
+    let answer = l.snapshot().unwrap().tags_for_digest(&d(2)).unwrap();
+    let names: Vec<String> = answer.iter().map(|m| m.tag.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "docker.io/library/nginx:1.25",
+            "docker.io/library/nginx:latest"
+        ]
+    );
+    assert!(l.verify().unwrap().is_clean());
 }
 
 /// The algorithm byte sizes the rest of the digest; 0 (a deletion in the

@@ -459,6 +459,99 @@ fn a_ledger_of_schema_7_is_upgraded_by_a_writable_open() {
     assert!(Ledger::open_read_only(&path).is_ok());
 }
 
+/// Schema 9 only stores a digest's index entries of one instant in tag-name
+/// order and flags each group it writes so, so that lookups skip their
+/// sort. A writable open upgrades a file of schema 8 by recording the new
+/// version: the groups schema 8 wrote (unflagged, ties in tag-number
+/// order) are sorted by lookups, from the file and from the copy, until a
+/// write rewrites them; a read-only open refuses the file with both
+/// versions. Guards against trusting the order of a group schema 8 wrote.
+#[test]
+fn a_ledger_of_schema_8_is_upgraded_by_a_writable_open() {
+    const DIGEST_INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("digest_index");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eight.redb");
+    {
+        let l = Ledger::create(&path).unwrap();
+        // Numbered in the other order than named, observed at one instant.
+        l.ingest("s", &[obs("nginx:zeta", d(1), day(1))]).unwrap();
+        l.ingest("s", &[obs("nginx:alpha", d(1), day(1))]).unwrap();
+    }
+    let key = u64::from_be_bytes(d(1).as_bytes()[..8].try_into().unwrap());
+    let row = |path: &Path| -> Vec<u8> {
+        let db = Database::open(path).unwrap();
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(DIGEST_INDEX).unwrap();
+        t.get(key).unwrap().unwrap().value().to_vec()
+    };
+    // One group: algorithm, flags, count, 24 more digest bytes, then
+    // (tag, since, until) entries of 20 bytes.
+    let tags = |row: &[u8]| -> Vec<u32> {
+        row[30..]
+            .chunks_exact(20)
+            .map(|e| u32::from_le_bytes(e[..4].try_into().unwrap()))
+            .collect()
+    };
+    let stored = row(&path);
+    assert_eq!(
+        (stored[1], tags(&stored)),
+        (4, vec![1, 0]),
+        "alpha (1) first"
+    );
+    // What schema 8 wrote: no flag, ties by tag number.
+    {
+        let mut eight = stored[..30].to_vec();
+        eight[1] = 0;
+        eight.extend_from_slice(&stored[50..70]);
+        eight.extend_from_slice(&stored[30..50]);
+        let db = Database::open(&path).unwrap();
+        let w = db.begin_write().unwrap();
+        w.open_table(DIGEST_INDEX)
+            .unwrap()
+            .insert(key, eight.as_slice())
+            .unwrap();
+        w.open_table(META)
+            .unwrap()
+            .insert("schema_version", 8u32.to_le_bytes().as_slice())
+            .unwrap();
+        w.commit().unwrap();
+    }
+    assert_eq!(tags(&row(&path)), vec![0, 1]);
+    match Ledger::open_read_only(&path) {
+        Err(Error::Version {
+            found, supported, ..
+        }) => assert_eq!((found, supported), (8, SCHEMA_VERSION)),
+        other => panic!("expected Version, got {other:?}"),
+    }
+    let names = |l: &Ledger| -> Vec<String> {
+        let snap = l.snapshot().unwrap();
+        snap.tags_for_digest(&d(1))
+            .unwrap()
+            .iter()
+            .map(|m| m.tag.tag().to_owned())
+            .collect()
+    };
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(names(&l), ["alpha", "zeta"], "from the file, sorted");
+    l.keep_index_in_memory().unwrap();
+    assert_eq!(names(&l), ["alpha", "zeta"], "from the copy, sorted");
+    assert!(l.verify().unwrap().is_clean());
+    // A write rewrites the group in name order, flagged.
+    l.ingest("s", &[obs("nginx:mid", d(1), day(1))]).unwrap();
+    assert_eq!(names(&l), ["alpha", "mid", "zeta"]);
+    l.release_index_memory();
+    assert_eq!(names(&l), ["alpha", "mid", "zeta"]);
+    assert!(l.verify().unwrap().is_clean());
+    drop(l);
+    let stored = row(&path);
+    assert_eq!((stored[1], tags(&stored)), (4, vec![1, 2, 0]));
+    assert_eq!(
+        meta(&path, "schema_version"),
+        Some(SCHEMA_VERSION.to_le_bytes().to_vec())
+    );
+    assert!(Ledger::open_read_only(&path).is_ok());
+}
+
 /// Guards against a truncated schema-version record being read as some version (or panicking).
 #[test]
 fn a_malformed_schema_version_record_is_not_a_ledger() {

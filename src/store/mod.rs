@@ -66,8 +66,12 @@ use crate::error::{Error, Result};
 /// 8 adds `index_changes`, the digest-index keys each recent commit
 /// changed, so a process keeping the index in memory updates what it
 /// reads from the file instead of copying the index again (a writable
-/// open adds the empty table to a file of version 7).
-pub const SCHEMA_VERSION: u32 = 8;
+/// open adds the empty table to a file of version 7); 9 stores a digest's
+/// index entries of one instant in tag-name order, the answer's, and says
+/// so in a flag of the group, so a lookup does not sort them (a writable
+/// open of a file of version 7 or 8 only records the new version: groups
+/// without the flag are sorted by lookups until a write rewrites them).
+pub const SCHEMA_VERSION: u32 = 9;
 const FORMAT_KEY: &str = "format";
 const FORMAT_NAME: &[u8] = b"ociledger";
 const VERSION_KEY: &str = "schema_version";

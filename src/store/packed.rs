@@ -6,16 +6,17 @@
 //! which groups the digests sharing a prefix (in practice one; two
 //! sha256 digests share 8 bytes with probability about 2⁻⁶⁴ per pair).
 //!
-//! A group: algorithm byte, relation flags, entry count (`u32` LE), the
-//! digest's bytes after the first 8, then `count` entries of 20 bytes
-//! (tag number `u32`, since `i64`, until `i64`, little-endian) in the
-//! order lookups answer in: current first, then newest first, then by tag
-//! number. A lookup is one point get, a compare of the rest of the digest,
-//! and a decode loop; the answer's sort then finds a sorted run and only
-//! breaks ties of one instant by tag name. Flags say whether the digest is a platform manifest of some
-//! image index or the config of some manifest, so only those lookups read
-//! the relation tables; a digest known only through a relation has a group
-//! with no entries.
+//! A group: algorithm byte, flags, entry count (`u32` LE), the digest's
+//! bytes after the first 8, then `count` entries of 20 bytes (tag number
+//! `u32`, since `i64`, until `i64`, little-endian) in the order lookups
+//! answer in: current first, then newest first, then by tag name. A lookup
+//! is one point get, a compare of the rest of the digest, and a decode
+//! loop, with no sort. Two flags say whether the digest is a platform
+//! manifest of some image index or the config of some manifest, so only
+//! those lookups read the relation tables; a digest known only through a
+//! relation has a group with no entries. A third ([`FLAG_NAME_ORDER`])
+//! says that entries of one instant are in tag-name order: schema 8 wrote
+//! them by tag number, and a lookup sorts a group without it by name.
 
 use crate::error::{Error, Result};
 use crate::id::{Algorithm, Digest};
@@ -42,7 +43,14 @@ pub(crate) struct IndexEntry {
 pub(crate) const FLAG_CHILD: u8 = 1;
 /// Flag: the digest is the config of some manifest (follow `config_manifests`).
 pub(crate) const FLAG_CONFIG: u8 = 2;
-const KNOWN_FLAGS: u8 = FLAG_CHILD | FLAG_CONFIG;
+/// The relation flags: what [`Group::flags`] holds.
+const RELATION_FLAGS: u8 = FLAG_CHILD | FLAG_CONFIG;
+/// Flag: entries of one instant are in tag-name order, so the group is in
+/// the answer's order as stored (schema 9). A group written by schema 8
+/// has them by tag number and lacks it: a lookup sorts those by name, and
+/// the next write of the row stores them in name order.
+pub(crate) const FLAG_NAME_ORDER: u8 = 4;
+const KNOWN_FLAGS: u8 = RELATION_FLAGS | FLAG_NAME_ORDER;
 
 /// The digest-index key of `d`: its first 8 bytes, big-endian, so keys sort
 /// like the digests' bytes.
@@ -56,7 +64,11 @@ pub(crate) fn key(d: &Digest) -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Group<'a> {
     pub algorithm: Algorithm,
+    /// The relation flags ([`FLAG_CHILD`], [`FLAG_CONFIG`]).
     pub flags: u8,
+    /// Whether the entries are stored in the answer's order, names
+    /// included ([`FLAG_NAME_ORDER`]).
+    pub name_ordered: bool,
     /// The digest's bytes after the key's 8.
     pub rest: &'a [u8],
     /// The packed entries.
@@ -126,10 +138,11 @@ fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
         .ok_or_else(|| damaged(format!("{} bytes, not a whole group", bytes.len())))?;
     let algorithm = Algorithm::from_compact_byte(head[0])
         .ok_or_else(|| damaged(format!("unknown algorithm byte {}", head[0])))?;
-    let flags = head[1];
-    if flags & !KNOWN_FLAGS != 0 {
-        return Err(damaged(format!("unknown flags {flags:#04x}")));
+    let stored_flags = head[1];
+    if stored_flags & !KNOWN_FLAGS != 0 {
+        return Err(damaged(format!("unknown flags {stored_flags:#04x}")));
     }
+    let flags = stored_flags & RELATION_FLAGS;
     let count = u32::from_le_bytes([head[2], head[3], head[4], head[5]]);
     let (rest, tail) = tail
         .split_at_checked(algorithm.digest_len() - PREFIX)
@@ -152,6 +165,7 @@ fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
         Group {
             algorithm,
             flags,
+            name_ordered: stored_flags & FLAG_NAME_ORDER != 0,
             rest,
             entries,
         },
@@ -170,9 +184,10 @@ pub(crate) fn find<'a>(bytes: &'a [u8], d: &Digest) -> Result<Option<Group<'a>>>
     Ok(None)
 }
 
-/// Sorts a group's entries in the order lookups answer in (current first,
-/// then newest first, then tag number), so a row's bytes depend only on its
-/// content and a lookup's sort is one pass over a sorted run.
+/// Sorts a group's entries in the order lookups answer in as far as
+/// integers give it (current first, then newest first, then tag number),
+/// so a row's bytes depend only on its content; the writer then puts each
+/// instant's entries in name order (`write::index`).
 pub(crate) fn answer_order(entries: &mut [IndexEntry]) {
     entries.sort_unstable_by_key(|e| {
         (
@@ -184,12 +199,21 @@ pub(crate) fn answer_order(entries: &mut [IndexEntry]) {
     });
 }
 
-/// Appends a group (entries in [`answer_order`], by the caller).
-pub(crate) fn encode_group(out: &mut Vec<u8>, d: &Digest, flags: u8, entries: &[IndexEntry]) {
+/// Appends a group: `flags` are its relation flags, and `name_ordered`
+/// says the caller put `entries` in the answer's order, ties of one
+/// instant by tag name ([`FLAG_NAME_ORDER`]); without it, in
+/// [`answer_order`].
+pub(crate) fn encode_group(
+    out: &mut Vec<u8>,
+    d: &Digest,
+    flags: u8,
+    name_ordered: bool,
+    entries: &[IndexEntry],
+) {
     // One allocation for the group (a push at a time grew it several times).
     out.reserve(HEAD + d.as_bytes().len() - PREFIX + entries.len() * ENTRY);
     out.push(d.algorithm().compact_byte());
-    out.push(flags);
+    out.push(flags & RELATION_FLAGS | if name_ordered { FLAG_NAME_ORDER } else { 0 });
     out.extend_from_slice(
         &u32::try_from(entries.len())
             .unwrap_or(u32::MAX)
@@ -227,23 +251,31 @@ mod tests {
         ];
         let (a, b) = (d(1), Digest::of(Algorithm::Sha512, &[2]));
         let mut row = Vec::new();
-        encode_group(&mut row, &a, 0, &entries);
-        encode_group(&mut row, &b, FLAG_CHILD | FLAG_CONFIG, &[]);
+        encode_group(&mut row, &a, 0, true, &entries);
+        encode_group(&mut row, &b, FLAG_CHILD | FLAG_CONFIG, false, &[]);
         let ga = find(&row, &a).unwrap().unwrap();
         assert_eq!(ga.decode().collect::<Vec<_>>(), entries);
         assert_eq!(ga.digest(key(&a)).unwrap(), a);
         let gb = find(&row, &b).unwrap().unwrap();
         assert_eq!((gb.count(), gb.flags), (0, FLAG_CHILD | FLAG_CONFIG));
+        assert!(ga.name_ordered && !gb.name_ordered);
+        assert_eq!(ga.flags, 0, "the order flag is not a relation flag");
         assert!(find(&row, &d(3)).unwrap().is_none());
         assert!(groups(&row[..row.len() - 1]).any(|g| g.is_err()), "cut");
         let mut bad = row.clone();
         bad[1] = 0x80;
         assert!(find(&bad, &a).is_err(), "unknown flags are damage");
         let mut empty = Vec::new();
-        encode_group(&mut empty, &a, 0, &[]);
+        encode_group(&mut empty, &a, 0, false, &[]);
         assert!(
             find(&empty, &a).is_err(),
             "a group with nothing is never written"
+        );
+        let mut ordered_only = Vec::new();
+        encode_group(&mut ordered_only, &a, 0, true, &[]);
+        assert!(
+            find(&ordered_only, &a).is_err(),
+            "the order flag alone does not make a group"
         );
         let mut huge = row.clone();
         huge[2..6].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -140,6 +140,44 @@ pub(super) fn repository_id(
     })
 }
 
+/// The IDs of the tags numbered from `start` on (tag number, repository
+/// number, ID), read from their rows: what a process's name list lacks
+/// when another process, or an earlier run, created them. Tag numbers are
+/// dense, so a gap is damage.
+pub(super) fn tag_ids_from(
+    tags: &impl redb::ReadableTable<u32, &'static [u8]>,
+    repos: &impl redb::ReadableTable<u32, &'static [u8]>,
+    start: u32,
+) -> Result<Vec<(u32, u32, TagId)>> {
+    let mut new = Vec::new();
+    let mut repo_ids: std::collections::HashMap<u32, RepositoryId> =
+        std::collections::HashMap::new();
+    for entry in tags.range(start..)? {
+        let (k, v) = entry?;
+        let n = k.value();
+        let expected = start as usize + new.len();
+        if n as usize != expected {
+            return Err(Error::Corrupt(format!(
+                "tag numbers are not dense: found {n} where {expected} was due"
+            )));
+        }
+        let row: TagRow = decode_row("tags", n, v.value())?;
+        let repo = if let Some(id) = repo_ids.get(&row.repo) {
+            id.clone()
+        } else {
+            let id = repository_id(repos, row.repo)
+                .map_err(at(format_args!("table tags, tag number {n}")))?;
+            repo_ids.insert(row.repo, id.clone());
+            id
+        };
+        let id = TagId::new(repo, &row.name).map_err(|e| {
+            Error::Corrupt(format!("table tags, tag number {n}: invalid name: {e}"))
+        })?;
+        new.push((n, row.repo, id));
+    }
+    Ok(new)
+}
+
 impl RepoRow {
     /// Checks every stored instant, for the write path (which would otherwise
     /// carry a damaged value into the row it writes back).

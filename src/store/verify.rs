@@ -376,6 +376,14 @@ impl View {
                 if g.flags != 0 {
                     flags.insert(d, g.flags);
                 }
+                if g.name_ordered && !self.in_answer_order(g.decode()) {
+                    out.find(
+                        "digest_index",
+                        format!(
+                            "{place}: {d}: the entries are flagged as in the answer's order (ties by tag name) and are not"
+                        ),
+                    );
+                }
                 for e in g.decode() {
                     if e.tag as usize >= tag_count {
                         out.find(
@@ -389,6 +397,32 @@ impl View {
         }
         out.count("intervals", found.count);
         Ok((found, flags))
+    }
+
+    /// Whether a group's entries are in the order a lookup answers in:
+    /// current first, then newest first, an instant's entries by tag name
+    /// (a tag without a name is reported by the tag checks).
+    fn in_answer_order(&self, entries: impl Iterator<Item = IndexEntry>) -> bool {
+        let instant = |e: &IndexEntry| (e.until != OPEN, std::cmp::Reverse(e.since));
+        let mut last: Option<IndexEntry> = None;
+        for e in entries {
+            if let Some(before) = last {
+                let names = (self.names().get(before.tag), self.names().get(e.tag));
+                let in_order = match instant(&before).cmp(&instant(&e)) {
+                    std::cmp::Ordering::Less => true,
+                    std::cmp::Ordering::Greater => false,
+                    std::cmp::Ordering::Equal => match names {
+                        (Some(a), Some(b)) => a <= b,
+                        _ => true,
+                    },
+                };
+                if !in_order {
+                    return false;
+                }
+            }
+            last = Some(e);
+        }
+        true
     }
 
     /// Every relation decodes and its digests carry the flag that makes

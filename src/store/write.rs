@@ -6,6 +6,7 @@ use super::journal::JournalWriter;
 use super::log::{self, LogEntry, TAG_LOG};
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use foldhash::fast::RandomState as FoldHash;
 use redb::{ReadableTable, Table, WriteTransaction};
@@ -19,6 +20,7 @@ pub(super) use intervals::index_runs;
 use intervals::{IndexRun, Seam, Search, check_instant, log_keys};
 
 use super::changes::{self, INDEX_CHANGES, Mark};
+use super::names::{NameCache, Names};
 use super::relations::RelationWriter;
 use super::rows::{self, AuditRow, TagRow, micros};
 use super::tag_keys::{self, TAG_KEYS};
@@ -92,6 +94,10 @@ pub(crate) struct Writer<'t> {
     /// Tags created in this transaction, for the name cache: tag number,
     /// repository number, ID.
     pub new_names: Vec<(u32, u32, TagId)>,
+    /// The names of the tags older than this transaction, as far as the
+    /// process knows them ([`Writer::take_names`]): `flush_index` stores a
+    /// digest's entries of one instant in name order with them.
+    names: Arc<Names>,
     /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
     /// is known to be empty, so it is not read.
     /// Indexed by number from `first_new_tag` (new tags are numbered in turn).
@@ -161,6 +167,7 @@ impl<'t> Writer<'t> {
             next_repo,
             next_tag,
             new_names: Vec::new(),
+            names: Arc::default(),
             unapplied: Vec::new(),
             first_new_tag: next_tag,
             index_changes: Vec::new(),
@@ -175,6 +182,23 @@ impl<'t> Writer<'t> {
             templates: super::TemplateWriter::open(txn)?,
             integrations: super::IntegrationWriter::open(txn)?,
         })
+    }
+
+    /// Takes the process's tag names for this transaction, after adding to
+    /// `cache` the tags it lacks (created by another process or before this
+    /// one opened the file: a process that only writes learns them all at
+    /// its first write, as a reader does at its first view). Without them
+    /// a digest-index group is written with its entries of one instant in
+    /// tag-number order, unflagged, and lookups sort it.
+    pub fn take_names(&mut self, cache: &NameCache) -> Result<()> {
+        let known = cache.len();
+        if self.next_tag as usize > known {
+            let start = u32::try_from(known)
+                .map_err(|_| Error::Corrupt(format!("tag number {known} out of range")))?;
+            cache.extend_from(known, rows::tag_ids_from(&self.tags, &self.repos, start)?);
+        }
+        self.names = cache.current();
+        Ok(())
     }
 
     /// Tag `id`'s number: its repository's number (`repo_keys`, checked

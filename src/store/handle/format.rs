@@ -1,5 +1,5 @@
 //! What makes a file a ledger of this version: the format record and tables
-//! a new file gets, the in-place upgrade from the one older schema that has
+//! a new file gets, the in-place upgrade from the older schemas that have
 //! one, the check every open runs, and redb's open errors said in the
 //! ledger's terms. Salvage reads a damaged file by the same rules, so they
 //! live apart from the handle.
@@ -61,13 +61,15 @@ pub(in crate::store) fn initialize(db: &Database, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The last schema a writable open upgrades in place: 8 only added the
-/// empty `index_changes` table.
-const UPGRADES_FROM: u32 = 7;
+/// The older schemas a writable open upgrades in place: 8 only added the
+/// empty `index_changes` table, and 9 only stores a digest's entries of one
+/// instant in name order, flagging each group it writes so (a group
+/// without the flag is read as schema 8 wrote it, and sorted by lookups).
+const UPGRADES_FROM: [u32; 2] = [7, 8];
 
-/// Upgrades a file of schema [`UPGRADES_FROM`] to this one, in one write
-/// transaction (a crash leaves it as it was); any other file is left to
-/// [`check`].
+/// Upgrades a file of a schema in [`UPGRADES_FROM`] to this one, in one
+/// write transaction (a crash leaves it as it was); any other file is left
+/// to [`check`].
 pub(super) fn upgrade(db: &Database) -> Result<()> {
     let version = |txn: &ReadTransaction| -> Result<Option<u32>> {
         let Ok(meta) = txn.open_table(META) else {
@@ -78,7 +80,7 @@ pub(super) fn upgrade(db: &Database) -> Result<()> {
             .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
             .map(u32::from_le_bytes))
     };
-    if version(&db.begin_read()?)? != Some(UPGRADES_FROM) {
+    if !version(&db.begin_read()?)?.is_some_and(|v| UPGRADES_FROM.contains(&v)) {
         return Ok(());
     }
     let txn = db.begin_write()?;

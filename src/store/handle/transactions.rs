@@ -2,14 +2,12 @@
 //! tag-name cache and the digest index's copy in memory stay in step with
 //! what the file holds, and a failed write leaves both as they were.
 
-use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
 use redb::{Database, ReadableTableMetadata};
 
 use super::{Handle, Store, guard};
 use crate::error::{Error, Result};
-use crate::id::{RepositoryId, TagId};
 use crate::store::memory::CopyStats;
 use crate::store::read::View;
 use crate::store::write::Writer;
@@ -30,33 +28,9 @@ impl Store {
         let in_file = usize::try_from(tags.len()?).unwrap_or(usize::MAX);
         if in_file > known {
             let repos = txn.open_table(REPOS)?;
-            let mut new = Vec::new();
             let start = u32::try_from(known)
                 .map_err(|_| Error::Corrupt(format!("tag number {known} out of range")))?;
-            let mut repo_ids: HashMap<u32, RepositoryId> = HashMap::new();
-            for entry in tags.range(start..)? {
-                let (k, v) = entry?;
-                let n = k.value();
-                let expected = start as usize + new.len();
-                if n as usize != expected {
-                    return Err(Error::Corrupt(format!(
-                        "tag numbers are not dense: found {n} where {expected} was due"
-                    )));
-                }
-                let row: rows::TagRow = rows::decode_row("tags", n, v.value())?;
-                let repo = if let Some(id) = repo_ids.get(&row.repo) {
-                    id.clone()
-                } else {
-                    let id = rows::repository_id(&repos, row.repo)
-                        .map_err(rows::at(format_args!("table tags, tag number {n}")))?;
-                    repo_ids.insert(row.repo, id.clone());
-                    id
-                };
-                let id = TagId::new(repo, &row.name).map_err(|e| {
-                    Error::Corrupt(format!("table tags, tag number {n}: invalid name: {e}"))
-                })?;
-                new.push((n, row.repo, id));
-            }
+            let new = rows::tag_ids_from(&tags, &repos, start)?;
             self.names.extend_from(known, new);
         }
         drop(tags);
@@ -110,6 +84,7 @@ impl Store {
         let txn = self.database(slot)?.begin_write()?;
         let (value, new_names) = {
             let mut writer = Writer::open(&txn)?;
+            writer.take_names(&self.names)?;
             let value = op(&mut writer)?;
             writer.finish()?;
             (value, std::mem::take(&mut writer.new_names))

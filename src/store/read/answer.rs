@@ -68,8 +68,9 @@ pub(crate) trait Sink {
     /// Sorts the matches from `from` on in answer order: current first,
     /// then newest first, then by tag name, then by via.
     fn sort_from(&mut self, names: &Names, from: usize);
-    /// [`Sink::sort_from`] of all the matches, which came from one group:
-    /// in its stored order, where only names may be out of order.
+    /// [`Sink::sort_from`] of all the matches, which came from one group
+    /// that schema 8 wrote: in its stored order, where only names may be
+    /// out of order (schema 9 stores them in name order, unsorted here).
     fn sort_group(&mut self, names: &Names) {
         self.sort_from(names, 0);
     }

@@ -21,8 +21,9 @@ impl View {
     /// the direct matches first, then those reached through a manifest
     /// relation (each with its `via`); within each, current ones first, then
     /// newest first. A direct hit is one B-tree point get into the digest
-    /// index (or one probe of the copy) and a decode of its packed value;
-    /// names come from memory. Only a value flagged as a child or a config
+    /// index (or one probe of the copy) and a decode of its packed value,
+    /// stored in the answer's order (a group schema 8 wrote is sorted by
+    /// name here); names come from memory. Only a value flagged as a child or a config
     /// reads the relation tables (or the copy's links).
     pub(crate) fn tags_for_digest(&self, digest: &Digest) -> Result<Vec<TagMatch>> {
         let mut out = Vec::new();
@@ -41,8 +42,13 @@ impl View {
             // A row the copy holds changed since: the file answers.
             out.clear();
         }
-        let flags = self.direct_matches(digest, None, out)?;
-        out.sort_group(&self.names);
+        let Stored {
+            flags,
+            name_ordered,
+        } = self.direct_matches(digest, None, out)?;
+        if !name_ordered {
+            out.sort_group(&self.names);
+        }
         if flags == 0 {
             return Ok(());
         }
@@ -56,7 +62,8 @@ impl View {
                     digest: manifest,
                     platform: None,
                 };
-                if self.direct_matches(&manifest, Some(&via), out)? & packed::FLAG_CHILD != 0 {
+                if self.direct_matches(&manifest, Some(&via), out)?.flags & packed::FLAG_CHILD != 0
+                {
                     self.parent_matches(&manifest, out)?;
                 }
             }
@@ -83,7 +90,9 @@ impl View {
             return Ok(FromCopy::Answered);
         };
         self.push_matches(digest, &group, None, out)?;
-        out.sort_group(&self.names);
+        if !group.name_ordered {
+            out.sort_group(&self.names);
+        }
         if group.flags == 0 {
             return Ok(FromCopy::Answered);
         }
@@ -158,22 +167,29 @@ impl View {
     }
 
     /// Appends the tag intervals stored in the file under `digest` (each
-    /// with `via`) and returns the value's relation flags; an unknown digest
+    /// with `via`) and says what its group's flags say; an unknown digest
     /// adds nothing.
     fn direct_matches<S: Sink>(
         &self,
         digest: &Digest,
         via: Option<&ViaRef<'_>>,
         out: &mut S,
-    ) -> Result<u8> {
+    ) -> Result<Stored> {
+        let nothing = Stored {
+            flags: 0,
+            name_ordered: true,
+        };
         let Some(value) = self.digest_index.get(packed::key(digest))? else {
-            return Ok(0);
+            return Ok(nothing);
         };
         let Some(group) = packed::find(value.value(), digest).map_err(in_index(digest))? else {
-            return Ok(0);
+            return Ok(nothing);
         };
         self.push_matches(digest, &group, via, out)?;
-        Ok(group.flags)
+        Ok(Stored {
+            flags: group.flags,
+            name_ordered: group.name_ordered,
+        })
     }
 
     /// Appends a match per entry of `digest`'s `group`, each with `via`.
@@ -197,6 +213,16 @@ impl View {
         }
         Ok(())
     }
+}
+
+/// What a digest's group says beside its entries.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    /// Its relation flags.
+    flags: u8,
+    /// Whether its entries are in the answer's order, ties of one instant
+    /// by name (schema 9); if not, the answer sorts them.
+    name_ordered: bool,
 }
 
 /// Whether the copy answered a lookup, or reached a row that changed since

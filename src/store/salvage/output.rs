@@ -7,6 +7,7 @@ use redb::{Builder, ReadableDatabase, ReadableTableMetadata, TableHandle, WriteT
 
 use super::super::handle::{initialize, open_error};
 use super::super::log::{self, Chunk};
+use super::super::names::NameCache;
 use super::super::rows;
 use super::super::write::{Writer, index_runs};
 use super::super::{
@@ -78,6 +79,11 @@ fn write_rows(txn: &WriteTransaction, plan: &Plan) -> Result<()> {
 /// flags) and the violations, through the writer's own machinery.
 fn rebuild(txn: &WriteTransaction, plan: &Plan, report: &mut Salvaged) -> Result<()> {
     let mut w = Writer::open(txn)?;
+    // The salvaged tags' names, from the rows just written, put each
+    // digest's entries of one instant in name order. Without them (a row
+    // that does not name its tag) the groups are written unflagged, in
+    // tag-number order, which lookups sort: still every answer.
+    w.take_names(&NameCache::default()).ok();
     for (n, tag) in plan.tags.iter().enumerate() {
         let n = number(n)?;
         let log = tag.log();

@@ -3,13 +3,17 @@
 //! made and written once per row, in key order, when the transaction
 //! finishes.
 
+use std::cmp::Ordering;
+use std::sync::Arc;
+
 use redb::ReadableTable;
 
 use super::Writer;
 use super::intervals::IndexRun;
 use crate::error::{Error, Result};
-use crate::id::Digest;
+use crate::id::{Digest, TagId};
 use crate::model::ManifestRelation;
+use crate::store::names::Names;
 use crate::store::packed::{self, IndexEntry};
 use crate::store::rows::{self, from_micros};
 use crate::store::{OPEN, replace_in_place};
@@ -30,6 +34,9 @@ pub(super) enum IndexChange {
 /// was. Reused from row to row: a row costs no allocation once the first
 /// few have sized the buffers.
 ///
+/// It stores each group's entries in the answer's order, an instant's
+/// entries by tag name ([`TieNames`]), so a lookup does not sort them.
+///
 /// It also counts the references the changes create: a tag has an entry in
 /// a digest's group for every digest its log names (an interval, or an
 /// empty one for an entry that lost its instant), and the log only grows,
@@ -45,9 +52,69 @@ struct RowGroups {
     /// (group, tag) pairs the changes brought that the row as read did not
     /// have: the row's new references.
     tags_new: Vec<(usize, u32)>,
+    /// The names that order entries of one instant.
+    names: TieNames,
+}
+
+/// The tag names a write orders a digest's entries of one instant by: the
+/// process's list for the tags older than the transaction, the
+/// transaction's own list for those it created.
+#[derive(Debug, Default)]
+struct TieNames {
+    known: Arc<Names>,
+    /// `Writer::new_names`, lent for the flush: numbered from `first_new`.
+    new: Vec<(u32, u32, TagId)>,
+    first_new: u32,
+}
+
+impl TieNames {
+    fn get(&self, n: u32) -> Option<&TagId> {
+        if n >= self.first_new {
+            let (m, _, id) = self.new.get(usize::try_from(n - self.first_new).ok()?)?;
+            (*m == n).then_some(id)
+        } else {
+            self.known.get(n).map(|id| &**id)
+        }
+    }
+
+    /// Puts each run of entries of one instant (as [`packed::answer_order`]
+    /// left them) in tag-name order, keeping the order of a tag's own
+    /// entries; returns whether every run could be named. A run with a tag
+    /// the lists lack stays in tag-number order, and the group goes
+    /// unflagged, for lookups to sort.
+    fn order_ties(&self, entries: &mut [IndexEntry]) -> bool {
+        if entries.len() < 2 {
+            return true;
+        }
+        let instant = |e: &IndexEntry| (e.until != OPEN, e.since);
+        let mut named = true;
+        for run in entries.chunk_by_mut(|a, b| instant(a) == instant(b)) {
+            if run.len() < 2 {
+                continue;
+            }
+            if run.iter().any(|e| self.get(e.tag).is_none()) {
+                named = false;
+                continue;
+            }
+            // Stable: one tag's entries (an empty interval beside a real
+            // one) keep their order, as a lookup's stable sort keeps it.
+            run.sort_by(|a, b| match (self.get(a.tag), self.get(b.tag)) {
+                (Some(x), Some(y)) => x.cmp(y),
+                _ => Ordering::Equal,
+            });
+        }
+        named
+    }
 }
 
 impl RowGroups {
+    fn named(names: TieNames) -> Self {
+        Self {
+            names,
+            ..Self::default()
+        }
+    }
+
     fn clear(&mut self) {
         for (_, _, mut entries) in self.groups.drain(..) {
             entries.clear();
@@ -128,13 +195,15 @@ impl RowGroups {
 
     /// The row's new value; empty when no group is left (the row goes).
     fn encode(&mut self, out: &mut Vec<u8>) {
-        self.groups.sort_unstable_by_key(|g| g.0);
-        for (d, flags, entries) in &mut self.groups {
+        let Self { groups, names, .. } = self;
+        groups.sort_unstable_by_key(|g| g.0);
+        for (d, flags, entries) in groups {
             if *flags == 0 && entries.is_empty() {
                 continue;
             }
             packed::answer_order(entries);
-            packed::encode_group(out, d, *flags, entries);
+            let named = names.order_ties(entries);
+            packed::encode_group(out, d, *flags, named, entries);
         }
     }
 }
@@ -224,6 +293,18 @@ impl Writer<'_> {
     /// half) is replaced in place, one descent of the tree where a `get`
     /// and an `insert` took two.
     pub(in crate::store) fn flush_index(&mut self) -> Result<()> {
+        let mut row = RowGroups::named(TieNames {
+            known: Arc::clone(&self.names),
+            new: std::mem::take(&mut self.new_names),
+            first_new: self.first_new_tag,
+        });
+        let written = self.write_index_rows(&mut row);
+        self.new_names = std::mem::take(&mut row.names.new);
+        written
+    }
+
+    /// [`Writer::flush_index`] with the row buffer that holds the names.
+    fn write_index_rows(&mut self, row: &mut RowGroups) -> Result<()> {
         let changes = std::mem::take(&mut self.index_changes);
         self.reindexed.clear();
         // Sorted through (key, position) pairs: 16 bytes moved where a
@@ -233,7 +314,6 @@ impl Writer<'_> {
             changes.iter().enumerate().map(|(i, c)| (c.0, i)).collect();
         order.sort_unstable();
         let next_tag = self.next_tag;
-        let mut row = RowGroups::default();
         let mut bytes = Vec::new();
         for run in order.chunk_by(|a, b| a.0 == b.0) {
             let Some(&(key, _)) = run.first() else {
@@ -247,11 +327,11 @@ impl Writer<'_> {
             row.clear();
             bytes.clear();
             if named().all(|(_, _, change)| matches!(change, IndexChange::Flags(_))) {
-                self.write_flags(key, named(), &mut row, &mut bytes, next_tag)?;
+                self.write_flags(key, named(), row, &mut bytes, next_tag)?;
                 continue;
             }
             if named().all(|(_, _, change)| !matches!(change, IndexChange::Remove(_))) {
-                self.write_additions(key, named(), &mut row, &mut bytes, next_tag)?;
+                self.write_additions(key, named(), row, &mut bytes, next_tag)?;
                 continue;
             }
             // The guard borrows the table: a removal or a new row waits
@@ -396,8 +476,8 @@ fn check_entry(next_tag: u32, d: &Digest, e: IndexEntry) -> Result<IndexEntry> {
 
 #[cfg(test)]
 mod tests {
-    use super::{IndexChange, IndexEntry, RowGroups, carries};
-    use crate::id::Digest;
+    use super::{IndexChange, IndexEntry, RowGroups, TieNames, carries};
+    use crate::id::{Digest, TagId};
     use crate::store::packed;
 
     fn e(tag: u32, since: i64) -> IndexEntry {
@@ -429,7 +509,7 @@ mod tests {
         use IndexChange::{Add, Flags, Remove};
         let d = Digest::of(crate::id::Algorithm::Sha256, b"cancel");
         let mut stored = Vec::new();
-        packed::encode_group(&mut stored, &d, 0, &[e(2, 20)]);
+        packed::encode_group(&mut stored, &d, 0, true, &[e(2, 20)]);
         let changes = [
             Add(e(1, 10)),
             Remove(e(1, 10)),
@@ -441,12 +521,51 @@ mod tests {
         let mut entries = vec![e(3, 31), e(2, 20)];
         packed::answer_order(&mut entries);
         let mut expected = Vec::new();
-        packed::encode_group(&mut expected, &d, 3, &entries);
+        packed::encode_group(&mut expected, &d, 3, true, &entries);
         let changes = [Remove(e(3, 30)), Flags(1), Add(e(3, 31)), Flags(2)];
         assert_eq!(after(d, &stored, &changes), expected);
 
         // Everything removed and no flag: the row goes.
         assert!(after(d, &stored, &[Remove(e(2, 20))]).is_empty());
+    }
+
+    /// Guards the stored order that spares lookups their sort: a digest's
+    /// entries of one instant go in tag-name order, not tag-number order
+    /// (older tags named from the process's list, this transaction's from
+    /// its own), and the group says so; a run with a tag the writer cannot
+    /// name stays in number order, unflagged, for lookups to sort.
+    #[test]
+    fn entries_of_one_instant_are_stored_in_name_order() {
+        use crate::store::names::NameCache;
+        use IndexChange::Add;
+        let id = |s: &str| -> TagId { s.parse().unwrap() };
+        let cache = NameCache::default();
+        cache.extend_from(0, vec![(0, 0, id("b:2")), (1, 0, id("b:1"))]);
+        let names = || TieNames {
+            known: cache.current(),
+            new: vec![(2, 1, id("a:x"))],
+            first_new: 2,
+        };
+        let d = Digest::of(crate::id::Algorithm::Sha256, b"ties");
+        let stored = |names: TieNames, tags: &[u32]| {
+            let mut row = RowGroups::named(names);
+            for &tag in tags {
+                row.apply(d, Add(e(tag, 10)));
+            }
+            row.apply(d, Add(e(0, 5)));
+            let mut out = Vec::new();
+            row.encode(&mut out);
+            let g = packed::find(&out, &d).unwrap().unwrap();
+            let order: Vec<u32> = g.decode().map(|e| e.tag).collect();
+            (order, g.name_ordered)
+        };
+        // a:x (new), b:1, b:2 at instant 10; then b:2's older interval.
+        assert_eq!(stored(names(), &[0, 1, 2]), (vec![2, 1, 0, 0], true));
+        assert_eq!(stored(names(), &[2, 0, 1]), (vec![2, 1, 0, 0], true));
+        // Tag 7 has no name here: its run stays by number, unflagged.
+        assert_eq!(stored(names(), &[7, 1, 0]), (vec![0, 1, 7, 0], false));
+        // A group without ties needs no names.
+        assert_eq!(stored(TieNames::default(), &[3]), (vec![3, 0], true));
     }
 
     /// Guards the skipped rewrite of `flush_index`: a row is left unread
@@ -459,7 +578,7 @@ mod tests {
         let d = Digest::of(crate::id::Algorithm::Sha256, b"carried");
         let other = Digest::of(crate::id::Algorithm::Sha256, b"absent");
         let mut stored = Vec::new();
-        packed::encode_group(&mut stored, &d, packed::FLAG_CHILD, &[e(2, 20)]);
+        packed::encode_group(&mut stored, &d, packed::FLAG_CHILD, true, &[e(2, 20)]);
         let carried =
             |changes: &[(&Digest, IndexChange)]| carries(&stored, changes.iter().copied());
         assert!(carried(&[(&d, Flags(packed::FLAG_CHILD))]));
