@@ -403,22 +403,20 @@ impl View {
     /// current first, then newest first, an instant's entries by tag name
     /// (a tag without a name is reported by the tag checks).
     fn in_answer_order(&self, entries: impl Iterator<Item = IndexEntry>) -> bool {
+        let names = self.names();
         let instant = |e: &IndexEntry| (e.until != OPEN, std::cmp::Reverse(e.since));
+        let order = |a: &IndexEntry, b: &IndexEntry| {
+            instant(a)
+                .cmp(&instant(b))
+                .then_with(|| match (names.get(a.tag), names.get(b.tag)) {
+                    (Some(x), Some(y)) => x.cmp(y),
+                    _ => std::cmp::Ordering::Equal,
+                })
+        };
         let mut last: Option<IndexEntry> = None;
         for e in entries {
-            if let Some(before) = last {
-                let names = (self.names().get(before.tag), self.names().get(e.tag));
-                let in_order = match instant(&before).cmp(&instant(&e)) {
-                    std::cmp::Ordering::Less => true,
-                    std::cmp::Ordering::Greater => false,
-                    std::cmp::Ordering::Equal => match names {
-                        (Some(a), Some(b)) => a <= b,
-                        _ => true,
-                    },
-                };
-                if !in_order {
-                    return false;
-                }
+            if last.is_some_and(|before| order(&before, &e).is_gt()) {
+                return false;
             }
             last = Some(e);
         }
