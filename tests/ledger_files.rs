@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use ociledger::id::{Algorithm, Digest, ReferenceId, RepositoryId, TagId};
-use ociledger::model::{Clock, FixedClock, Observation, RepositoryBody, TagBody, Timestamp};
+use ociledger::model::{
+    Clock, FixedClock, IndexRelation, ManifestRelation, Observation, Platform, PlatformManifest,
+    RepositoryBody, TagBody, Timestamp,
+};
 use ociledger::problem::ErrorModel;
 use ociledger::{Counts, Error, Ledger, SCHEMA_VERSION};
 use redb::{Database, ReadableDatabase, TableDefinition};
@@ -34,6 +37,25 @@ fn tag_id(s: &str) -> TagId {
 
 fn repo_id(s: &str) -> RepositoryId {
     s.parse().expect("test repository id")
+}
+
+/// `index` lists `child` for linux/amd64.
+fn index_listing(index: Digest, child: Digest) -> ManifestRelation {
+    ManifestRelation::Index(IndexRelation {
+        index,
+        manifests: vec![PlatformManifest {
+            digest: child,
+            platform: Platform {
+                os: "linux".to_owned(),
+                architecture: "amd64".to_owned(),
+                variant: None,
+                os_version: None,
+            },
+            config: None,
+        }],
+        repository: None,
+        first_seen: None,
+    })
 }
 
 fn obs(tag: &str, digest: Digest, at: Timestamp) -> Observation {
@@ -476,6 +498,10 @@ fn a_ledger_of_schema_8_is_upgraded_by_a_writable_open() {
         // Numbered in the other order than named, observed at one instant.
         l.ingest("s", &[obs("nginx:zeta", d(1), day(1))]).unwrap();
         l.ingest("s", &[obs("nginx:alpha", d(1), day(1))]).unwrap();
+        // d(1) is an image index listing d(2): a lookup of d(2) reaches
+        // d(1)'s group through the relation.
+        l.record_relations("s", &[index_listing(d(1), d(2))])
+            .unwrap();
     }
     let key = u64::from_be_bytes(d(1).as_bytes()[..8].try_into().unwrap());
     let row = |path: &Path| -> Vec<u8> {
@@ -531,10 +557,25 @@ fn a_ledger_of_schema_8_is_upgraded_by_a_writable_open() {
             .map(|m| m.tag.tag().to_owned())
             .collect()
     };
+    // Through the relation, as an owned answer and through a reused
+    // buffer (which skips the name sort only for a group that says it is
+    // in name order: this one does not).
+    let through_index = |l: &Ledger| -> [Vec<String>; 2] {
+        let snap = l.snapshot().unwrap();
+        let owned = snap.tags_for_digest(&d(2)).unwrap();
+        let mut lookup = snap.lookup();
+        let buffered = lookup.tags_for_digest(&d(2)).unwrap();
+        [
+            owned.iter().map(|m| m.tag.tag().to_owned()).collect(),
+            buffered.iter().map(|m| m.tag().tag().to_owned()).collect(),
+        ]
+    };
     let l = Ledger::open(&path).unwrap();
     assert_eq!(names(&l), ["alpha", "zeta"], "from the file, sorted");
+    assert_eq!(through_index(&l), [["alpha", "zeta"], ["alpha", "zeta"]]);
     l.keep_index_in_memory().unwrap();
     assert_eq!(names(&l), ["alpha", "zeta"], "from the copy, sorted");
+    assert_eq!(through_index(&l), [["alpha", "zeta"], ["alpha", "zeta"]]);
     assert!(l.verify().unwrap().is_clean());
     // A write rewrites the group in name order, flagged.
     l.ingest("s", &[obs("nginx:mid", d(1), day(1))]).unwrap();

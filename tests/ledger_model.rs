@@ -1066,7 +1066,7 @@ fn expected_lookup(spans: &BTreeMap<TagId, Vec<Span>>, m: &Model, d: &Digest) ->
                     index,
                     Some(Via {
                         digest: *index,
-                        platform: Some(p.clone()),
+                        platform: Some(Arc::new(p.clone())),
                     }),
                 )
             })
@@ -1446,7 +1446,7 @@ fn classify_evidence_is_the_named_tags_current_match() {
         c.via,
         Some(Via {
             digest: digest(index),
-            platform: Some(usual_platform(index, manifest, Pick::Usual)),
+            platform: Some(Arc::new(usual_platform(index, manifest, Pick::Usual))),
         })
     );
 }

@@ -3,6 +3,8 @@
 //! lookup that finds only the digest a tag pointed to directly, and so calls
 //! a known image `unknown`.
 
+use std::sync::Arc;
+
 use ociledger::id::{Algorithm, Digest};
 use ociledger::model::pods::running_digest;
 use ociledger::model::{ManifestRelation, Observation, Platform, Via};
@@ -101,7 +103,7 @@ fn index_platform_manifest_and_config_digests_all_reach_the_tag() {
         via_child.via,
         Some(Via {
             digest: index,
-            platform: Some(platform("arm64"))
+            platform: Some(Arc::new(platform("arm64")))
         })
     );
     assert_eq!(via_child.matches.len(), 1);
@@ -114,7 +116,7 @@ fn index_platform_manifest_and_config_digests_all_reach_the_tag() {
         via_config.via,
         Some(Via {
             digest: index,
-            platform: Some(platform("amd64"))
+            platform: Some(Arc::new(platform("amd64")))
         })
     );
 
@@ -161,7 +163,11 @@ fn every_runtime_image_id_form_classifies() {
         let digest = running_digest(&image_id).unwrap().unwrap();
         let c = l.classify("nginx:latest", Some(&digest)).unwrap();
         assert_eq!(c.kind, MatchKind::Current, "{image_id}");
-        assert_eq!(c.via.and_then(|v| v.platform), via_platform, "{image_id}");
+        assert_eq!(
+            c.via.and_then(|v| v.platform.as_deref().cloned()),
+            via_platform,
+            "{image_id}"
+        );
     }
     assert_eq!(running_digest("").unwrap(), None, "pulling: no digest yet");
 }
@@ -199,7 +205,7 @@ fn a_child_shared_by_two_indexes_reaches_both_tags() {
         m.current
             && m.via
                 .as_ref()
-                .is_some_and(|v| v.platform == Some(platform("amd64")))
+                .is_some_and(|v| v.platform.as_deref() == Some(&platform("amd64")))
     }));
 }
 

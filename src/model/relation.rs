@@ -8,6 +8,8 @@
 //! the config digest (the "image ID"). These relations let a lookup of any
 //! of them reach the tags.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::Timestamp;
@@ -80,8 +82,11 @@ pub struct Via {
     /// of a config).
     pub digest: Digest,
     /// The platform of the manifest within that index; `None` when the
-    /// tagged digest is the manifest itself.
-    pub platform: Option<Platform>,
+    /// tagged digest is the manifest itself. Shared: an image's platforms
+    /// are few, and the matches of an answer, the answers of a lookup
+    /// buffer and the in-memory copy's links hold each by reference
+    /// instead of copying its strings (it serializes as the platform).
+    pub platform: Option<Arc<Platform>>,
 }
 
 /// What a scanner learned about one manifest: either an image index with

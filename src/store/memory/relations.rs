@@ -13,6 +13,7 @@
 //! its row changing, and a view of that commit must read it from the file.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, Value};
@@ -38,7 +39,7 @@ pub(crate) struct Link<'a> {
     pub digest: Digest,
     pub id: GroupId,
     pub group: Group<'a>,
-    pub platform: Option<&'a Platform>,
+    pub platform: Option<&'a Arc<Platform>>,
 }
 
 /// The copied relations.
@@ -50,8 +51,8 @@ pub(super) struct RelationCopy {
     /// Records: a link count (`u32` LE), then that many links; in
     /// huge-page memory, as the rows are.
     records: PageBytes,
-    /// Each distinct platform once.
-    platforms: Vec<Platform>,
+    /// Each distinct platform once, shared with the answers that name it.
+    platforms: Vec<Arc<Platform>>,
     links: u64,
     /// Links left out because their target had no group or no intervals,
     /// as (target's row key, source's row key), sorted: when a later
@@ -127,7 +128,8 @@ impl RelationCopy {
         self.records.resident_bytes()
             + self.parents.heap_bytes()
             + self.manifests.heap_bytes()
-            + self.platforms.capacity() * std::mem::size_of::<Platform>()
+            + self.platforms.len() * std::mem::size_of::<Platform>()
+            + self.platforms.capacity() * std::mem::size_of::<Arc<Platform>>()
             + self.left_out.capacity() * 16
     }
 
@@ -208,7 +210,7 @@ struct Builder<'r> {
     rows: &'r IndexRows,
     cancel: &'r AtomicBool,
     records: Vec<u8>,
-    platforms: Vec<Platform>,
+    platforms: Vec<Arc<Platform>>,
     /// A stored platform's bytes → its number.
     interned: HashMap<Vec<u8>, u32>,
     links: u64,
@@ -341,7 +343,7 @@ impl Builder<'_> {
             .ok()
             .filter(|&n| n != NO_PLATFORM)
             .ok_or_else(|| Error::Corrupt("over 2^32 distinct platforms".to_owned()))?;
-        self.platforms.push(platform);
+        self.platforms.push(Arc::new(platform));
         self.interned.insert(bytes.to_vec(), n);
         Ok(n)
     }

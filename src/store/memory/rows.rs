@@ -144,13 +144,20 @@ pub(super) fn group_in<'a>(
     Ok(None)
 }
 
+#[inline]
 fn group_id(row_at: u64, place: usize) -> Result<GroupId> {
     if place >= MAX_GROUPS || row_at >> 48 != 0 {
-        return Err(Error::Corrupt(format!(
-            "a digest-index row with over {MAX_GROUPS} groups, or past 2^48 bytes of copy"
-        )));
+        return Err(beyond_group_ids());
     }
     Ok(row_at << 16 | place as u64)
+}
+
+/// Kept out of line: every lookup from the copy makes a group id.
+#[cold]
+fn beyond_group_ids() -> Error {
+    Error::Corrupt(format!(
+        "a digest-index row with over {MAX_GROUPS} groups, or past 2^48 bytes of copy"
+    ))
 }
 
 /// The whole digest of a group in the row under `key`, without allocating.

@@ -17,33 +17,57 @@ use crate::store::names::Names;
 use crate::store::packed::IndexEntry;
 
 /// How an indirect match was reached, borrowed: the owned answer makes an
-/// `Arc<Via>` of it per parent, the reused buffer copies it into a `Via`
+/// `Arc<Via>` of it per parent, the reused buffer writes it into a `Via`
 /// it keeps from one lookup to the next.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ViaRef<'a> {
     pub digest: Digest,
-    pub platform: Option<&'a Platform>,
+    pub platform: Option<ViaPlatform<'a>>,
+}
+
+/// Where a via's platform comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ViaPlatform<'a> {
+    /// One the in-memory copy holds: an answer shares it.
+    Shared(&'a Arc<Platform>),
+    /// One decoded from the file for this parent: an answer copies it.
+    Decoded(&'a Platform),
+}
+
+impl ViaPlatform<'_> {
+    fn to_shared(self) -> Arc<Platform> {
+        match self {
+            ViaPlatform::Shared(p) => Arc::clone(p),
+            ViaPlatform::Decoded(p) => Arc::new(p.clone()),
+        }
+    }
 }
 
 impl ViaRef<'_> {
     pub(crate) fn to_via(self) -> Via {
         Via {
             digest: self.digest,
-            platform: self.platform.cloned(),
+            platform: self.platform.map(ViaPlatform::to_shared),
         }
     }
 
-    /// Overwrites `via` with this one, reusing its strings' buffers.
+    /// Overwrites `via` with this one: a shared platform by reference, a
+    /// decoded one into the platform `via` holds alone when it does
+    /// (reusing its strings' buffers).
     fn write_into(self, via: &mut Via) {
         via.digest = self.digest;
         match (&mut via.platform, self.platform) {
-            (Some(to), Some(from)) => {
-                to.os.clone_from(&from.os);
-                to.architecture.clone_from(&from.architecture);
-                to.variant.clone_from(&from.variant);
-                to.os_version.clone_from(&from.os_version);
-            }
-            (to, from) => *to = from.cloned(),
+            (Some(to), Some(ViaPlatform::Decoded(from))) => match Arc::get_mut(to) {
+                Some(to) => {
+                    // Field by field: a derived `clone_from` allocates anew.
+                    to.os.clone_from(&from.os);
+                    to.architecture.clone_from(&from.architecture);
+                    to.variant.clone_from(&from.variant);
+                    to.os_version.clone_from(&from.os_version);
+                }
+                None => *to = Arc::new(from.clone()),
+            },
+            (to, from) => *to = from.map(ViaPlatform::to_shared),
         }
     }
 }
@@ -58,8 +82,10 @@ pub(crate) trait Sink {
     fn clear(&mut self);
     /// Makes room for `additional` more matches.
     fn reserve(&mut self, additional: usize);
-    /// Takes in `via` (`None`: direct) for the matches pushed with it next.
-    fn via(&mut self, via: Option<&ViaRef<'_>>) -> Self::Via;
+    /// Takes in `via` (`None`: direct) for the matches pushed with it next,
+    /// which come from one group, stored in the answer's order with names
+    /// or (schema 8) without (`name_ordered`).
+    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> Self::Via;
     /// Appends the match of entry `e` of `digest`'s row, reached through
     /// `via` (from [`Sink::via`] of this answer).
     fn push(&mut self, view: &View, digest: &Digest, e: IndexEntry, via: &Self::Via) -> Result<()>;
@@ -118,14 +144,6 @@ struct RawMatch {
 const PLACE_BITS: u32 = 31;
 
 impl RawMatch {
-    /// The answer's order as far as integers give it: current first, then
-    /// newest first, then by tag number (names break ties of one instant
-    /// afterwards).
-    #[inline]
-    fn integer_order(&self) -> (bool, Reverse<i64>, u32) {
-        (self.until != OPEN, Reverse(self.since), self.tag)
-    }
-
     /// Where the match's instant puts it: current first, then newest
     /// first.
     #[inline]
@@ -133,29 +151,26 @@ impl RawMatch {
         (self.until != OPEN, Reverse(self.since))
     }
 
-    /// [`RawMatch::integer_order`] as one integer, with the match's place
-    /// `at` (below `2^PLACE_BITS`) in its lowest bits: every key differs,
-    /// and equal matches keep their places' order.
+    /// [`RawMatch::instant`] as one integer, with the match's place `at`
+    /// (below `2^PLACE_BITS`) in its lowest bits: every key differs, and
+    /// matches of one instant keep the order they came in.
     #[inline]
     fn sort_key(&self, at: u32) -> u128 {
         // `since` mapped to an unsigned integer of the same order, then
         // inverted: newest first.
         let newest_first = !(self.since.cast_unsigned() ^ (1 << 63));
-        (u128::from(self.until != OPEN) << 127)
-            | (u128::from(newest_first) << 63)
-            | (u128::from(self.tag) << PLACE_BITS)
-            | u128::from(at)
+        (u128::from(self.until != OPEN) << 127) | (u128::from(newest_first) << 63) | u128::from(at)
     }
 }
 
 /// The order of two matches of one instant: by tag name, then by via.
 #[inline]
-fn by_name(names: &Names, vias: &[Via], a: &RawMatch, b: &RawMatch) -> Ordering {
+fn by_name(names: &Names, vias: &[ViaSlot], a: &RawMatch, b: &RawMatch) -> Ordering {
     let via = |m: &RawMatch| {
         if m.via == DIRECT {
             None
         } else {
-            vias.get(m.via as usize)
+            vias.get(m.via as usize).map(|s| &s.via)
         }
     };
     match (names.name(a.tag), names.name(b.tag)) {
@@ -172,6 +187,15 @@ fn place(key: u128) -> usize {
     (key & ((1 << PLACE_BITS) - 1)) as usize
 }
 
+/// A via of a [`RawAnswer`], and how its group is ordered.
+#[derive(Debug)]
+struct ViaSlot {
+    via: Via,
+    /// Whether the group whose matches carry this via stored them in the
+    /// answer's order, names included (schema 9).
+    name_ordered: bool,
+}
+
 /// An answer kept as stored integers, reused across lookups: the buffer
 /// behind [`crate::Lookup`].
 #[derive(Debug, Default)]
@@ -179,9 +203,10 @@ pub(crate) struct RawAnswer {
     matches: Vec<RawMatch>,
     /// The vias of this answer (the first `vias_used`), each once: a
     /// parent's matches share one. Those past it are kept for their
-    /// strings' buffers, so a lookup through relations allocates nothing
-    /// once the buffer has seen as many parents.
-    vias: Vec<Via>,
+    /// platforms' buffers, so a lookup through relations from the file
+    /// allocates nothing once the buffer has seen as many parents (from
+    /// the copy, a via shares the copy's platform).
+    vias: Vec<ViaSlot>,
     vias_used: usize,
     /// Scratch of [`Sink::sort_from`], kept for its capacity.
     keys: Vec<u128>,
@@ -201,7 +226,7 @@ impl RawAnswer {
         let via = if m.via == DIRECT {
             None
         } else {
-            Some(self.vias.get(m.via as usize)?)
+            Some(&self.vias.get(m.via as usize)?.via)
         };
         let until = (m.until != OPEN).then_some(m.until);
         Some(TagMatchRef::new(tag, m.since, until, via))
@@ -211,7 +236,7 @@ impl RawAnswer {
         if m.via == DIRECT {
             None
         } else {
-            self.vias.get(m.via as usize)
+            self.vias.get(m.via as usize).map(|s| &s.via)
         }
     }
 }
@@ -220,6 +245,7 @@ impl Sink for RawAnswer {
     /// Index into [`RawAnswer::vias`], or [`DIRECT`].
     type Via = u32;
 
+    #[inline]
     fn clear(&mut self) {
         self.matches.clear();
         self.vias_used = 0;
@@ -229,13 +255,20 @@ impl Sink for RawAnswer {
         self.matches.reserve(additional);
     }
 
-    fn via(&mut self, via: Option<&ViaRef<'_>>) -> u32 {
+    #[inline]
+    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> u32 {
         let Some(&v) = via else {
             return DIRECT;
         };
         match self.vias.get_mut(self.vias_used) {
-            Some(slot) => v.write_into(slot),
-            None => self.vias.push(v.to_via()),
+            Some(slot) => {
+                v.write_into(&mut slot.via);
+                slot.name_ordered = name_ordered;
+            }
+            None => self.vias.push(ViaSlot {
+                via: v.to_via(),
+                name_ordered,
+            }),
         }
         self.vias_used += 1;
         u32::try_from(self.vias_used - 1).unwrap_or(DIRECT)
@@ -280,12 +313,13 @@ impl Sink for RawAnswer {
         } = self;
         let matches = &mut matches[from..];
         let by_name = |a: &RawMatch, b: &RawMatch| by_name(names, vias, a, b);
-        // Matches of several groups, each in the answer's order as far as
-        // integers give it (its stored order, `packed::answer_order`):
-        // sorted as one integer each, which holds the match's place last,
-        // so matches of one instant and tag keep the order they came in (a
-        // stable sort); then the names of each instant's matches.
-        if !matches.is_sorted_by_key(RawMatch::integer_order) {
+        // Matches of several groups, each in the answer's order (its
+        // stored order): sorted by instant as one integer each, which
+        // holds the match's place last, so matches of one instant keep the
+        // order they came in (a stable sort); then the names of each
+        // instant's matches, unless they are one group's that schema 9
+        // stored in name order.
+        if !matches.is_sorted_by_key(RawMatch::instant) {
             if matches.len() < 1 << PLACE_BITS {
                 keys.clear();
                 keys.extend(matches.iter().zip(0..).map(|(m, at)| m.sort_key(at)));
@@ -296,12 +330,20 @@ impl Sink for RawAnswer {
             } else {
                 // More matches than a key has places for (never seen): the
                 // library's stable sort.
-                matches.sort_by_key(RawMatch::integer_order);
+                matches.sort_by_key(RawMatch::instant);
             }
         }
         for run in matches.chunk_by_mut(|a, b| a.instant() == b.instant()) {
+            let [first, rest @ ..] = &*run else {
+                continue;
+            };
+            let one_ordered_group = rest.iter().all(|m| m.via == first.via)
+                && vias.get(first.via as usize).is_some_and(|s| s.name_ordered);
             // Mostly in order already: a check costs less than a sort.
-            if run.len() > 1 && !run.is_sorted_by(|a, b| by_name(a, b).is_le()) {
+            if !rest.is_empty()
+                && !one_ordered_group
+                && !run.is_sorted_by(|a, b| by_name(a, b).is_le())
+            {
                 run.sort_by(by_name);
             }
         }
@@ -363,9 +405,10 @@ mod tests {
 
     proptest! {
         /// Guards the sort of matches reached through relations: sorting
-        /// their keys must order them as a stable sort by
-        /// `integer_order` does (current first, newest first, tag number,
-        /// then the order they came in), or answers come out of order.
+        /// their keys must order them as a stable sort by `instant` does
+        /// (current first, newest first, then the order they came in, which
+        /// keeps a schema 9 group's ties in name order), or answers come out
+        /// of order.
         #[test]
         fn sorted_keys_order_matches_as_a_stable_sort_does(
             matches in proptest::collection::vec(raw_match(), 0..40),
@@ -374,7 +417,7 @@ mod tests {
             keys.sort_unstable();
             let by_keys: Vec<usize> = keys.iter().map(|&k| place(k)).collect();
             let mut by_order: Vec<usize> = (0..matches.len()).collect();
-            by_order.sort_by_key(|&i| matches[i].integer_order());
+            by_order.sort_by_key(|&i| matches[i].instant());
             prop_assert_eq!(by_keys, by_order);
         }
     }

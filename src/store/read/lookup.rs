@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::View;
-use super::answer::{Sink, ViaRef};
+use super::answer::{Sink, ViaPlatform, ViaRef};
 use crate::error::Result;
 use crate::id::Digest;
 use crate::model::{Platform, TagMatch, Via};
@@ -52,6 +52,15 @@ impl View {
         if flags == 0 {
             return Ok(());
         }
+        self.indirect_matches(digest, flags, out)
+    }
+
+    /// The matches reached through relations from `digest`, whose group's
+    /// relation flags are `flags`, after its direct ones. Out of line: most
+    /// lookups end before it, and inlined it would cost each of them the
+    /// setup of a larger function.
+    #[inline(never)]
+    fn indirect_matches<S: Sink>(&self, digest: &Digest, flags: u8, out: &mut S) -> Result<()> {
         let direct = out.len();
         if flags & packed::FLAG_CHILD != 0 {
             self.parent_matches(digest, out)?;
@@ -96,13 +105,28 @@ impl View {
         if group.flags == 0 {
             return Ok(FromCopy::Answered);
         }
+        self.copied_indirect_matches(copy, digest, id, group.flags, out)
+    }
+
+    /// [`View::indirect_matches`] from the copy, for `digest` whose group
+    /// is `id`; out of line for the same reason.
+    #[inline(never)]
+    fn copied_indirect_matches<S: Sink>(
+        &self,
+        copy: &CopyView,
+        digest: &Digest,
+        id: GroupId,
+        flags: u8,
+        out: &mut S,
+    ) -> Result<FromCopy> {
+        let index = copy.index();
         let direct = out.len();
-        if group.flags & packed::FLAG_CHILD != 0
+        if flags & packed::FLAG_CHILD != 0
             && self.copied_parent_matches(copy, id, out)? == FromCopy::Stale
         {
             return Ok(FromCopy::Stale);
         }
-        if group.flags & packed::FLAG_CONFIG != 0 {
+        if flags & packed::FLAG_CONFIG != 0 {
             for manifest in index.manifests(id) {
                 let manifest = manifest.map_err(in_index(digest))?;
                 if copy.is_stale(&manifest.digest) {
@@ -138,7 +162,7 @@ impl View {
             stored.write_into(&mut platform);
             let via = ViaRef {
                 digest: index,
-                platform: Some(&platform),
+                platform: Some(ViaPlatform::Decoded(&platform)),
             };
             self.direct_matches(&index, Some(&via), out).map(drop)
         })
@@ -159,7 +183,7 @@ impl View {
             }
             let via = ViaRef {
                 digest: parent.digest,
-                platform: parent.platform,
+                platform: parent.platform.map(ViaPlatform::Shared),
             };
             self.push_matches(&parent.digest, &parent.group, Some(&via), out)?;
         }
@@ -207,7 +231,7 @@ impl View {
             return Ok(());
         }
         out.reserve(count);
-        let via = out.via(via);
+        let via = out.via(via, group.name_ordered);
         for e in group.decode() {
             out.push(self, digest, e, &via)?;
         }
@@ -263,7 +287,7 @@ impl Sink for Vec<TagMatch> {
         Vec::reserve(self, additional);
     }
 
-    fn via(&mut self, via: Option<&ViaRef<'_>>) -> Option<Arc<Via>> {
+    fn via(&mut self, via: Option<&ViaRef<'_>>, _name_ordered: bool) -> Option<Arc<Via>> {
         via.map(|v| Arc::new(v.to_via()))
     }
 
