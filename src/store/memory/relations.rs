@@ -128,7 +128,8 @@ impl RelationCopy {
         self.records.resident_bytes()
             + self.parents.heap_bytes()
             + self.manifests.heap_bytes()
-            + self.platforms.len() * std::mem::size_of::<Platform>()
+            // Each `Arc`'s allocation: the platform and two counts.
+            + self.platforms.len() * (std::mem::size_of::<Platform>() + 2 * std::mem::size_of::<usize>())
             + self.platforms.capacity() * std::mem::size_of::<Arc<Platform>>()
             + self.left_out.capacity() * 16
     }

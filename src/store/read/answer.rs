@@ -337,13 +337,13 @@ impl Sink for RawAnswer {
             let [first, rest @ ..] = &*run else {
                 continue;
             };
+            if rest.is_empty() {
+                continue;
+            }
             let one_ordered_group = rest.iter().all(|m| m.via == first.via)
                 && vias.get(first.via as usize).is_some_and(|s| s.name_ordered);
             // Mostly in order already: a check costs less than a sort.
-            if !rest.is_empty()
-                && !one_ordered_group
-                && !run.is_sorted_by(|a, b| by_name(a, b).is_le())
-            {
+            if !one_ordered_group && !run.is_sorted_by(|a, b| by_name(a, b).is_le()) {
                 run.sort_by(by_name);
             }
         }
