@@ -168,6 +168,29 @@ impl Digest {
         Ok(Self { algorithm, raw })
     }
 
+    /// [`Digest::from_raw`] of `prefix`'s 8 bytes (big-endian) followed by
+    /// `rest`, written in place: the digest index stores a digest as its
+    /// row key and the bytes after it, and a lookup through relations
+    /// rebuilds one per parent.
+    pub(crate) fn from_prefix_and_rest(
+        algorithm: Algorithm,
+        prefix: u64,
+        rest: &[u8],
+    ) -> Result<Self, IdError> {
+        let len = algorithm.digest_len();
+        let mut raw = [0u8; MAX_RAW];
+        match raw.get_mut(8..len) {
+            Some(tail) if tail.len() == rest.len() => tail.copy_from_slice(rest),
+            _ => {
+                return Err(IdError::InvalidBinaryDigest {
+                    reason: format!("{algorithm} needs {len} raw bytes, got {}", 8 + rest.len()),
+                });
+            }
+        }
+        raw[..8].copy_from_slice(&prefix.to_be_bytes());
+        Ok(Self { algorithm, raw })
+    }
+
     /// The algorithm.
     #[must_use]
     pub const fn algorithm(&self) -> Algorithm {

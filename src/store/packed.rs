@@ -78,16 +78,18 @@ pub(crate) struct Group<'a> {
 impl Group<'_> {
     /// The whole digest, given the row's key.
     pub fn digest(&self, key: u64) -> Result<Digest> {
-        let mut raw = Vec::with_capacity(PREFIX + self.rest.len());
-        raw.extend_from_slice(&key.to_be_bytes());
-        raw.extend_from_slice(self.rest);
-        Digest::from_raw(self.algorithm, &raw)
-            .map_err(|e| Error::Corrupt(format!("a group's digest: {e}")))
+        Digest::from_prefix_and_rest(self.algorithm, key, self.rest)
+            .map_err(|e| Error::Corrupt(format!("a digest-index group's digest: {e}")))
     }
 
     /// Whether this is `d`'s group.
     pub fn is(&self, d: &Digest) -> bool {
         self.algorithm == d.algorithm() && self.rest == &d.as_bytes()[PREFIX..]
+    }
+
+    /// The bytes the group takes in its row.
+    pub fn stored_len(&self) -> usize {
+        HEAD + self.rest.len() + self.entries.len()
     }
 
     /// The number of entries.
@@ -129,6 +131,12 @@ pub(crate) fn groups(bytes: &[u8]) -> impl Iterator<Item = Result<Group<'_>>> {
             }
         }
     })
+}
+
+/// The group `bytes` starts with (what follows it is not read): the one a
+/// relation link of the in-memory copy names.
+pub(crate) fn group_starting(bytes: &[u8]) -> Result<Group<'_>> {
+    next_group(bytes).map(|(g, _)| g)
 }
 
 fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
@@ -261,6 +269,11 @@ mod tests {
         assert!(ga.name_ordered && !gb.name_ordered);
         assert_eq!(ga.flags, 0, "the order flag is not a relation flag");
         assert!(find(&row, &d(3)).unwrap().is_none());
+        // The in-memory copy finds a group by where it starts.
+        assert_eq!(ga.stored_len() + gb.stored_len(), row.len());
+        assert!(group_starting(&row).unwrap().is(&a));
+        assert!(group_starting(&row[ga.stored_len()..]).unwrap().is(&b));
+        assert!(group_starting(&row[..ga.stored_len() - 1]).is_err(), "cut");
         assert!(groups(&row[..row.len() - 1]).any(|g| g.is_err()), "cut");
         let mut bad = row.clone();
         bad[1] = 0x80;

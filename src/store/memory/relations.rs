@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use redb::{AccessGuard, ReadOnlyTable, ReadTransaction, ReadableTable, Value};
 
 use super::pages::PageBytes;
-use super::rows::{GroupId, IndexRows, cancelled, digest_of, group_in};
+use super::rows::{GroupId, IndexRows, cancelled, group_in};
 use super::table::RowTable;
 use crate::error::{Error, Result};
 use crate::id::Digest;
@@ -178,7 +178,7 @@ impl RelationCopy {
             let platform = u32::from_le_bytes(platform.try_into().unwrap_or_default());
             let group = rows.group_at(id)?;
             Ok(Link {
-                digest: digest_of(&group, key)?,
+                digest: group.digest(key)?,
                 id,
                 group,
                 platform: if platform == NO_PLATFORM {

@@ -12,14 +12,10 @@ use crate::id::Digest;
 use crate::store::DIGEST_INDEX;
 use crate::store::packed::{self, Group};
 
-/// One digest's group in the copy: its row's offset in the arena, shifted
-/// left 16 bits, and the group's place in the row. Unique per group, and
-/// what the relation links point at, so following a link is no probe.
+/// One digest's group in the copy: the offset in the arena of its first
+/// byte. Unique per group, and what the relation links point at, so
+/// following a link is no probe and no walk along a row.
 pub(crate) type GroupId = u64;
-
-/// Places in a row a [`GroupId`] can name: rows hold one group in practice
-/// (two digests share 8 bytes with probability about 2⁻⁶⁴ per pair).
-const MAX_GROUPS: usize = 1 << 16;
 
 /// The copied rows.
 pub(super) struct IndexRows {
@@ -113,17 +109,18 @@ impl IndexRows {
         self.row_at(at).unwrap_or_default()
     }
 
-    /// The group `id` names (an id this copy gave out).
+    /// The group `id` names (an id this copy gave out). The copy does not
+    /// change once built, and `id` was given out for a group read within
+    /// its row, so reading from `id` to the arena's end reads that group.
+    #[inline]
     pub fn group_at(&self, id: GroupId) -> Result<Group<'_>> {
-        let row = self.row_at(id >> 16).unwrap_or_default();
-        // The low 16 bits: the group's place in its row.
-        #[allow(clippy::cast_possible_truncation)]
-        let place = (id & 0xffff) as usize;
-        packed::groups(row).nth(place).unwrap_or_else(|| {
-            Err(Error::Corrupt(format!(
-                "no digest-index group {id:#x} in the copy"
-            )))
-        })
+        let bytes = usize::try_from(id)
+            .ok()
+            .and_then(|at| self.bytes.as_slice().get(at..))
+            .ok_or_else(|| {
+                Error::Corrupt(format!("no digest-index group at {id:#x} in the copy"))
+            })?;
+        packed::group_starting(bytes)
     }
 }
 
@@ -135,43 +132,14 @@ pub(super) fn group_in<'a>(
     row: &'a [u8],
     d: &Digest,
 ) -> Result<Option<(GroupId, Group<'a>)>> {
-    for (i, g) in packed::groups(row).enumerate() {
+    // Past the row's length, the offset of each group in the row.
+    let mut id = at + 4;
+    for g in packed::groups(row) {
         let g = g?;
         if g.is(d) {
-            return group_id(at, i).map(|id| Some((id, g)));
+            return Ok(Some((id, g)));
         }
+        id += g.stored_len() as u64;
     }
     Ok(None)
-}
-
-#[inline]
-fn group_id(row_at: u64, place: usize) -> Result<GroupId> {
-    if place >= MAX_GROUPS || row_at >> 48 != 0 {
-        return Err(beyond_group_ids());
-    }
-    Ok(row_at << 16 | place as u64)
-}
-
-/// Kept out of line: every lookup from the copy makes a group id.
-#[cold]
-fn beyond_group_ids() -> Error {
-    Error::Corrupt(format!(
-        "a digest-index row with over {MAX_GROUPS} groups, or past 2^48 bytes of copy"
-    ))
-}
-
-/// The whole digest of a group in the row under `key`, without allocating.
-pub(super) fn digest_of(group: &Group<'_>, key: u64) -> Result<Digest> {
-    let mut raw = [0u8; Digest::MAX_COMPACT_LEN];
-    let len = 8 + group.rest.len();
-    let Some(buf) = raw.get_mut(..len) else {
-        return Err(Error::Corrupt(format!(
-            "a digest-index group of {} digest bytes",
-            group.rest.len()
-        )));
-    };
-    buf[..8].copy_from_slice(&key.to_be_bytes());
-    buf[8..].copy_from_slice(group.rest);
-    Digest::from_raw(group.algorithm, buf)
-        .map_err(|e| Error::Corrupt(format!("a digest-index group's digest: {e}")))
 }

@@ -108,11 +108,17 @@ pub(crate) trait Sink {
     /// Keeps the first `len` matches.
     fn truncate(&mut self, len: usize);
 
-    /// Sorts the matches reached through relations (from `direct` on) and
-    /// drops repeats: a config shared by two manifests of one index reaches
-    /// the same interval twice, and the first is kept.
-    fn finish_indirect(&mut self, names: &Names, direct: usize) {
+    /// Sorts the matches reached through relations (from `direct` on) and,
+    /// when `may_repeat`, drops repeats: a config shared by two manifests
+    /// of one index reaches the same interval twice, and the first is kept.
+    /// Matches reached from one source (a child's parents, or a config's
+    /// only manifest and its parents) cannot repeat: each carries a
+    /// different via.
+    fn finish_indirect(&mut self, names: &Names, direct: usize, may_repeat: bool) {
         self.sort_from(names, direct);
+        if !may_repeat {
+            return;
+        }
         // Repeats are neighbours once sorted: they share whether current,
         // the start and the tag, and the via's digest comes first in its
         // order. So each match is compared with the last one kept only.
@@ -178,6 +184,33 @@ fn by_name(names: &Names, vias: &[ViaSlot], a: &RawMatch, b: &RawMatch) -> Order
         _ => Ordering::Equal,
     }
     .then_with(|| via(a).cmp(&via(b)))
+}
+
+/// Answers up to this long are sorted by insertion.
+const INSERTION_SORTED: usize = 8;
+
+/// Sorts the keys of an answer's matches reached through relations. Those
+/// are a few groups' matches, each group's in order, so the keys of a
+/// short answer are a few ascending runs: an insertion sort moves each key
+/// past the few before it that sort after it, where the library's sort
+/// (built for any input) spends more on setup and sorting networks at
+/// these lengths. A longer answer gets the library's: insertion up to 16
+/// or 32 keys, or merging the runs of a long one, cost more in all
+/// (callgrind, the nineteenth run in docs/benchmarks.md).
+fn sort_keys(keys: &mut [u128]) {
+    if keys.len() > INSERTION_SORTED {
+        keys.sort_unstable();
+        return;
+    }
+    for i in 1..keys.len() {
+        let key = keys[i];
+        let mut j = i;
+        while j > 0 && keys[j - 1] > key {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = key;
+    }
 }
 
 /// The place a [`RawMatch::sort_key`] was made with.
@@ -323,7 +356,7 @@ impl Sink for RawAnswer {
             if matches.len() < 1 << PLACE_BITS {
                 keys.clear();
                 keys.extend(matches.iter().zip(0..).map(|(m, at)| m.sort_key(at)));
-                keys.sort_unstable();
+                sort_keys(keys);
                 scratch.clear();
                 scratch.extend(keys.iter().map(|&k| matches[place(k)]));
                 matches.copy_from_slice(scratch);
@@ -380,7 +413,7 @@ impl Sink for RawAnswer {
 mod tests {
     use proptest::prelude::*;
 
-    use super::{OPEN, RawMatch, place};
+    use super::{OPEN, RawMatch, place, sort_keys};
 
     fn raw_match() -> impl Strategy<Value = RawMatch> {
         // Few tags and instants, so that ties are common; the instants'
@@ -411,10 +444,11 @@ mod tests {
         /// of order.
         #[test]
         fn sorted_keys_order_matches_as_a_stable_sort_does(
-            matches in proptest::collection::vec(raw_match(), 0..40),
+            // Past `INSERTION_SORTED`, the library's sort.
+            matches in proptest::collection::vec(raw_match(), 0..48),
         ) {
             let mut keys: Vec<u128> = matches.iter().zip(0..).map(|(m, at)| m.sort_key(at)).collect();
-            keys.sort_unstable();
+            sort_keys(&mut keys);
             let by_keys: Vec<usize> = keys.iter().map(|&k| place(k)).collect();
             let mut by_order: Vec<usize> = (0..matches.len()).collect();
             by_order.sort_by_key(|&i| matches[i].instant());

@@ -62,11 +62,16 @@ impl View {
     #[inline(never)]
     fn indirect_matches<S: Sink>(&self, digest: &Digest, flags: u8, out: &mut S) -> Result<()> {
         let direct = out.len();
+        // Where matches come from: the parents, and each manifest (with
+        // its parents). Only two or more can reach one interval twice.
+        let mut sources = 0;
         if flags & packed::FLAG_CHILD != 0 {
+            sources += 1;
             self.parent_matches(digest, out)?;
         }
         if flags & packed::FLAG_CONFIG != 0 {
             for manifest in self.relations()?.manifests_of_config(digest)? {
+                sources += 1;
                 let via = ViaRef {
                     digest: manifest,
                     platform: None,
@@ -77,7 +82,7 @@ impl View {
                 }
             }
         }
-        out.finish_indirect(&self.names, direct);
+        out.finish_indirect(&self.names, direct, sources > 1);
         Ok(())
     }
 
@@ -121,13 +126,18 @@ impl View {
     ) -> Result<FromCopy> {
         let index = copy.index();
         let direct = out.len();
-        if flags & packed::FLAG_CHILD != 0
-            && self.copied_parent_matches(copy, id, out)? == FromCopy::Stale
-        {
-            return Ok(FromCopy::Stale);
+        // As in `indirect_matches`; a manifest the copy left out adds no
+        // match, so counting only the linked ones is exact.
+        let mut sources = 0;
+        if flags & packed::FLAG_CHILD != 0 {
+            sources += 1;
+            if self.copied_parent_matches(copy, id, out)? == FromCopy::Stale {
+                return Ok(FromCopy::Stale);
+            }
         }
         if flags & packed::FLAG_CONFIG != 0 {
             for manifest in index.manifests(id) {
+                sources += 1;
                 let manifest = manifest.map_err(in_index(digest))?;
                 if copy.is_stale(&manifest.digest) {
                     return Ok(FromCopy::Stale);
@@ -144,7 +154,7 @@ impl View {
                 }
             }
         }
-        out.finish_indirect(&self.names, direct);
+        out.finish_indirect(&self.names, direct, sources > 1);
         Ok(FromCopy::Answered)
     }
 
