@@ -155,13 +155,7 @@ impl Digest {
     /// [`IdError::InvalidBinaryDigest`] when the length is wrong.
     pub fn from_raw(algorithm: Algorithm, bytes: &[u8]) -> Result<Self, IdError> {
         if bytes.len() != algorithm.digest_len() {
-            return Err(IdError::InvalidBinaryDigest {
-                reason: format!(
-                    "{algorithm} needs {} raw bytes, got {}",
-                    algorithm.digest_len(),
-                    bytes.len()
-                ),
-            });
+            return Err(wrong_length(algorithm, bytes.len()));
         }
         let mut raw = [0u8; MAX_RAW];
         raw[..bytes.len()].copy_from_slice(bytes);
@@ -181,11 +175,7 @@ impl Digest {
         let mut raw = [0u8; MAX_RAW];
         match raw.get_mut(8..len) {
             Some(tail) if tail.len() == rest.len() => tail.copy_from_slice(rest),
-            _ => {
-                return Err(IdError::InvalidBinaryDigest {
-                    reason: format!("{algorithm} needs {len} raw bytes, got {}", 8 + rest.len()),
-                });
-            }
+            _ => return Err(wrong_length(algorithm, 8 + rest.len())),
         }
         raw[..8].copy_from_slice(&prefix.to_be_bytes());
         Ok(Self { algorithm, raw })
@@ -424,3 +414,13 @@ impl fmt::Debug for Digest {
 }
 
 super::string_serde!(Digest, "a digest such as sha256:<64 hex>");
+
+/// The error for `got` raw bytes where `algorithm` needs its length.
+fn wrong_length(algorithm: Algorithm, got: usize) -> IdError {
+    IdError::InvalidBinaryDigest {
+        reason: format!(
+            "{algorithm} needs {} raw bytes, got {got}",
+            algorithm.digest_len()
+        ),
+    }
+}

@@ -17,6 +17,9 @@ use crate::store::packed::{self, Group};
 /// following a link is no probe and no walk along a row.
 pub(crate) type GroupId = u64;
 
+/// Bytes of a row's length before its bytes in the arena (`u32` LE).
+const ROW_LEN: usize = 4;
+
 /// The copied rows.
 pub(super) struct IndexRows {
     /// Row key → offset in `bytes` of the row: its length (`u32` LE), then
@@ -44,8 +47,9 @@ impl IndexRows {
         // Sized up front when the engine's counts allow it (a damaged file
         // can claim anything: then the copy grows as it reads).
         let _ = keys.try_reserve_exact(rows);
-        let mut bytes = PageBytes::with_capacity(stored.saturating_add(rows.saturating_mul(4)))
-            .or_else(|_| PageBytes::with_capacity(0))?;
+        let mut bytes =
+            PageBytes::with_capacity(stored.saturating_add(rows.saturating_mul(ROW_LEN)))
+                .or_else(|_| PageBytes::with_capacity(0))?;
         for (i, row) in table.iter()?.enumerate() {
             if i % 4096 == 0 && cancel.load(Ordering::Relaxed) {
                 return Err(cancelled());
@@ -82,7 +86,11 @@ impl IndexRows {
     #[inline]
     fn row_at(&self, at: u64) -> Option<&[u8]> {
         let at = usize::try_from(at).ok()?;
-        let (len, rest) = self.bytes.as_slice().get(at..)?.split_first_chunk::<4>()?;
+        let (len, rest) = self
+            .bytes
+            .as_slice()
+            .get(at..)?
+            .split_first_chunk::<ROW_LEN>()?;
         rest.get(..u32::from_le_bytes(*len) as usize)
     }
 
@@ -132,8 +140,9 @@ pub(super) fn group_in<'a>(
     row: &'a [u8],
     d: &Digest,
 ) -> Result<Option<(GroupId, Group<'a>)>> {
-    // Past the row's length, the offset of each group in the row.
-    let mut id = at + 4;
+    // Each group's offset in the arena: past the row's length, then past
+    // the groups before it.
+    let mut id = at + ROW_LEN as u64;
     for g in packed::groups(row) {
         let g = g?;
         if g.is(d) {
