@@ -20,6 +20,7 @@ mod reference;
 mod repository;
 mod tag;
 
+pub(crate) use digest::DigestParts;
 pub use digest::{Algorithm, Digest};
 pub use error::IdError;
 pub use image_ref::{ImageRef, ImageRefKind};

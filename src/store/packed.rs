@@ -19,7 +19,7 @@
 //! them by tag number, and a lookup sorts a group without it by name.
 
 use crate::error::{Error, Result};
-use crate::id::{Algorithm, Digest};
+use crate::id::{Algorithm, Digest, DigestParts};
 
 /// Bytes per entry: tag number (4), since (8), until (8).
 pub(crate) const ENTRY: usize = 20;
@@ -75,11 +75,22 @@ pub(crate) struct Group<'a> {
     pub entries: &'a [u8],
 }
 
-impl Group<'_> {
+impl<'a> Group<'a> {
     /// The whole digest, given the row's key.
     pub fn digest(&self, key: u64) -> Result<Digest> {
-        Digest::from_prefix_and_rest(self.algorithm, key, self.rest)
+        self.digest_parts(key)
+            .to_digest()
             .map_err(|e| Error::Corrupt(format!("a digest-index group's digest: {e}")))
+    }
+
+    /// The digest as the row holds it, given the row's key: what a lookup
+    /// through the in-memory copy names a parent by until it writes one.
+    pub fn digest_parts(&self, key: u64) -> DigestParts<'a> {
+        DigestParts {
+            algorithm: self.algorithm,
+            prefix: key,
+            rest: self.rest,
+        }
     }
 
     /// Whether this is `d`'s group.
@@ -139,34 +150,36 @@ pub(crate) fn group_starting(bytes: &[u8]) -> Result<Group<'_>> {
     next_group(bytes).map(|(g, _)| g)
 }
 
+// Inlined where a lookup reads one group (a link of the in-memory copy);
+// its errors are built out of line, so the checks are all it adds there.
+#[inline]
 fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
-    let damaged = |what: String| Error::Corrupt(format!("digest-index group: {what}"));
     let (head, tail) = bytes
         .split_at_checked(HEAD)
-        .ok_or_else(|| damaged(format!("{} bytes, not a whole group", bytes.len())))?;
+        .ok_or_else(|| damaged(format_args!("{} bytes, not a whole group", bytes.len())))?;
     let algorithm = Algorithm::from_compact_byte(head[0])
-        .ok_or_else(|| damaged(format!("unknown algorithm byte {}", head[0])))?;
+        .ok_or_else(|| damaged(format_args!("unknown algorithm byte {}", head[0])))?;
     let stored_flags = head[1];
     if stored_flags & !KNOWN_FLAGS != 0 {
-        return Err(damaged(format!("unknown flags {stored_flags:#04x}")));
+        return Err(damaged(format_args!("unknown flags {stored_flags:#04x}")));
     }
     let flags = stored_flags & RELATION_FLAGS;
     let count = u32::from_le_bytes([head[2], head[3], head[4], head[5]]);
     let (rest, tail) = tail
         .split_at_checked(algorithm.digest_len() - PREFIX)
-        .ok_or_else(|| damaged("digest cut short".to_owned()))?;
+        .ok_or_else(|| damaged(format_args!("digest cut short")))?;
     let len = usize::try_from(count)
         .ok()
         .and_then(|c| c.checked_mul(ENTRY))
         .filter(|&len| len <= tail.len())
         .ok_or_else(|| {
-            damaged(format!(
+            damaged(format_args!(
                 "{count} entries announced, {} bytes left",
                 tail.len()
             ))
         })?;
     if count == 0 && flags == 0 {
-        return Err(damaged("no entries and no flags".to_owned()));
+        return Err(damaged(format_args!("no entries and no flags")));
     }
     let (entries, tail) = tail.split_at(len);
     Ok((
@@ -179,6 +192,13 @@ fn next_group(bytes: &[u8]) -> Result<(Group<'_>, &[u8])> {
         },
         tail,
     ))
+}
+
+/// The error of a damaged group.
+#[cold]
+#[inline(never)]
+fn damaged(what: std::fmt::Arguments<'_>) -> Error {
+    Error::Corrupt(format!("digest-index group: {what}"))
 }
 
 /// `d`'s group in a row, if it has one.

@@ -31,8 +31,8 @@ mod relations;
 mod rows;
 mod table;
 
-pub(crate) use relations::Link;
 use relations::RelationCopy;
+pub(crate) use relations::{Link, Links};
 pub(crate) use rows::GroupId;
 use rows::IndexRows;
 use table::RowTable;
@@ -126,6 +126,13 @@ impl CopyView {
             .is_some_and(|s| s.holds(super::packed::key(d)))
     }
 
+    /// [`CopyView::is_stale`] of the digest under the row key `key` (a
+    /// link's target, known by its key).
+    #[inline]
+    pub fn is_stale_row(&self, key: u64) -> bool {
+        self.stale.as_ref().is_some_and(|s| s.holds(key))
+    }
+
     /// How many digest-index rows the view reads from the file.
     pub fn stale_rows(&self) -> u64 {
         self.stale.as_ref().map_or(0, |s| s.keys.rows)
@@ -166,12 +173,17 @@ impl MemoryIndex {
 
     /// The image indexes with intervals that list the platform manifest
     /// whose group is `child`, each with the manifest's platform there.
-    pub fn parents(&self, child: GroupId) -> impl Iterator<Item = Result<Link<'_>>> + '_ {
+    pub fn parents(&self, child: GroupId) -> Links<'_> {
         self.relations.parents(&self.rows, child)
     }
 
+    /// [`MemoryIndex::parents`] of the manifest a config's link reached.
+    pub fn parents_of(&self, manifest: &Link<'_>) -> Links<'_> {
+        self.relations.parents_of(&self.rows, manifest)
+    }
+
     /// The manifests with a group whose config's group is `config`.
-    pub fn manifests(&self, config: GroupId) -> impl Iterator<Item = Result<Link<'_>>> + '_ {
+    pub fn manifests(&self, config: GroupId) -> Links<'_> {
         self.relations.manifests(&self.rows, config)
     }
 

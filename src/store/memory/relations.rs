@@ -22,24 +22,38 @@ use super::pages::PageBytes;
 use super::rows::{GroupId, IndexRows, cancelled, group_in};
 use super::table::RowTable;
 use crate::error::{Error, Result};
-use crate::id::Digest;
+use crate::id::{Digest, DigestParts};
 use crate::model::Platform;
 use crate::store::packed::Group;
 use crate::store::relations::PlatformRow;
 use crate::store::{CONFIG_MANIFESTS, PARENTS, rows};
 
 /// Bytes of a link: target group id (`u64` LE), target row key (`u64`
-/// LE), platform number (`u32` LE, [`NO_PLATFORM`] for a config's link).
+/// LE), and a word (`u32` LE): an index link's platform number, a config
+/// link's offset of the manifest's parents record ([`NONE`]: none noted,
+/// so a lookup probes for it).
 const LINK: usize = 20;
-const NO_PLATFORM: u32 = u32::MAX;
+const NONE: u32 = u32::MAX;
 
-/// One followed link: the digest it reaches, that digest's group, and
-/// the platform the child has in it (image index links only).
+/// One followed link: the digest it reaches (its row key, the rest is in
+/// its group), that digest's group, and the platform the child has in it
+/// (image index links only). The digest stays in its parts: a lookup
+/// builds it only where it writes it, into the answer's via.
 pub(crate) struct Link<'a> {
-    pub digest: Digest,
+    pub key: u64,
     pub id: GroupId,
     pub group: Group<'a>,
     pub platform: Option<&'a Arc<Platform>>,
+    /// Where the manifest's parents are listed (a config's link, when the
+    /// copy noted it): following them then needs no probe.
+    parents: Option<u64>,
+}
+
+impl<'a> Link<'a> {
+    /// The digest the link reaches.
+    pub fn digest(&self) -> DigestParts<'a> {
+        self.group.digest_parts(self.key)
+    }
 }
 
 /// The copied relations.
@@ -75,17 +89,24 @@ impl RelationCopy {
             left_out: Vec::new(),
         };
         // A parent adds to an answer only through its intervals.
-        let parents = b.copy(
+        let parents = RowTable::new(&b.copy(
             &txn.open_table(PARENTS)?,
             "manifest_parents",
-            |b, group, v| (group.count() > 0).then(|| b.intern(v.value())).transpose(),
-        )?;
+            |b, _, group, v| (group.count() > 0).then(|| b.intern(v.value())).transpose(),
+        )?)?;
         // A manifest adds its intervals and, when it is a child, its
-        // parents' (followed through `parents` at lookup).
+        // parents': the link notes where they are listed.
         let manifests = b.copy(
             &txn.open_table(CONFIG_MANIFESTS)?,
             "config_manifests",
-            |_, _, _| Ok(Some(NO_PLATFORM)),
+            |_, id, _, _| {
+                Ok(Some(
+                    parents
+                        .get(id)
+                        .and_then(|at| u32::try_from(at).ok())
+                        .unwrap_or(NONE),
+                ))
+            },
         )?;
         // Built in a `Vec` (records are cut back when they end empty), then
         // moved: a copy of a tenth of the rows' bytes.
@@ -95,7 +116,7 @@ impl RelationCopy {
         left_out.sort_unstable();
         left_out.dedup();
         Ok(Self {
-            parents: RowTable::new(&parents)?,
+            parents,
             manifests: RowTable::new(&manifests)?,
             records,
             platforms: b.platforms,
@@ -136,29 +157,24 @@ impl RelationCopy {
 
     /// The image indexes listing the child whose group is `child` and
     /// that have intervals, in `manifest_parents` order.
-    pub fn parents<'a>(
-        &'a self,
-        rows: &'a IndexRows,
-        child: GroupId,
-    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
-        self.follow(rows, self.parents.get(child))
+    pub fn parents<'a>(&'a self, rows: &'a IndexRows, child: GroupId) -> Links<'a> {
+        self.follow(rows, self.parents.get(child), Target::Parents)
+    }
+
+    /// [`RelationCopy::parents`] of the manifest a config's link reached:
+    /// where the link notes them, without a probe.
+    pub fn parents_of<'a>(&'a self, rows: &'a IndexRows, manifest: &Link<'_>) -> Links<'a> {
+        let record = manifest.parents.or_else(|| self.parents.get(manifest.id));
+        self.follow(rows, record, Target::Parents)
     }
 
     /// The manifests whose config is the digest whose group is `config`
     /// and that have a group, in `config_manifests` order.
-    pub fn manifests<'a>(
-        &'a self,
-        rows: &'a IndexRows,
-        config: GroupId,
-    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
-        self.follow(rows, self.manifests.get(config))
+    pub fn manifests<'a>(&'a self, rows: &'a IndexRows, config: GroupId) -> Links<'a> {
+        self.follow(rows, self.manifests.get(config), Target::Manifests)
     }
 
-    fn follow<'a>(
-        &'a self,
-        rows: &'a IndexRows,
-        record: Option<u64>,
-    ) -> impl Iterator<Item = Result<Link<'a>>> + 'a {
+    fn follow<'a>(&'a self, rows: &'a IndexRows, record: Option<u64>, target: Target) -> Links<'a> {
         let links = record
             .and_then(|at| usize::try_from(at).ok())
             .and_then(|at| {
@@ -170,25 +186,70 @@ impl RelationCopy {
                 rest.get(..(u32::from_le_bytes(*count) as usize).checked_mul(LINK)?)
             })
             .unwrap_or_default();
-        links.chunks_exact(LINK).map(move |link| {
-            let (id, rest) = link.split_at(8);
-            let (key, platform) = rest.split_at(8);
-            let id = u64::from_le_bytes(id.try_into().unwrap_or_default());
-            let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
-            let platform = u32::from_le_bytes(platform.try_into().unwrap_or_default());
-            let group = rows.group_at(id)?;
-            Ok(Link {
-                digest: group.digest(key)?,
-                id,
-                group,
-                platform: if platform == NO_PLATFORM {
-                    None
-                } else {
-                    self.platforms.get(platform as usize)
-                },
-            })
-        })
+        Links {
+            copy: self,
+            rows,
+            target,
+            ahead: links,
+        }
     }
+}
+
+/// The links of one record, followed one by one.
+pub(crate) struct Links<'a> {
+    copy: &'a RelationCopy,
+    rows: &'a IndexRows,
+    target: Target,
+    /// The links not followed yet.
+    ahead: &'a [u8],
+}
+
+impl<'a> Iterator for Links<'a> {
+    type Item = Result<Link<'a>>;
+
+    /// Inlined into the loop that follows links: called, it returned each
+    /// `Link` through memory, 120 instructions a link with the parse of its
+    /// group, about 20 more than inlined (callgrind, the twentieth run in
+    /// docs/benchmarks.md).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn next(&mut self) -> Option<Result<Link<'a>>> {
+        let (link, rest) = self.ahead.split_first_chunk::<LINK>()?;
+        self.ahead = rest;
+        let (id, rest) = link.split_at(8);
+        let (key, word) = rest.split_at(8);
+        let id = u64::from_le_bytes(id.try_into().unwrap_or_default());
+        let key = u64::from_le_bytes(key.try_into().unwrap_or_default());
+        let word = u32::from_le_bytes(word.try_into().unwrap_or_default());
+        let noted = (word != NONE).then_some(word);
+        let (platform, parents) = match self.target {
+            Target::Parents => (
+                noted.and_then(|p| self.copy.platforms.get(p as usize)),
+                None,
+            ),
+            Target::Manifests => (None, noted.map(u64::from)),
+        };
+        let group = match self.rows.group_at(id) {
+            Ok(group) => group,
+            Err(e) => return Some(Err(rows::at("the in-memory copy's relations")(e))),
+        };
+        Some(Ok(Link {
+            key,
+            id,
+            group,
+            platform,
+            parents,
+        }))
+    }
+}
+
+/// What a record's links reach, which says what their word holds.
+#[derive(Clone, Copy)]
+enum Target {
+    /// Image indexes: the word is the child's platform number.
+    Parents,
+    /// Manifests: the word is where the manifest's parents are listed.
+    Manifests,
 }
 
 /// Relation rows resolved together by [`Builder::copy`]: enough for the
@@ -221,7 +282,8 @@ struct Builder<'r> {
 impl Builder<'_> {
     /// Copies one relation table, keyed (from, to): one record per `from`
     /// with a group, holding a link to each `to` with a group for which
-    /// `platform` gives a number (`None`: the link could add nothing).
+    /// `word` gives the link's word, from the `to` group's id, the group
+    /// and the row's value (`None`: the link could add nothing).
     ///
     /// The rows are resolved [`PROBES`] at a time: each `to` is a random
     /// digest, so finding its group is a cache (and TLB) miss on the slot
@@ -231,7 +293,7 @@ impl Builder<'_> {
         &mut self,
         table: &'t ReadOnlyTable<(&'static [u8], &'static [u8]), V>,
         name: &'static str,
-        platform: impl Fn(&mut Self, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
+        word: impl Fn(&mut Self, GroupId, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
     ) -> Result<Vec<(u64, u64)>> {
         let mut keys = Vec::new();
         let mut record = Record::default();
@@ -244,10 +306,10 @@ impl Builder<'_> {
             let (from, to) = k.value();
             batch.push((digest_at(from, name)?, digest_at(to, name)?, v));
             if batch.len() == PROBES {
-                self.resolve(&mut batch, &mut record, &mut keys, &platform)?;
+                self.resolve(&mut batch, &mut record, &mut keys, &word)?;
             }
         }
-        self.resolve(&mut batch, &mut record, &mut keys, &platform)?;
+        self.resolve(&mut batch, &mut record, &mut keys, &word)?;
         self.close(record.open, &mut keys);
         Ok(keys)
     }
@@ -258,7 +320,7 @@ impl Builder<'_> {
         batch: &mut Vec<(Digest, Digest, AccessGuard<'t, V>)>,
         record: &mut Record,
         keys: &mut Vec<(u64, u64)>,
-        platform: &impl Fn(&mut Self, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
+        word: &impl Fn(&mut Self, GroupId, &Group<'_>, &AccessGuard<'t, V>) -> Result<Option<u32>>,
     ) -> Result<()> {
         let rows = self.rows;
         // First every slot, then every row: independent loads, in flight
@@ -288,7 +350,7 @@ impl Builder<'_> {
                 continue;
             }
             let linked = match group_in(at, row, &to)? {
-                Some((id, group)) => platform(self, &group, &v)?.map(|p| self.push(id, &to, p)),
+                Some((id, group)) => word(self, id, &group, &v)?.map(|w| self.push(id, &to, w)),
                 None => None,
             };
             if linked.is_none() {
@@ -311,11 +373,11 @@ impl Builder<'_> {
     }
 
     /// Appends a link to the open record.
-    fn push(&mut self, to: GroupId, digest: &Digest, platform: u32) {
+    fn push(&mut self, to: GroupId, digest: &Digest, word: u32) {
         self.records.extend_from_slice(&to.to_le_bytes());
         self.records
             .extend_from_slice(&crate::store::packed::key(digest).to_le_bytes());
-        self.records.extend_from_slice(&platform.to_le_bytes());
+        self.records.extend_from_slice(&word.to_le_bytes());
         self.links += 1;
     }
 
@@ -342,7 +404,7 @@ impl Builder<'_> {
         let platform: Platform = rows::decode::<PlatformRow>("manifest_parents", bytes)?.into();
         let n = u32::try_from(self.platforms.len())
             .ok()
-            .filter(|&n| n != NO_PLATFORM)
+            .filter(|&n| n != NONE)
             .ok_or_else(|| Error::Corrupt("over 2^32 distinct platforms".to_owned()))?;
         self.platforms.push(Arc::new(platform));
         self.interned.insert(bytes.to_vec(), n);

@@ -5,12 +5,13 @@
 //! conversion per match.
 
 use std::cmp::{Ordering, Reverse};
+use std::fmt;
 use std::sync::Arc;
 
 use super::View;
 use super::lookup::in_entry;
 use crate::error::{Error, Result};
-use crate::id::{Digest, TagId};
+use crate::id::{DigestParts, TagId};
 use crate::model::{Platform, TagMatchRef, Via};
 use crate::store::OPEN;
 use crate::store::names::Names;
@@ -19,9 +20,13 @@ use crate::store::packed::IndexEntry;
 /// How an indirect match was reached, borrowed: the owned answer makes an
 /// `Arc<Via>` of it per parent, the reused buffer writes it into a `Via`
 /// it keeps from one lookup to the next.
+///
+/// Its digest stays in the parts the digest index stores it as until the
+/// via is written: the copy's links reach a parent's group, not its
+/// `Digest`, and building one to move it into the slot cost a copy more.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ViaRef<'a> {
-    pub digest: Digest,
+    pub digest: DigestParts<'a>,
     pub platform: Option<ViaPlatform<'a>>,
 }
 
@@ -44,19 +49,23 @@ impl ViaPlatform<'_> {
 }
 
 impl ViaRef<'_> {
-    pub(crate) fn to_via(self) -> Via {
-        Via {
-            digest: self.digest,
+    pub(crate) fn to_via(self) -> Result<Via> {
+        Ok(Via {
+            digest: self.digest.to_digest().map_err(|e| damaged_via(&e))?,
             platform: self.platform.map(ViaPlatform::to_shared),
-        }
+        })
     }
 
-    /// Overwrites `via` with this one: a shared platform by reference, a
-    /// decoded one into the platform `via` holds alone when it does
-    /// (reusing its strings' buffers).
-    fn write_into(self, via: &mut Via) {
-        via.digest = self.digest;
+    /// Overwrites `via` with this one: the digest where it stands, a shared
+    /// platform by reference (untouched when `via` shares it already: no
+    /// count to move), a decoded one into the platform `via` holds alone
+    /// when it does (reusing its strings' buffers).
+    fn write_into(self, via: &mut Via) -> Result<()> {
+        self.digest
+            .write_to(&mut via.digest)
+            .map_err(|e| damaged_via(&e))?;
         match (&mut via.platform, self.platform) {
+            (Some(to), Some(ViaPlatform::Shared(from))) if Arc::ptr_eq(to, from) => {}
             (Some(to), Some(ViaPlatform::Decoded(from))) => match Arc::get_mut(to) {
                 Some(to) => {
                     // Field by field: a derived `clone_from` allocates anew.
@@ -69,7 +78,15 @@ impl ViaRef<'_> {
             },
             (to, from) => *to = from.map(ViaPlatform::to_shared),
         }
+        Ok(())
     }
+}
+
+/// The error of a via whose digest's parts do not make one (a damaged
+/// digest-index group; the copy checked each when it was built).
+#[cold]
+fn damaged_via(e: &crate::id::IdError) -> Error {
+    Error::Corrupt(format!("a digest-index group's digest: {e}"))
 }
 
 /// What a lookup writes its matches into.
@@ -85,10 +102,16 @@ pub(crate) trait Sink {
     /// Takes in `via` (`None`: direct) for the matches pushed with it next,
     /// which come from one group, stored in the answer's order with names
     /// or (schema 8) without (`name_ordered`).
-    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> Self::Via;
+    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> Result<Self::Via>;
     /// Appends the match of entry `e` of `digest`'s row, reached through
     /// `via` (from [`Sink::via`] of this answer).
-    fn push(&mut self, view: &View, digest: &Digest, e: IndexEntry, via: &Self::Via) -> Result<()>;
+    fn push(
+        &mut self,
+        view: &View,
+        digest: &dyn fmt::Display,
+        e: IndexEntry,
+        via: &Self::Via,
+    ) -> Result<()>;
     /// How many matches it holds.
     fn len(&self) -> usize;
     /// Sorts the matches from `from` on in answer order: current first,
@@ -220,6 +243,36 @@ fn place(key: u128) -> usize {
     (key & ((1 << PLACE_BITS) - 1)) as usize
 }
 
+/// Whether neighbours `a` and `b` (sorted by instant) may be out of name
+/// order: they share an instant, and either came from different groups or
+/// from one that schema 8 stored (ties by tag number).
+#[inline]
+fn names_may_disorder(vias: &[ViaSlot], a: &RawMatch, b: &RawMatch) -> bool {
+    a.instant() == b.instant()
+        && (a.via != b.via || !vias.get(a.via as usize).is_some_and(|s| s.name_ordered))
+}
+
+/// Puts the matches of each instant of `matches` (sorted by instant) in
+/// name order, unless they are one group's that schema 9 stored so.
+#[inline(never)]
+fn order_ties(names: &Names, vias: &[ViaSlot], matches: &mut [RawMatch]) {
+    let by_name = |a: &RawMatch, b: &RawMatch| by_name(names, vias, a, b);
+    for run in matches.chunk_by_mut(|a, b| a.instant() == b.instant()) {
+        let [first, rest @ ..] = &*run else {
+            continue;
+        };
+        if rest.is_empty() {
+            continue;
+        }
+        let one_ordered_group = rest.iter().all(|m| m.via == first.via)
+            && vias.get(first.via as usize).is_some_and(|s| s.name_ordered);
+        // Mostly in order already: a check costs less than a sort.
+        if !one_ordered_group && !run.is_sorted_by(|a, b| by_name(a, b).is_le()) {
+            run.sort_by(by_name);
+        }
+    }
+}
+
 /// A via of a [`RawAnswer`], and how its group is ordered.
 #[derive(Debug)]
 struct ViaSlot {
@@ -289,26 +342,32 @@ impl Sink for RawAnswer {
     }
 
     #[inline]
-    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> u32 {
+    fn via(&mut self, via: Option<&ViaRef<'_>>, name_ordered: bool) -> Result<u32> {
         let Some(&v) = via else {
-            return DIRECT;
+            return Ok(DIRECT);
         };
         match self.vias.get_mut(self.vias_used) {
             Some(slot) => {
-                v.write_into(&mut slot.via);
+                v.write_into(&mut slot.via)?;
                 slot.name_ordered = name_ordered;
             }
             None => self.vias.push(ViaSlot {
-                via: v.to_via(),
+                via: v.to_via()?,
                 name_ordered,
             }),
         }
         self.vias_used += 1;
-        u32::try_from(self.vias_used - 1).unwrap_or(DIRECT)
+        Ok(u32::try_from(self.vias_used - 1).unwrap_or(DIRECT))
     }
 
     #[inline]
-    fn push(&mut self, view: &View, digest: &Digest, e: IndexEntry, via: &u32) -> Result<()> {
+    fn push(
+        &mut self,
+        view: &View,
+        digest: &dyn fmt::Display,
+        e: IndexEntry,
+        via: &u32,
+    ) -> Result<()> {
         // The same checks the owned answer makes while converting, so the
         // two answer alike, errors included.
         view.tag_name_ref(e.tag)?;
@@ -345,13 +404,16 @@ impl Sink for RawAnswer {
             ..
         } = self;
         let matches = &mut matches[from..];
-        let by_name = |a: &RawMatch, b: &RawMatch| by_name(names, vias, a, b);
         // Matches of several groups, each in the answer's order (its
         // stored order): sorted by instant as one integer each, which
         // holds the match's place last, so matches of one instant keep the
         // order they came in (a stable sort); then the names of each
         // instant's matches, unless they are one group's that schema 9
-        // stored in name order.
+        // stored in name order. Most answers have ties (an index's tags
+        // moved to it at one instant), but ties within one such group: one
+        // pass over neighbours says whether any need names compared, where
+        // walking the runs of one instant cost 30 instructions a match
+        // (callgrind, the twentieth run in docs/benchmarks.md).
         if !matches.is_sorted_by_key(RawMatch::instant) {
             if matches.len() < 1 << PLACE_BITS {
                 keys.clear();
@@ -366,19 +428,11 @@ impl Sink for RawAnswer {
                 matches.sort_by_key(RawMatch::instant);
             }
         }
-        for run in matches.chunk_by_mut(|a, b| a.instant() == b.instant()) {
-            let [first, rest @ ..] = &*run else {
-                continue;
-            };
-            if rest.is_empty() {
-                continue;
-            }
-            let one_ordered_group = rest.iter().all(|m| m.via == first.via)
-                && vias.get(first.via as usize).is_some_and(|s| s.name_ordered);
-            // Mostly in order already: a check costs less than a sort.
-            if !one_ordered_group && !run.is_sorted_by(|a, b| by_name(a, b).is_le()) {
-                run.sort_by(by_name);
-            }
+        if matches
+            .windows(2)
+            .any(|w| names_may_disorder(vias, &w[0], &w[1]))
+        {
+            order_ties(names, vias, matches);
         }
     }
 

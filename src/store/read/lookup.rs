@@ -4,6 +4,7 @@
 //! file's rows byte for byte and links only the relations that can add a
 //! match.
 
+use std::fmt;
 use std::sync::Arc;
 
 use super::View;
@@ -11,7 +12,7 @@ use super::answer::{Sink, ViaPlatform, ViaRef};
 use crate::error::Result;
 use crate::id::Digest;
 use crate::model::{Platform, TagMatch, Via};
-use crate::store::memory::{CopyView, GroupId};
+use crate::store::memory::{CopyView, GroupId, Links};
 use crate::store::names::Names;
 use crate::store::packed::{self, Group, IndexEntry};
 use crate::store::{OPEN, from_micros, rows};
@@ -73,7 +74,7 @@ impl View {
             for manifest in self.relations()?.manifests_of_config(digest)? {
                 sources += 1;
                 let via = ViaRef {
-                    digest: manifest,
+                    digest: manifest.parts(),
                     platform: None,
                 };
                 if self.direct_matches(&manifest, Some(&via), out)?.flags & packed::FLAG_CHILD != 0
@@ -110,16 +111,15 @@ impl View {
         if group.flags == 0 {
             return Ok(FromCopy::Answered);
         }
-        self.copied_indirect_matches(copy, digest, id, group.flags, out)
+        self.copied_indirect_matches(copy, id, group.flags, out)
     }
 
-    /// [`View::indirect_matches`] from the copy, for `digest` whose group
+    /// [`View::indirect_matches`] from the copy, for the digest whose group
     /// is `id`; out of line for the same reason.
     #[inline(never)]
     fn copied_indirect_matches<S: Sink>(
         &self,
         copy: &CopyView,
-        digest: &Digest,
         id: GroupId,
         flags: u8,
         out: &mut S,
@@ -131,24 +131,25 @@ impl View {
         let mut sources = 0;
         if flags & packed::FLAG_CHILD != 0 {
             sources += 1;
-            if self.copied_parent_matches(copy, id, out)? == FromCopy::Stale {
+            if self.copied_parent_matches(copy, index.parents(id), out)? == FromCopy::Stale {
                 return Ok(FromCopy::Stale);
             }
         }
         if flags & packed::FLAG_CONFIG != 0 {
             for manifest in index.manifests(id) {
                 sources += 1;
-                let manifest = manifest.map_err(in_index(digest))?;
-                if copy.is_stale(&manifest.digest) {
+                let manifest = manifest?;
+                if copy.is_stale_row(manifest.key) {
                     return Ok(FromCopy::Stale);
                 }
                 let via = ViaRef {
-                    digest: manifest.digest,
+                    digest: manifest.digest(),
                     platform: None,
                 };
-                self.push_matches(&manifest.digest, &manifest.group, Some(&via), out)?;
+                self.push_matches(&via.digest, &manifest.group, Some(&via), out)?;
                 if manifest.group.flags & packed::FLAG_CHILD != 0
-                    && self.copied_parent_matches(copy, manifest.id, out)? == FromCopy::Stale
+                    && self.copied_parent_matches(copy, index.parents_of(&manifest), out)?
+                        == FromCopy::Stale
                 {
                     return Ok(FromCopy::Stale);
                 }
@@ -171,31 +172,32 @@ impl View {
         self.relations()?.for_each_parent(child, |index, stored| {
             stored.write_into(&mut platform);
             let via = ViaRef {
-                digest: index,
+                digest: index.parts(),
                 platform: Some(ViaPlatform::Decoded(&platform)),
             };
             self.direct_matches(&index, Some(&via), out).map(drop)
         })
     }
 
-    /// [`View::parent_matches`] from the copy, for the child whose group is
-    /// `child`; stops at a parent whose row changed since the copy's version.
+    /// [`View::parent_matches`] from the copy, for a child's `parents`
+    /// (its links); stops at a parent whose row changed since the copy's
+    /// version.
     fn copied_parent_matches<S: Sink>(
         &self,
         copy: &CopyView,
-        child: GroupId,
+        parents: Links<'_>,
         out: &mut S,
     ) -> Result<FromCopy> {
-        for parent in copy.index().parents(child) {
-            let parent = parent.map_err(rows::at("the in-memory copy's relations"))?;
-            if copy.is_stale(&parent.digest) {
+        for parent in parents {
+            let parent = parent?;
+            if copy.is_stale_row(parent.key) {
                 return Ok(FromCopy::Stale);
             }
             let via = ViaRef {
-                digest: parent.digest,
+                digest: parent.digest(),
                 platform: parent.platform.map(ViaPlatform::Shared),
             };
-            self.push_matches(&parent.digest, &parent.group, Some(&via), out)?;
+            self.push_matches(&via.digest, &parent.group, Some(&via), out)?;
         }
         Ok(FromCopy::Answered)
     }
@@ -230,7 +232,7 @@ impl View {
     #[inline]
     fn push_matches<S: Sink>(
         &self,
-        digest: &Digest,
+        digest: &dyn fmt::Display,
         group: &Group<'_>,
         via: Option<&ViaRef<'_>>,
         out: &mut S,
@@ -241,7 +243,7 @@ impl View {
             return Ok(());
         }
         out.reserve(count);
-        let via = out.via(via, group.name_ordered);
+        let via = out.via(via, group.name_ordered)?;
         for e in group.decode() {
             out.push(self, digest, e, &via)?;
         }
@@ -269,7 +271,7 @@ enum FromCopy {
 
 /// Places an error in one entry of `digest`'s digest-index row.
 pub(super) fn in_entry<'a>(
-    digest: &'a Digest,
+    digest: &'a dyn fmt::Display,
     e: &IndexEntry,
 ) -> impl FnOnce(crate::error::Error) -> crate::error::Error + 'a {
     let tag = e.tag;
@@ -297,15 +299,15 @@ impl Sink for Vec<TagMatch> {
         Vec::reserve(self, additional);
     }
 
-    fn via(&mut self, via: Option<&ViaRef<'_>>, _name_ordered: bool) -> Option<Arc<Via>> {
-        via.map(|v| Arc::new(v.to_via()))
+    fn via(&mut self, via: Option<&ViaRef<'_>>, _name_ordered: bool) -> Result<Option<Arc<Via>>> {
+        via.map(|v| v.to_via().map(Arc::new)).transpose()
     }
 
     #[inline]
     fn push(
         &mut self,
         view: &View,
-        digest: &Digest,
+        digest: &dyn fmt::Display,
         e: IndexEntry,
         via: &Option<Arc<Via>>,
     ) -> Result<()> {
