@@ -208,9 +208,8 @@ impl<'a> Iterator for Links<'a> {
     type Item = Result<Link<'a>>;
 
     /// Inlined into the loop that follows links: called, it returned each
-    /// `Link` through memory, 120 instructions a link with the parse of its
-    /// group, about 20 more than inlined (callgrind, the twentieth run in
-    /// docs/benchmarks.md).
+    /// `Link` through memory, about 40 instructions a link more (callgrind,
+    /// the twentieth run in docs/benchmarks.md).
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn next(&mut self) -> Option<Result<Link<'a>>> {
