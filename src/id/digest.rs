@@ -409,7 +409,6 @@ impl fmt::Debug for Digest {
 
 super::string_serde!(Digest, "a digest such as sha256:<64 hex>");
 
-/// The error for `got` raw bytes where `algorithm` needs its length.
 /// A digest in the two parts the digest index stores it as: its first 8
 /// bytes as a big-endian integer (the row key) and the bytes after them
 /// (in the row), borrowed. A lookup through the in-memory copy's links
@@ -486,6 +485,7 @@ impl fmt::Display for DigestParts<'_> {
     }
 }
 
+/// The error for `got` raw bytes where `algorithm` needs its length.
 fn wrong_length(algorithm: Algorithm, got: usize) -> IdError {
     IdError::InvalidBinaryDigest {
         reason: format!(
