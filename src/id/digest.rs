@@ -164,15 +164,23 @@ impl Digest {
 
     /// The digest as the digest index stores it: its first 8 bytes as an
     /// integer (the row key) and the bytes after them.
+    #[inline]
     pub(crate) fn parts(&self) -> DigestParts<'_> {
-        let (head, rest) = self.as_bytes().split_at(8);
-        let mut prefix = [0u8; 8];
-        prefix.copy_from_slice(head);
         DigestParts {
             algorithm: self.algorithm,
-            prefix: u64::from_be_bytes(prefix),
-            rest,
+            prefix: self.prefix(),
+            rest: self.as_bytes().get(8..).unwrap_or_default(),
         }
+    }
+
+    /// The digest's first 8 bytes as a big-endian integer: its row key in
+    /// the digest index, so keys sort like the digests' bytes. Every
+    /// algorithm's digest is longer than 8 bytes.
+    #[inline]
+    pub(crate) fn prefix(&self) -> u64 {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&self.raw[..8]);
+        u64::from_be_bytes(prefix)
     }
 
     /// The algorithm.

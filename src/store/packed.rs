@@ -55,9 +55,7 @@ const KNOWN_FLAGS: u8 = RELATION_FLAGS | FLAG_NAME_ORDER;
 /// The digest-index key of `d`: its first 8 bytes, big-endian, so keys sort
 /// like the digests' bytes.
 pub(crate) fn key(d: &Digest) -> u64 {
-    let mut k = [0u8; PREFIX];
-    k.copy_from_slice(&d.as_bytes()[..PREFIX]);
-    u64::from_be_bytes(k)
+    d.prefix()
 }
 
 /// One digest's group in a row, borrowed from the stored bytes.
