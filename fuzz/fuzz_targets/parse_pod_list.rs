@@ -3,7 +3,9 @@
 //! `model::pods::containers`: no panic; every container found has a
 //! non-empty `imageID` or none, and its running digest reads without panic
 //! (a digest found round-trips; an error keeps the `IdError` contract); every
-//! error (of the document or of one entry) renders with its JSON path.
+//! error (of the document or of one entry) renders with its JSON path. The
+//! text read by `model::pods::containers_in_json` (what `classify --pods`
+//! does) lists the same, and is refused exactly when the `Value` parse is.
 #![no_main]
 
 #[path = "common.rs"]
@@ -25,10 +27,29 @@ fn check_pods_error(e: &PodsError) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let text = std::str::from_utf8(data).ok();
+    let from_text = text.map(pods::containers_in_json);
     let Ok(doc) = serde_json::from_slice::<serde_json::Value>(data) else {
+        if let Some(read) = from_text {
+            assert!(
+                matches!(read, Err(pods::ReadPodsError::Json(_))),
+                "a text the Value parse refuses was read: {read:?}"
+            );
+        }
         return;
     };
-    let entries = match pods::containers(&doc) {
+    let listed = pods::containers(&doc);
+    match from_text {
+        Some(Ok(read)) => assert_eq!(Ok(&read), listed.as_ref(), "the text and its Value differ"),
+        Some(Err(pods::ReadPodsError::Document(e))) => {
+            assert_eq!(Err(&e), listed.as_ref(), "the text and its Value differ");
+        }
+        Some(Err(e @ pods::ReadPodsError::Json(_))) => {
+            panic!("a text the Value parse reads was refused: {e}")
+        }
+        None => {}
+    }
+    let entries = match listed {
         Ok(entries) => entries,
         Err(e) => {
             check_pods_error(&e);

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 use ociledger::id::{Digest, TagId};
-use ociledger::model::pods::{self, ContainerRole, PodContainer, PodsError};
+use ociledger::model::pods::{self, ContainerRole, PodContainer, PodsError, ReadPodsError};
 use ociledger::model::{TagMatch, Via};
 use ociledger::{Error, Ledger, MatchKind, Snapshot};
 use serde::Serialize;
@@ -134,15 +134,17 @@ pub fn classify_pods(
         message: format!("cannot read: {e}"),
         value: Some(path.display().to_string()),
     })?;
-    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
-        location: format!("pods (line {}, column {})", e.line(), e.column()),
-        message: e.to_string(),
-        value: None,
-    })?;
-    let containers = pods::containers(&doc).map_err(|e| Error::Invalid {
-        location: format!("pods: {}", e.path),
-        message: e.message,
-        value: None,
+    let containers = pods::containers_in_json(&text).map_err(|e| match e {
+        ReadPodsError::Json(e) => Error::Invalid {
+            location: format!("pods (line {}, column {})", e.line(), e.column()),
+            message: e.to_string(),
+            value: None,
+        },
+        ReadPodsError::Document(e) => Error::Invalid {
+            location: format!("pods: {}", e.path),
+            message: e.message,
+            value: None,
+        },
     })?;
     let snap = ledger.snapshot()?;
     let answers: Vec<ContainerAnswer> = containers
