@@ -153,7 +153,8 @@ pub fn containers(
 /// `serde_json::Value`: only the strings the walk reads are kept (borrowed
 /// from `text` where they have no escapes). It accepts the texts
 /// `serde_json::from_str::<Value>` accepts, and lists the same containers
-/// and errors; for 10,000 containers it takes a fraction of the time
+/// and errors, in 38 % of the instructions parsing into a `Value`, walking
+/// and dropping it took for the bench's 10,000 containers
 /// (docs/benchmarks.md). `ociledger classify --pods` reads its file so.
 ///
 /// ```
