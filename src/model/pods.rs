@@ -224,9 +224,10 @@ fn pod(
         )));
         return;
     };
-    let who = Some((namespace.clone(), name.to_owned()));
+    // The pod's names in an error only: built for every pod, they cost two
+    // allocations each.
     let with_pod = |mut e: PodsError| {
-        e.pod.clone_from(&who);
+        e.pod = Some((namespace.clone(), name.to_owned()));
         e
     };
     let Some(spec) = &v.spec else {

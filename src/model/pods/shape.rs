@@ -235,9 +235,13 @@ struct Object<T>(Option<T>);
 struct Skip;
 
 /// What a visitor does with each kind of value it does not want: parse it
-/// (so that a text is accepted exactly as `Value` accepts it) and drop it.
+/// (so that a text is accepted exactly as `Value` accepts it) and answer
+/// `$out`. Scalars always; strings, arrays and objects where named.
 macro_rules! skip_the_rest {
-    ($out:expr) => {
+    ($out:expr $(, $kind:ident)*) => {
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
         fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
             Ok($out)
         }
@@ -260,6 +264,22 @@ macro_rules! skip_the_rest {
             Skip::deserialize(d)?;
             Ok($out)
         }
+        $(skip_the_rest!(@$kind $out);)*
+    };
+    (@strings $out:expr) => {
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+    (@arrays $out:expr) => {
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            skip_seq(seq).map(|()| $out)
+        }
+    };
+    (@objects $out:expr) => {
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map).map(|()| $out)
+        }
     };
 }
 
@@ -278,19 +298,7 @@ impl<'de> Deserialize<'de> for Skip {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Skip;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            skip_the_rest!(Skip);
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Skip, A::Error> {
-                skip_seq(seq).map(|()| Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Skip, A::Error> {
-                skip_map(map).map(|()| Skip)
-            }
+            skip_the_rest!(Skip, strings, arrays, objects);
         }
         d.deserialize_any(V)
     }
@@ -301,10 +309,7 @@ impl<'de> Deserialize<'de> for Str<'de> {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            skip_the_rest!(Str(None));
+            skip_the_rest!(Str(None), arrays, objects);
             fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
                 Ok(Str(Some(Cow::Borrowed(s))))
             }
@@ -313,12 +318,6 @@ impl<'de> Deserialize<'de> for Str<'de> {
             }
             fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
                 Ok(Str(Some(Cow::Owned(s))))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| Str(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                skip_map(map).map(|()| Str(None))
             }
         }
         d.deserialize_any(V)
@@ -330,13 +329,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Array<T> {
         struct V<T>(PhantomData<T>);
         impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
             type Value = Array<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            skip_the_rest!(Array(None));
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Array(None))
-            }
+            skip_the_rest!(Array(None), strings, objects);
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 // Not sized from `size_hint`: the document says how long it is.
                 let mut out = Vec::new();
@@ -344,9 +337,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Array<T> {
                     out.push(item);
                 }
                 Ok(Array(Some(out)))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                skip_map(map).map(|()| Array(None))
             }
         }
         d.deserialize_any(V(PhantomData))
@@ -358,16 +348,7 @@ impl<'de, T: Fields<'de>> Deserialize<'de> for Object<T> {
         struct V<T>(PhantomData<T>);
         impl<'de, T: Fields<'de>> Visitor<'de> for V<T> {
             type Value = Object<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            skip_the_rest!(Object(None));
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Object(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                skip_seq(seq).map(|()| Object(None))
-            }
+            skip_the_rest!(Object(None), strings, arrays);
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut fields = T::default();
                 while let Some(key) = map.next_key_seed(KeyOf(T::KEYS))? {
