@@ -23,6 +23,7 @@ mod journal;
 mod log;
 mod memory;
 mod names;
+mod numbers;
 mod packed;
 mod read;
 mod relations;

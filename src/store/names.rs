@@ -60,6 +60,11 @@ impl Name {
         }
     }
 
+    /// The repository's number in the file.
+    pub fn repo(&self) -> u32 {
+        self.repo
+    }
+
     /// The order of the two IDs, as `TagId`'s `Ord` gives it, reading the
     /// strings only when the numbers and prefixes leave it open.
     #[inline]

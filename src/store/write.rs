@@ -14,6 +14,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 mod index;
 mod intervals;
 mod repos;
+mod tags;
 
 use index::IndexChange;
 pub(super) use intervals::index_runs;
@@ -21,12 +22,13 @@ use intervals::{IndexRun, Seam, Search, check_instant, log_keys};
 
 use super::changes::{self, INDEX_CHANGES, Mark};
 use super::names::{NameCache, Names};
+use super::numbers::TagNumbers;
 use super::relations::RelationWriter;
-use super::rows::{self, AuditRow, TagRow, micros};
-use super::tag_keys::{self, TAG_KEYS};
+use super::rows::{self, TagRow, micros};
+use super::tag_keys::TAG_KEYS;
 use super::{DIGEST_INDEX, REPO_KEYS, REPOS, TAGS};
 use crate::error::{Error, Result};
-use crate::id::{Digest, RepositoryId, TagId};
+use crate::id::{Digest, TagId};
 use crate::model::{Tag, Timestamp};
 
 /// One entry to add to a tag's move log: an instant and a digest, or `None`
@@ -98,6 +100,10 @@ pub(crate) struct Writer<'t> {
     /// process knows them ([`Writer::take_names`]): `flush_index` stores a
     /// digest's entries of one instant in name order with them.
     names: Arc<Names>,
+    /// Tag IDs → numbers for the tags older than this transaction, as far
+    /// as the process knows them ([`Writer::take_numbers`]; empty: ask
+    /// `tag_keys` for every tag).
+    numbers: Arc<TagNumbers>,
     /// Tags created by `ensure_tag` that `apply` has not seen yet: their log
     /// is known to be empty, so it is not read.
     /// Indexed by number from `first_new_tag` (new tags are numbered in turn).
@@ -168,6 +174,7 @@ impl<'t> Writer<'t> {
             next_tag,
             new_names: Vec::new(),
             names: Arc::default(),
+            numbers: Arc::default(),
             unapplied: Vec::new(),
             first_new_tag: next_tag,
             index_changes: Vec::new(),
@@ -201,156 +208,10 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Tag `id`'s number: its repository's number (`repo_keys`, checked
-    /// against that repository's row: a damaged entry would lead to another
-    /// repository's tag), then `tag_keys`.
-    pub fn tag_number(&self, id: &TagId) -> Result<Option<u32>> {
-        let Some(repo) = self.checked_repo_number(id.repository())? else {
-            return Ok(None);
-        };
-        tag_keys::get(&self.tag_keys, repo, id.tag())
-    }
-
-    /// Tag number `n`'s row, checked: it is written back.
-    fn tag(&self, n: u32) -> Result<TagRow> {
-        let row = self.tags.get(n)?.ok_or_else(|| {
-            Error::Corrupt(format!(
-                "table tag_keys: tag number {n} has no row in table tags"
-            ))
-        })?;
-        let row: TagRow = rows::decode_row("tags", n, row.value())?;
-        row.check(n)?;
-        Ok(row)
-    }
-
-    fn put_tag(&mut self, n: u32, row: &TagRow) -> Result<()> {
-        let bytes = rows::encode(row)?;
-        // A tag older than this transaction has a row, usually rewritten at
-        // its size (its audit touched): replaced in place (see
-        // `super::replace_in_place`).
-        if n < self.first_new_tag
-            && let Some(mut stored) = self.tags.get_mut(n)?
-            && super::replace_in_place(&mut stored, &bytes)?
-        {
-            return Ok(());
-        }
-        self.tags.insert(n, bytes.as_slice())?;
-        Ok(())
-    }
-
-    /// Every tag of `repository` ever seen (deleted ones included), in name
-    /// order: one key range of `tag_keys`, as `View::repo_tag_page` reads it.
-    pub fn repo_tags(&self, repository: &RepositoryId) -> Result<Vec<TagId>> {
-        let Some(repo) = self.repo_number(repository)? else {
-            return Ok(Vec::new());
-        };
-        tag_keys::page(&self.tag_keys, repo, None, usize::MAX)?
-            .into_iter()
-            .map(|(name, _)| {
-                TagId::new(repository.clone(), &name).map_err(|e| {
-                    Error::Corrupt(format!(
-                        "table tag_keys, key ({repo}, {name:?}): not a tag of repository {repository}: {e}"
-                    ))
-                })
-            })
-            .collect()
-    }
-
-    /// Tag `id` as it is now, if it was ever seen (deleted tags included).
-    pub fn tag_state(&self, id: &TagId) -> Result<Option<TagState>> {
-        match self.tag_number(id)? {
-            Some(n) => {
-                let row = self.tag(n)?;
-                row.check_name(n, id)?;
-                Ok(Some(self.loaded(n, row)?))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// The state of existing tag `n` (row `row`): its log read once, for
-    /// where it points now and for the next `apply`.
-    fn loaded(&self, n: u32, row: TagRow) -> Result<TagState> {
-        let chunks: Vec<log::Chunk> = log::chunk_before(&self.tag_log, n, None)?
-            .into_iter()
-            .collect();
-        let current = chunks
-            .last()
-            .and_then(|c| c.entries.last())
-            .and_then(|e| e.digest);
-        Ok(TagState {
-            n,
-            row,
-            current,
-            chunks: Some(chunks),
-            row_changed: false,
-        })
-    }
-
-    /// The tag, creating an empty (not yet pointing) one in repository number
-    /// `repo` if needed, and whether it did. `repo` is its repository's
-    /// checked number ([`Writer::checked_repo_number`],
-    /// [`Writer::upsert_scanned_repo`]): an ingest resolves each repository
-    /// once, not once per tag.
-    pub fn ensure_tag(
-        &mut self,
-        id: &TagId,
-        repo: u32,
-        actor: &str,
-        now: Timestamp,
-    ) -> Result<(TagState, bool)> {
-        if let Some(n) = tag_keys::get(&self.tag_keys, repo, id.tag())? {
-            let row = self.tag(n)?;
-            row.check_name(n, id)?;
-            if row.repo != repo {
-                return Err(Error::Corrupt(format!(
-                    "table tag_keys: {id} points at tag number {n}, whose row in table tags is in repository number {}, not {repo}",
-                    row.repo
-                )));
-            }
-            return Ok((self.loaded(n, row)?, false));
-        }
-        let n = self.next_tag;
-        self.next_tag = n
-            .checked_add(1)
-            .filter(|&next| next < u32::MAX)
-            .ok_or_else(|| Error::Corrupt("tag numbers exhausted".to_owned()))?;
-        let row = TagRow {
-            repo,
-            name: id.tag().to_owned(),
-            audit: AuditRow::new(actor, now),
-        };
-        self.tag_keys.insert((repo, id.tag()), n)?;
-        // The row itself is written by `apply`, which every caller runs next.
-        self.unapplied.push(true);
-        self.new_names.push((n, repo, id.clone()));
-        Ok((
-            TagState {
-                n,
-                row,
-                current: None,
-                chunks: None,
-                row_changed: true,
-            },
-            true,
-        ))
-    }
-
-    /// A deleted tag that is created again starts a new life: new audit.
-    pub fn restart_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
-        tag.row.audit = AuditRow::new(actor, now);
-        tag.row_changed = true;
-    }
-
-    /// Marks a modification of the tag (written by the next `apply`).
-    pub fn touch_tag(tag: &mut TagState, actor: &str, now: Timestamp) {
-        tag.row.audit.touch(actor, now);
-        tag.row_changed = true;
-    }
-
-    /// The tag number, for ordering a batch's writes.
-    pub fn tag_order(tag: &TagState) -> u32 {
-        tag.n
+    /// Takes the process's map of tag IDs to numbers (`numbers.rs`), for
+    /// [`Writer::ensure_tag`] to find tags without a `tag_keys` get each.
+    pub fn take_numbers(&mut self, numbers: Arc<TagNumbers>) {
+        self.numbers = numbers;
     }
 
     /// Adds `writes` to the tag's move log (skipping exact repeats), keeps

@@ -13,7 +13,7 @@ mod open;
 mod transactions;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use redb::{
     Builder, ConcurrencyMode, Database, ReadOnlyDatabase, ReadTransaction, ReadableDatabase,
@@ -24,6 +24,7 @@ pub(crate) use guard::guard;
 
 use super::memory::MemoryState;
 use super::names::NameCache;
+use super::numbers::TagNumbers;
 use crate::error::{Error, Result};
 
 /// Byte-range locks let one writer process and many reader processes share
@@ -62,6 +63,10 @@ pub(crate) struct Store {
     handle: Handle,
     path: PathBuf,
     names: Arc<NameCache>,
+    /// Tag IDs → numbers, for writes: built at the first write from
+    /// `names` and extended by each write after (`numbers.rs`). Empty in a
+    /// process that never writes.
+    numbers: Mutex<Arc<TagNumbers>>,
     /// The optional copy of the digest index in memory (`memory/`).
     memory: MemoryState,
     /// The file beside the ledger where the writer leaves its process ID,

@@ -4,7 +4,7 @@
 //! Kept apart from the operations so that every way in is read in one place.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use redb::{Database, ReadableDatabase};
 
@@ -104,6 +104,7 @@ impl Store {
             handle: Handle::Reader(Some(db)),
             path: path.to_owned(),
             names,
+            numbers: Mutex::default(),
             memory: MemoryState::default(),
             pid_file: None,
             reopens: false,
@@ -122,6 +123,7 @@ impl Store {
             handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names,
+            numbers: Mutex::default(),
             memory: MemoryState::default(),
             pid_file: None,
             reopens: false,
@@ -148,6 +150,7 @@ impl Store {
                 handle: Handle::Writer(RwLock::new(Some(db))),
                 path: path.to_owned(),
                 names: Arc::new(NameCache::default()),
+                numbers: Mutex::default(),
                 memory: MemoryState::default(),
                 pid_file: None,
                 reopens: false,
@@ -167,6 +170,7 @@ impl Store {
             handle: Handle::Writer(RwLock::new(Some(db))),
             path: path.to_owned(),
             names: Arc::new(NameCache::default()),
+            numbers: Mutex::default(),
             memory: MemoryState::default(),
             pid_file,
             reopens: true,

@@ -2,13 +2,14 @@
 //! tag-name cache and the digest index's copy in memory stay in step with
 //! what the file holds, and a failed write leaves both as they were.
 
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use redb::{Database, ReadableTableMetadata};
 
 use super::{Handle, Store, guard};
 use crate::error::{Error, Result};
 use crate::store::memory::CopyStats;
+use crate::store::numbers::TagNumbers;
 use crate::store::read::View;
 use crate::store::write::Writer;
 use crate::store::{REPOS, TAGS, rows};
@@ -85,6 +86,7 @@ impl Store {
         let (value, new_names) = {
             let mut writer = Writer::open(&txn)?;
             writer.take_names(&self.names)?;
+            writer.take_numbers(self.numbers());
             let value = op(&mut writer)?;
             writer.finish()?;
             (value, std::mem::take(&mut writer.new_names))
@@ -97,6 +99,15 @@ impl Store {
             return Err(e.into());
         }
         Ok(value)
+    }
+
+    /// The process's map of tag IDs to numbers, extended to every name it
+    /// knows (`numbers.rs`): a write holds the file's write lock, so the
+    /// map is the last writer's, not copied.
+    fn numbers(&self) -> Arc<TagNumbers> {
+        let mut held = self.numbers.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::make_mut(&mut held).extend(&self.names.current());
+        Arc::clone(&held)
     }
 
     /// Copies the digest index into memory now, for later views to use.
