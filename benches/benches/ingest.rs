@@ -22,7 +22,25 @@
 //! consumes the same endless stream (`ociledger_bench::stream`): the real
 //! histories replayed under new names, in observed-time order, so batches mix
 //! new tags and moves of tags seen in earlier batches. Each iteration is one
-//! batch, timed alone (the batch is built before the clock starts).
+//! batch, timed alone (the batch is built before the clock starts). A
+//! contender's file and stream are made once, outside criterion's routine:
+//! criterion calls the routine once per sample (and per warm-up step), and
+//! until 2026-12-03 each call made a new file, so every figure was of a
+//! file's first five to nine batches (docs/benchmarks.md, twenty-second
+//! run). Now the samples go on where the last one stopped, so the faster
+//! contender is timed on a bigger file; the paired rounds below compare them
+//! at equal sizes.
+//!
+//! **Paired rounds** (after the group; `OCILEDGER_BENCH_PAIRED_ROUNDS`, 200
+//! by default, 12 in quick mode, 0 to skip): each round ingests the same
+//! batch into every contender's own file, in an order that rotates, each
+//! timed alone, and takes the ratios per round. The files grow a batch a
+//! round, so each round compares the contenders at the same size, and a busy
+//! moment on a shared machine falls on one round, not on one contender's
+//! whole estimate. The first [`PAIRED_WARM_UP`] rounds are not counted. The
+//! medians, quartiles and the medians of each tenth of the rounds (the files
+//! growing) are printed and written to
+//! `target/bench-data/report/ingest-paired.json`.
 //!
 //! `OCILEDGER_BENCH_PROFILE=<ociledger|redb_raw|sqlite>` ingests 10 batches
 //! through that contender and nothing else, for `valgrind --tool=callgrind`.
@@ -258,10 +276,11 @@ fn ingest(c: &mut Criterion) {
     }
     let param = BATCH;
 
+    // Made once: criterion calls each routine once per sample (module docs).
+    let dir = paths::scratch_dir();
+    let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
+    let mut stream = Stream::new();
     group.bench_function(BenchmarkId::new("ociledger", param), |b| {
-        let dir = paths::scratch_dir();
-        let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
-        let mut stream = Stream::new();
         b.iter_custom(|iters| {
             timed(&mut stream, iters, |batch| {
                 black_box(ledger.ingest(ACTOR, batch).expect("ingest"));
@@ -269,22 +288,20 @@ fn ingest(c: &mut Criterion) {
         });
     });
 
+    let mut raw = RawRedb {
+        db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
+        tags: HashMap::new(),
+    };
+    let mut stream = Stream::new();
     group.bench_function(BenchmarkId::new("redb_raw", param), |b| {
-        let dir = paths::scratch_dir();
-        let mut raw = RawRedb {
-            db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
-            tags: HashMap::new(),
-        };
-        let mut stream = Stream::new();
         b.iter_custom(|iters| timed(&mut stream, iters, |batch| raw.apply(batch)));
     });
 
+    let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
+    conn.execute_batch(SQLITE_SCHEMA).expect("schema");
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut stream = Stream::new();
     group.bench_function(BenchmarkId::new("sqlite", param), |b| {
-        let dir = paths::scratch_dir();
-        let mut conn = rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
-        conn.execute_batch(SQLITE_SCHEMA).expect("schema");
-        let now = chrono::Utc::now().timestamp_micros();
-        let mut stream = Stream::new();
         b.iter_custom(|iters| {
             timed(&mut stream, iters, |batch| {
                 sqlite_apply(&mut conn, batch, now);
@@ -292,6 +309,156 @@ fn ingest(c: &mut Criterion) {
         });
     });
     group.finish();
+    paired(paired_rounds());
+}
+
+/// Rounds of [`paired`] not counted: the empty files' first batches.
+const PAIRED_WARM_UP: usize = 4;
+
+/// `OCILEDGER_BENCH_PAIRED_ROUNDS`, else 200 (12 in quick mode).
+fn paired_rounds() -> usize {
+    std::env::var("OCILEDGER_BENCH_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if settings::quick() { 12 } else { 200 })
+}
+
+/// What a round times: one batch through one contender.
+type Contender<'a> = (&'static str, Box<dyn FnMut(&[Observation]) + 'a>);
+
+/// Paired rounds (module docs).
+fn paired(rounds: usize) {
+    if rounds == 0 {
+        return;
+    }
+    let dir = paths::scratch_dir();
+    let ledger = Ledger::create(dir.path().join("paired.redb")).expect("create");
+    let mut raw = RawRedb {
+        db: redb::Database::create(dir.path().join("paired-raw.redb")).expect("create"),
+        tags: HashMap::new(),
+    };
+    let mut conn = rusqlite::Connection::open(dir.path().join("paired.db")).expect("create");
+    conn.execute_batch(SQLITE_SCHEMA).expect("schema");
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut contenders: Vec<Contender<'_>> = vec![
+        (
+            "ociledger",
+            Box::new(|b| {
+                black_box(ledger.ingest(ACTOR, b).expect("ingest"));
+            }),
+        ),
+        ("redb_raw", Box::new(|b| raw.apply(b))),
+        ("sqlite", Box::new(|b| sqlite_apply(&mut conn, b, now))),
+    ];
+    let mut stream = Stream::new();
+    // Per contender, each counted round's time (seconds).
+    let mut times = vec![Vec::with_capacity(rounds); contenders.len()];
+    for round in 0..PAIRED_WARM_UP + rounds {
+        let batch = stream.next_batch();
+        let n = contenders.len();
+        for k in 0..n {
+            let i = (round + k) % n;
+            let start = Instant::now();
+            (contenders[i].1)(&batch);
+            if round >= PAIRED_WARM_UP {
+                times[i].push(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let names: Vec<&str> = contenders.iter().map(|c| c.0).collect();
+    drop(contenders);
+    println!(
+        "\ningest paired: {rounds} rounds of one {BATCH}-observation batch per contender, files growing (after {PAIRED_WARM_UP} not counted)"
+    );
+    let mut report = serde_json::Map::new();
+    report.insert("rounds".into(), rounds.into());
+    for (name, t) in names.iter().zip(&times) {
+        let row = Spread::of(t);
+        println!(
+            "  {name:<22} median {:>7.1} ms (quartiles {:.1}–{:.1}); by tenths: {}",
+            row.median * 1e3,
+            row.low * 1e3,
+            row.high * 1e3,
+            row.tenths(1e3, 1)
+        );
+        report.insert((*name).to_owned(), row.json());
+    }
+    let at = |name: &str| names.iter().position(|n| *n == name).expect("a contender");
+    for (num, den) in [("sqlite", "ociledger"), ("ociledger", "redb_raw")] {
+        let ratios: Vec<f64> = times[at(num)]
+            .iter()
+            .zip(&times[at(den)])
+            .map(|(a, b)| a / b)
+            .collect();
+        let row = Spread::of(&ratios);
+        let name = format!("{num} / {den}");
+        println!(
+            "  {name:<22} median {:>7.2} × (quartiles {:.2}–{:.2}); by tenths: {}",
+            row.median,
+            row.low,
+            row.high,
+            row.tenths(1.0, 2)
+        );
+        report.insert(name, row.json());
+    }
+    ociledger_bench::report::write("ingest-paired", &report);
+}
+
+/// Quartiles of a list of per-round values, and the medians of each tenth
+/// of the rounds in order.
+struct Spread {
+    low: f64,
+    median: f64,
+    high: f64,
+    by_tenths: Vec<f64>,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Self {
+        let [low, median, high] = quartiles(values);
+        let tenth = values.len().div_ceil(10).max(1);
+        let by_tenths = values.chunks(tenth).map(|c| quartiles(c)[1]).collect();
+        Self {
+            low,
+            median,
+            high,
+            by_tenths,
+        }
+    }
+
+    fn tenths(&self, scale: f64, digits: usize) -> String {
+        let shown: Vec<String> = self
+            .by_tenths
+            .iter()
+            .map(|v| format!("{:.digits$}", v * scale))
+            .collect();
+        shown.join(" ")
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "quartiles": [self.low, self.median, self.high],
+            "by_tenths": self.by_tenths,
+        })
+    }
+}
+
+/// The first quartile, median and third quartile (nearest rank); zeros
+/// when empty.
+fn quartiles(values: &[f64]) -> [f64; 3] {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let last = v.len().saturating_sub(1);
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let i = (last as f64 * q).round() as usize;
+        v.get(i).copied().unwrap_or(0.0)
+    };
+    [at(0.25), at(0.5), at(0.75)]
 }
 
 criterion_group! {
