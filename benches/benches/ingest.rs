@@ -43,7 +43,10 @@
 //! `target/bench-data/report/ingest-paired.json`.
 //!
 //! `OCILEDGER_BENCH_PROFILE=<ociledger|redb_raw|sqlite>` ingests 10 batches
-//! through that contender and nothing else, for `valgrind --tool=callgrind`.
+//! through that contender and nothing else, for `valgrind --tool=callgrind`;
+//! with `OCILEDGER_BENCH_PROFILE_AFTER=N`, after N batches into the same file
+//! first. Each of the 10 goes through [`counted`], for
+//! `--toggle-collect='*ingest::counted*'`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
@@ -239,31 +242,38 @@ fn ingest(c: &mut Criterion) {
         // For callgrind: 10 batches through `who`, nothing else.
         let dir = paths::scratch_dir();
         let mut stream = Stream::new();
+        let after: usize = std::env::var("OCILEDGER_BENCH_PROFILE_AFTER")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let before: Vec<Vec<Observation>> = (0..after).map(|_| stream.next_batch()).collect();
         let batches: Vec<Vec<Observation>> = (0..10).map(|_| stream.next_batch()).collect();
-        match who.as_str() {
+        let mut apply: Apply<'_> = match who.as_str() {
             "ociledger" => {
                 let ledger = Ledger::create(dir.path().join("ingest.redb")).expect("create");
-                for b in &batches {
+                Box::new(move |b| {
                     black_box(ledger.ingest(ACTOR, b).expect("ingest"));
-                }
+                })
             }
             "sqlite" => {
                 let mut conn =
                     rusqlite::Connection::open(dir.path().join("ingest.db")).expect("create");
                 conn.execute_batch(SQLITE_SCHEMA).expect("schema");
-                for b in &batches {
-                    sqlite_apply(&mut conn, b, 0);
-                }
+                Box::new(move |b| sqlite_apply(&mut conn, b, 0))
             }
             _ => {
                 let mut raw = RawRedb {
                     db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
                     tags: HashMap::new(),
                 };
-                for b in &batches {
-                    raw.apply(b);
-                }
+                Box::new(move |b| raw.apply(b))
             }
+        };
+        for b in &before {
+            apply(b);
+        }
+        for b in &batches {
+            counted(&mut apply, b);
         }
         return;
     }
@@ -312,6 +322,13 @@ fn ingest(c: &mut Criterion) {
     paired(paired_rounds());
 }
 
+/// One batch of a profile (module docs): a function of its own, so that
+/// callgrind counts these batches and not the ones before them.
+#[inline(never)]
+fn counted(apply: &mut dyn FnMut(&[Observation]), batch: &[Observation]) {
+    apply(batch);
+}
+
 /// Rounds of [`paired`] not counted: the empty files' first batches.
 const PAIRED_WARM_UP: usize = 4;
 
@@ -323,8 +340,11 @@ fn paired_rounds() -> usize {
         .unwrap_or(if settings::quick() { 12 } else { 200 })
 }
 
-/// What a round times: one batch through one contender.
-type Contender<'a> = (&'static str, Box<dyn FnMut(&[Observation]) + 'a>);
+/// One batch through one contender.
+type Apply<'a> = Box<dyn FnMut(&[Observation]) + 'a>;
+
+/// What a round times: a contender's name and its [`Apply`].
+type Contender<'a> = (&'static str, Apply<'a>);
 
 /// Paired rounds (module docs).
 fn paired(rounds: usize) {
