@@ -112,7 +112,7 @@ impl Writer<'_> {
     ) -> Result<(TagState, bool)> {
         // The process's map answers for the tags older than this
         // transaction; `tag_keys` for the rest, and where the map is unsure.
-        let known = match self.numbers.get(repo, id.tag()) {
+        let ask_index = match self.numbers.get(repo, id.tag()) {
             Known::Number(n) if n < self.first_new_tag => {
                 let row = self.tag(n)?;
                 if row.repo == repo && row.name == id.tag() {
@@ -120,14 +120,12 @@ impl Writer<'_> {
                 }
                 // Another tag's row: a hash two tags share (one of them not
                 // in the map yet), or a map gone wrong. The index decides.
-                tag_keys::get(&self.tag_keys, repo, id.tag())?
+                true
             }
-            Known::Absent if self.numbers.covers() >= self.first_new_tag as usize => None,
-            Known::Number(_) | Known::Absent | Known::Unsure => {
-                tag_keys::get(&self.tag_keys, repo, id.tag())?
-            }
+            Known::Absent => self.numbers.covers() < self.first_new_tag as usize,
+            Known::Number(_) | Known::Unsure => true,
         };
-        if let Some(n) = known {
+        if ask_index && let Some(n) = tag_keys::get(&self.tag_keys, repo, id.tag())? {
             return self.existing_tag(id, repo, n);
         }
         let n = self.next_tag;
