@@ -6,7 +6,8 @@
 //! Group `ingest` (`Throughput::Elements` = observations):
 //! - `ociledger`: `Ledger::ingest`;
 //! - `redb_raw`: one row per observation (compact digest → tag number, tags
-//!   interned in a `HashMap`) in one redb write transaction per batch: the engine's limit;
+//!   interned in a `HashMap`) in one redb write transaction per batch: the engine's limit
+//!   ([`RawIngest`]);
 //! - `sqlite`: the same work as `ingest` in one SQLite transaction per batch
 //!   (WAL, `synchronous = FULL`, durable like redb's default): repository
 //!   upsert per repository in the batch, then per tag its row (looked up, or
@@ -58,11 +59,10 @@ use criterion::{
 use ociledger::Ledger;
 use ociledger::id::{Digest, TagId};
 use ociledger::model::Observation;
+use ociledger_bench::raw_ingest::RawIngest;
 use ociledger_bench::stream::Stream;
 use ociledger_bench::{ACTOR, BATCH, paths, settings};
 use rusqlite::{OptionalExtension, params};
-
-const RAW_INGEST: redb::TableDefinition<&[u8], u64> = redb::TableDefinition::new("observations");
 
 /// Runs `iters` batches from `stream` through `apply`, timing only `apply`.
 fn timed(stream: &mut Stream, iters: u64, mut apply: impl FnMut(&[Observation])) -> Duration {
@@ -74,27 +74,6 @@ fn timed(stream: &mut Stream, iters: u64, mut apply: impl FnMut(&[Observation]))
         total += start.elapsed();
     }
     total
-}
-
-struct RawRedb {
-    db: redb::Database,
-    tags: HashMap<TagId, u32>,
-}
-
-impl RawRedb {
-    fn apply(&mut self, batch: &[Observation]) {
-        let txn = self.db.begin_write().expect("write");
-        {
-            let mut table = txn.open_table(RAW_INGEST).expect("table");
-            for o in batch {
-                let next = u32::try_from(self.tags.len()).expect("fits");
-                let tag = *self.tags.entry(o.tag.clone()).or_insert(next);
-                let (buf, len) = o.digest.compact_array();
-                table.insert(&buf[..len], u64::from(tag)).expect("insert");
-            }
-        }
-        txn.commit().expect("commit");
-    }
 }
 
 const SQLITE_SCHEMA: &str = "
@@ -262,10 +241,7 @@ fn ingest(c: &mut Criterion) {
                 Box::new(move |b| sqlite_apply(&mut conn, b, 0))
             }
             _ => {
-                let mut raw = RawRedb {
-                    db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
-                    tags: HashMap::new(),
-                };
+                let mut raw = RawIngest::create(&dir.path().join("raw.redb"));
                 Box::new(move |b| raw.apply(b))
             }
         };
@@ -298,10 +274,7 @@ fn ingest(c: &mut Criterion) {
         });
     });
 
-    let mut raw = RawRedb {
-        db: redb::Database::create(dir.path().join("raw.redb")).expect("create"),
-        tags: HashMap::new(),
-    };
+    let mut raw = RawIngest::create(&dir.path().join("raw.redb"));
     let mut stream = Stream::new();
     group.bench_function(BenchmarkId::new("redb_raw", param), |b| {
         b.iter_custom(|iters| timed(&mut stream, iters, |batch| raw.apply(batch)));
@@ -353,10 +326,7 @@ fn paired(rounds: usize) {
     }
     let dir = paths::scratch_dir();
     let ledger = Ledger::create(dir.path().join("paired.redb")).expect("create");
-    let mut raw = RawRedb {
-        db: redb::Database::create(dir.path().join("paired-raw.redb")).expect("create"),
-        tags: HashMap::new(),
-    };
+    let mut raw = RawIngest::create(&dir.path().join("paired-raw.redb"));
     let mut conn = rusqlite::Connection::open(dir.path().join("paired.db")).expect("create");
     conn.execute_batch(SQLITE_SCHEMA).expect("schema");
     let now = chrono::Utc::now().timestamp_micros();

@@ -12,6 +12,7 @@
 //! - [`relations`]: the manifest relations a set records (index → platform
 //!   manifests → configs) and the relation queries drawn from them;
 //! - [`raw_redb`]: the raw redb baseline's file;
+//! - [`raw_ingest`]: the ingest bench's raw redb contender;
 //! - [`sqlite`]: the SQLite contender's file;
 //! - [`queries`]: a set's fixed query mix;
 //! - [`stats`]: the figures recorded when a set is built;
@@ -29,6 +30,7 @@ pub mod base;
 pub mod dataset;
 pub mod paths;
 pub mod queries;
+pub mod raw_ingest;
 pub mod raw_redb;
 pub mod relations;
 pub mod report;
