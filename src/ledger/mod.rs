@@ -2,6 +2,7 @@
 //! answers queries.
 
 mod backup;
+mod by_tag;
 mod classify;
 mod history;
 mod integrations;
@@ -38,9 +39,10 @@ pub use templates::{SettingChange, TemplateApplication, TemplateMatch};
 pub use verify::{Findings, Head, Verification, VerifyReport};
 
 use crate::error::{Error, Result};
-use crate::id::{RepositoryId, TagId};
+use crate::id::RepositoryId;
 use crate::model::{Clock, ManifestRelation, Observation, SystemClock, Timestamp};
-use crate::store::{self, Store, TagWrite, WriteSummary, Writer};
+use crate::store::{self, Store, WriteSummary, Writer};
+use by_tag::ByTag;
 
 /// The maps an ingest groups its batch with.
 type BatchMap<K, V> = HashMap<K, V, FoldHash>;
@@ -376,16 +378,11 @@ impl Ledger {
         // not std's SipHash: this hashing was 4 % of an ingest, and its
         // per-process random seed still keeps crafted tag names from
         // colliding on purpose (docs/decisions.md).
-        let mut by_tag: BatchMap<&TagId, Vec<TagWrite>> = BatchMap::default();
-        for o in batch {
-            by_tag
-                .entry(&o.tag)
-                .or_default()
-                .push((o.observed_at, Some(o.digest)));
-        }
+        let by_tag = ByTag::of(batch);
         let mut scanned: BatchMap<&RepositoryId, Timestamp> = BatchMap::default();
-        for (tag, writes) in &by_tag {
-            if let Some(t) = writes.iter().map(|w| w.0).max() {
+        for (tag, range) in by_tag.tags() {
+            // Sorted: the last is the latest.
+            if let Some(&(t, _)) = by_tag.writes(range).last() {
                 let latest = scanned.entry(tag.repository()).or_insert(t);
                 *latest = (*latest).max(t);
             }
@@ -410,8 +407,8 @@ impl Ledger {
             // tag name), then the logs in number order: the move log,
             // references and tag rows are keyed by number, so their inserts
             // go in key order.
-            let mut by_key = Vec::with_capacity(by_tag.len());
-            for (tag, writes) in by_tag {
+            let mut by_key = Vec::with_capacity(by_tag.tags().len());
+            for (tag, writes) in by_tag.tags() {
                 let repo = repo_numbers.get(tag.repository()).copied().ok_or_else(|| {
                     Error::Corrupt(format!("repository of {tag} was not interned"))
                 })?;
@@ -425,9 +422,11 @@ impl Ledger {
                 tags.push((state, writes));
             }
             tags.sort_unstable_by_key(|t| Writer::tag_order(&t.0));
-            for (mut state, mut writes) in tags {
-                writes.sort_unstable();
-                add(&mut summary, w.apply(&mut state, &writes, actor, now)?);
+            for (mut state, writes) in tags {
+                add(
+                    &mut summary,
+                    w.apply(&mut state, by_tag.writes(writes), actor, now)?,
+                );
             }
             for (i, o) in batch.iter().enumerate() {
                 if let Some(relation) = o.relation() {
