@@ -10,7 +10,7 @@ use crate::model::Observation;
 use crate::store::TagWrite;
 
 /// One batch's writes, grouped by tag in one buffer by a counting sort:
-/// five allocations a batch, where a vector per tag took one each, grew as
+/// six buffers a batch, each sized from the batch up front, where a vector per tag took one each, grew as
 /// it filled and was freed one by one, and the map grew from empty
 /// (the twenty-fourth run in `docs/benchmarks.md` has the figures).
 #[derive(Debug)]
@@ -31,7 +31,7 @@ impl<'b> ByTag<'b> {
             BatchMap::with_capacity_and_hasher(batch.len(), FoldHash::default());
         let mut tag_of = Vec::with_capacity(batch.len());
         // (tag, its writes counted), then (tag, where its writes start).
-        let mut counted: Vec<(&TagId, usize)> = Vec::new();
+        let mut counted: Vec<(&TagId, usize)> = Vec::with_capacity(batch.len());
         for o in batch {
             let next = counted.len();
             let n = *numbers.entry(&o.tag).or_insert(next);
