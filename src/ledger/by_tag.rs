@@ -10,9 +10,10 @@ use crate::model::Observation;
 use crate::store::TagWrite;
 
 /// One batch's writes, grouped by tag in one buffer by a counting sort:
-/// six buffers a batch, each sized from the batch up front, where a vector per tag took one each, grew as
-/// it filled and was freed one by one, and the map grew from empty
-/// (the twenty-fourth run in `docs/benchmarks.md` has the figures).
+/// six buffers a batch, each sized from the batch up front, where a vector
+/// per tag took an allocation each, grew as it filled and was freed one by
+/// one, and the map grew from empty (the twenty-fourth run in
+/// `docs/benchmarks.md` has the figures).
 #[derive(Debug)]
 pub(super) struct ByTag<'b> {
     /// Each tag of the batch once, in first-seen order, with where its
